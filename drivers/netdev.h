@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * netdev: the one datagram I/O interface between a shard and the network, implemented
+ * by drivers/udp (kernel sockets) and drivers/dpdk (ethdev ports). A datagram crosses it
+ * as an rte_mbuf whose data is exactly the UDP payload; the peer it came from (or goes
+ * to) lives in the mbuf private area as a struct netdev_peer, so every mbuf pool that
+ * feeds a netdev must be made by netdev_pool_create(). Queue q is used by shard q only:
+ * no function here takes a lock, and none may be called for one queue from two lcores.
+ */
+#ifndef SL_DRIVERS_NETDEV_H
+#define SL_DRIVERS_NETDEV_H
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <assert.h>
+#include <stdint.h>
+
+/*
+ * Where a datagram came from, or goes to. Stored in the private area of every mbuf of a
+ * netdev pool (rte_mbuf_to_priv), written by the driver on RX and read by it on TX.
+ */
+struct netdev_peer {
+	uint32_t ip4;	/* IPv4 address, network byte order */
+	uint16_t port;	/* UDP port, network byte order */
+	uint8_t mac[6]; /* Ethernet address: DPDK driver only; zero on kernel UDP */
+};
+
+#define NETDEV_MBUF_PRIV_BYTES RTE_ALIGN_CEIL(sizeof(struct netdev_peer), RTE_MBUF_PRIV_ALIGN)
+static_assert(sizeof(struct netdev_peer) == 12, "netdev_peer layout");
+
+struct netdev;
+
+/* What a driver implements. Burst functions follow DPDK's meaning: they return 0..n. */
+struct netdev_ops {
+	/*
+	 * Receives up to n datagrams on `queue` into mbufs[]. The caller takes ownership of
+	 * every mbuf returned: single segment, data = UDP payload, peer in the private area.
+	 * Never blocks.
+	 */
+	uint16_t (*rx_burst)(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs,
+			     uint16_t n);
+	/*
+	 * Queues up to n datagrams on `queue` for sending to the peer in each mbuf. Takes
+	 * ownership of the first k mbufs and returns k; the caller still owns (and frees,
+	 * counting SL_STAT_TX_DROP_FULL) mbufs[k..n). Never blocks.
+	 */
+	uint16_t (*tx_burst)(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs,
+			     uint16_t n);
+	/* Pushes anything tx_burst buffered on `queue` to the wire. May be NULL. */
+	void (*flush)(struct netdev *nd, uint16_t queue);
+	/*
+	 * Sleeps until `queue` may have a datagram or timeout_us passed, whichever is first.
+	 * Returns 0 or a negative errno (-EINTR is not an error). NULL: a driver that can
+	 * only be polled; the shard then never sleeps.
+	 */
+	int (*wait)(struct netdev *nd, uint16_t queue, uint32_t timeout_us);
+	/* Releases every resource of the device, mbufs it still holds included. */
+	void (*close)(struct netdev *nd);
+};
+
+/* The handle a driver's open function returns; drivers embed it first in their state. */
+struct netdev {
+	const struct netdev_ops *ops;
+	const char *driver; /* "udp", "dpdk" */
+	uint16_t queues;    /* queue q belongs to shard q */
+};
+
+/* The peer of mbuf m (which must come from a netdev_pool_create() pool). */
+static inline struct netdev_peer *netdev_mbuf_peer(struct rte_mbuf *m)
+{
+	return (struct netdev_peer *)rte_mbuf_to_priv(m);
+}
+
+/* ops->rx_burst: receives up to n datagrams; the caller owns what is returned. */
+static inline uint16_t netdev_rx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs,
+				       uint16_t n)
+{
+	return nd->ops->rx_burst(nd, queue, mbufs, n);
+}
+
+/* ops->tx_burst: takes ownership of mbufs[0..k) and returns k; the caller frees the rest. */
+static inline uint16_t netdev_tx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs,
+				       uint16_t n)
+{
+	return nd->ops->tx_burst(nd, queue, mbufs, n);
+}
+
+/* ops->flush, when the driver has one. */
+static inline void netdev_flush(struct netdev *nd, uint16_t queue)
+{
+	if (nd->ops->flush != NULL) {
+		nd->ops->flush(nd, queue);
+	}
+}
+
+/* True when the driver can sleep in netdev_wait(). */
+static inline bool netdev_has_wait(const struct netdev *nd)
+{
+	return nd->ops->wait != NULL;
+}
+
+/* ops->wait: only when netdev_has_wait(). */
+static inline int netdev_wait(struct netdev *nd, uint16_t queue, uint32_t timeout_us)
+{
+	return nd->ops->wait(nd, queue, timeout_us);
+}
+
+/* Closes nd (NULL is a no-op); nd is invalid afterwards. */
+static inline void netdev_close(struct netdev *nd)
+{
+	if (nd != NULL) {
+		nd->ops->close(nd);
+	}
+}
+
+/*
+ * Creates a pktmbuf pool fit for a netdev: `count` mbufs of one segment holding
+ * `frame_bytes_max` bytes of payload (plus headroom), with a struct netdev_peer in each
+ * mbuf's private area, memory on NUMA `socket`. Returns 0, or a negative errno
+ * (rte_errno of rte_pktmbuf_pool_create) with *out untouched.
+ */
+int netdev_pool_create(const char *name, uint32_t count, uint32_t frame_bytes_max, int socket,
+		       struct rte_mempool **out);
+
+/* Payload bytes an mbuf of a netdev pool made for frame_bytes_max can hold at least. */
+uint32_t netdev_pool_data_bytes(uint32_t frame_bytes_max);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The `sluice` command: one entry per subcommand in main.c's dispatch table, each with
+ * a parse function (flags into an options struct, testable without running anything)
+ * and a run function that talks to the router through libsluice only. Exit statuses:
+ * 0 success, 1 the operation failed, 2 a usage error (the message names the flag).
+ */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include <sluice/client.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,
+	CLI_EXIT_USAGE = 2,
+};
+
+#define CLI_ROUTER_DEFAULT "127.0.0.1:7800"
+#define CLI_ERR_BYTES 256
+
+/* ---- args.c: flag values ---- */
+
+/*
+ * Parses a decimal unsigned integer in [min, max] for `flag`. Returns 0, or -EINVAL
+ * with a message naming the flag in err[CLI_ERR_BYTES].
+ */
+int cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
+		  char *err);
+
+/* Parses none|received|durable. Returns 0 or -EINVAL with a message in err. */
+int cli_parse_acks(const char *flag, const char *arg, enum sl_ack_level *out, char *err);
+
+/* Checks the HOST:PORT shape (resolution happens later). Returns 0 or -EINVAL. */
+int cli_check_router(const char *flag, const char *arg, char *err);
+
+/* Fills err for an unknown flag or a flag missing its value, as getopt_long reported
+ * it (argv[optind - 1] is the culprit). Returns -EINVAL. */
+int cli_getopt_error(int argc, char **argv, char *err);
+
+/* sl_strerror(err), except that a timeout says the router did not answer. */
+const char *cli_error_text(int err);
+
+/* Name of an ack level for output ("none", "received", "durable"). */
+const char *cli_acks_name(enum sl_ack_level acks);
+
+/* ---- json.c: writing one JSON object ---- */
+
+/* A minimal streaming writer: nesting up to CLI_JSON_DEPTH, commas handled. */
+#define CLI_JSON_DEPTH 8
+struct cli_json {
+	FILE *f;
+	unsigned depth;
+	bool first[CLI_JSON_DEPTH];
+};
+
+/* Starts writing to f (borrowed until cli_json_finish). */
+void cli_json_init(struct cli_json *j, FILE *f);
+/* Starts an object (key NULL at top level or inside an array). */
+void cli_json_object_begin(struct cli_json *j, const char *key);
+/* Ends the innermost object. */
+void cli_json_object_end(struct cli_json *j);
+/* Starts / ends an array (key NULL inside an array). */
+void cli_json_array_begin(struct cli_json *j, const char *key);
+void cli_json_array_end(struct cli_json *j);
+/* A number or boolean member (key NULL inside an array). */
+void cli_json_u64(struct cli_json *j, const char *key, uint64_t v);
+void cli_json_double(struct cli_json *j, const char *key, double v);
+void cli_json_bool(struct cli_json *j, const char *key, bool v);
+/* A string, escaped; NULL writes null. */
+void cli_json_string(struct cli_json *j, const char *key, const char *s);
+/* Ends the top-level object with a newline and flushes. */
+void cli_json_finish(struct cli_json *j);
+
+/* ---- progress.c: a once-a-second status line on a terminal ---- */
+
+struct cli_progress {
+	bool enabled;	  /* stderr is a terminal */
+	bool shown;	  /* a line is on screen: finish with a newline */
+	uint64_t next_ns; /* when the next line is due */
+};
+
+/* Enabled when `fd` is a terminal; the first line after one second. */
+void cli_progress_init(struct cli_progress *pr, int fd, uint64_t now_ns);
+
+/* True when a line is due at now_ns (and schedules the next one). */
+bool cli_progress_due(struct cli_progress *pr, uint64_t now_ns);
+
+/* Prints one status line (overwriting the previous one) to stderr. */
+__attribute__((format(printf, 2, 3))) void cli_progress_print(struct cli_progress *pr,
+							      const char *fmt, ...);
+
+/* Ends the status line, if one was printed. */
+void cli_progress_end(struct cli_progress *pr);
+
+/* ---- produce_args.c / produce.c ---- */
+
+struct cli_produce_opts {
+	const char *router;
+	const char *topic;
+	const char *key; /* NULL: keyless, spread over partitions */
+	enum sl_ack_level acks;
+	bool has_count; /* --count: generate events; otherwise stdin lines */
+	uint64_t count;
+	uint32_t size; /* --size: bytes per generated event */
+	uint64_t rate; /* events per second; 0: as fast as possible */
+	bool json;
+	bool has_partition;
+	uint32_t partition;
+	uint32_t linger_us;
+	uint32_t frame_bytes;
+	uint64_t inflight_bytes;
+	uint32_t retries;
+	uint32_t retry_timeout_us;
+	uint32_t test_drop_tx_permille; /* test-only: loss injection */
+	uint32_t test_drop_rx_permille;
+	bool help;
+};
+
+/*
+ * Parses `sluice produce` flags (argv[0] is "produce"). Returns 0, or -EINVAL with a
+ * message naming the bad flag in err[CLI_ERR_BYTES]. opts->help is set by --help.
+ */
+int cli_produce_parse(int argc, char **argv, struct cli_produce_opts *opts, char *err);
+
+/* Usage text of `sluice produce`. */
+void cli_produce_usage(FILE *f);
+
+/* Runs `sluice produce`. Returns an enum cli_exit. */
+int cli_produce_main(int argc, char **argv);
+
+/* ---- stats.c ---- */
+
+struct cli_stats_opts {
+	const char *router;
+	uint32_t timeout_ms;
+	bool json;
+	bool help;
+};
+
+/* Parses `sluice stats` flags. Returns 0 or -EINVAL with a message in err. */
+int cli_stats_parse(int argc, char **argv, struct cli_stats_opts *opts, char *err);
+
+/* Runs `sluice stats` (argv[0] is "stats"). Returns an enum cli_exit. */
+int cli_stats_main(int argc, char **argv);
+
+/* ---- ping.c ---- */
+
+struct cli_ping_opts {
+	const char *router;
+	uint32_t timeout_ms;
+	bool json;
+	bool help;
+};
+
+/* Parses `sluice ping` flags. Returns 0 or -EINVAL with a message in err. */
+int cli_ping_parse(int argc, char **argv, struct cli_ping_opts *opts, char *err);
+
+/* Runs `sluice ping`. Returns an enum cli_exit. */
+int cli_ping_main(int argc, char **argv);
+
+/* ---- metadata.c ---- */
+
+struct cli_metadata_opts {
+	const char *router;
+	const char *topic;
+	uint32_t timeout_ms;
+	bool json;
+	bool help;
+};
+
+/* Parses `sluice metadata` flags. Returns 0 or -EINVAL with a message in err. */
+int cli_metadata_parse(int argc, char **argv, struct cli_metadata_opts *opts, char *err);
+
+/* Runs `sluice metadata`. Returns an enum cli_exit. */
+int cli_metadata_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * `sluice metadata`: a router's limits (largest frame, shards, default partitions,
+ * whether topics are created on first use) and, with --topic, that topic's partitions.
+ */
+#include "cli/cli.h"
+
+#include "core/wire.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#define METADATA_TIMEOUT_MS_DEFAULT 2000u
+
+enum {
+	OPT_ROUTER = 256,
+	OPT_TOPIC,
+	OPT_TIMEOUT_MS,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct option metadata_options[] = {
+	{"router", required_argument, NULL, OPT_ROUTER},
+	{"topic", required_argument, NULL, OPT_TOPIC},
+	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void metadata_usage(FILE *f)
+{
+	fputs("usage: sluice metadata [--router HOST:PORT] [--topic T] [--timeout-ms N] "
+	      "[--json]\n"
+	      "Prints the router's limits and, with --topic, the topic's partition count.\n"
+	      "\n"
+	      "  --router HOST:PORT  router address (default " CLI_ROUTER_DEFAULT ")\n"
+	      "  --topic T           also report this topic\n"
+	      "  --timeout-ms N      give up after N ms (default 2000)\n"
+	      "  --json              one JSON object instead of text\n"
+	      "  --help              this text\n",
+	      f);
+}
+
+int cli_metadata_parse(int argc, char **argv, struct cli_metadata_opts *opts, char *err)
+{
+	uint64_t v;
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->router = CLI_ROUTER_DEFAULT;
+	opts->timeout_ms = METADATA_TIMEOUT_MS_DEFAULT;
+	err[0] = '\0';
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", metadata_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROUTER:
+			opts->router = optarg;
+			if (cli_check_router("--router", optarg, err) != 0) {
+				return -EINVAL;
+			}
+			break;
+		case OPT_TOPIC:
+			opts->topic = optarg;
+			if (!wire_topic_is_valid((const uint8_t *)optarg, strlen(optarg))) {
+				snprintf(err, CLI_ERR_BYTES, "--topic: '%s' is not a valid topic",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TIMEOUT_MS:
+			if (cli_parse_u64("--timeout-ms", optarg, 1, 3600000u, &v, err) != 0) {
+				return -EINVAL;
+			}
+			opts->timeout_ms = (uint32_t)v;
+			break;
+		case OPT_JSON:
+			opts->json = true;
+			break;
+		case OPT_HELP:
+			opts->help = true;
+			break;
+		default:
+			return cli_getopt_error(argc, argv, err);
+		}
+	}
+	if (!opts->help && optind < argc) {
+		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_metadata_main(int argc, char **argv)
+{
+	struct cli_metadata_opts o;
+	struct sl_metadata md;
+	char err[CLI_ERR_BYTES];
+	int rc;
+
+	if (cli_metadata_parse(argc, argv, &o, err) != 0) {
+		fprintf(stderr, "sluice metadata: %s\n(see sluice metadata --help)\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (o.help) {
+		metadata_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	rc = sl_metadata_fetch(o.router, o.topic, o.timeout_ms, &md);
+	if (rc != 0) {
+		fprintf(stderr, "sluice metadata: %s: %s\n", o.router, cli_error_text(rc));
+		if (o.json) {
+			struct cli_json j;
+			cli_json_init(&j, stdout);
+			cli_json_object_begin(&j, NULL);
+			cli_json_string(&j, "error", cli_error_text(rc));
+			cli_json_object_end(&j);
+			cli_json_finish(&j);
+		}
+		return CLI_EXIT_FAILED;
+	}
+	if (o.json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_object_begin(&j, NULL);
+		cli_json_u64(&j, "frame_bytes_max", md.frame_bytes_max);
+		cli_json_u64(&j, "shards", md.shards);
+		cli_json_u64(&j, "partitions_default", md.partitions_default);
+		cli_json_bool(&j, "auto_create", md.auto_create != 0);
+		if (o.topic != NULL) {
+			cli_json_string(&j, "topic", o.topic);
+			cli_json_u64(&j, "partitions", md.partitions);
+		}
+		cli_json_string(&j, "error", NULL);
+		cli_json_object_end(&j);
+		cli_json_finish(&j);
+		return CLI_EXIT_OK;
+	}
+	printf("router              %s\n", o.router);
+	printf("frame_bytes_max     %u\n", md.frame_bytes_max);
+	printf("shards              %u\n", md.shards);
+	printf("partitions_default  %u\n", md.partitions_default);
+	printf("auto_create         %s\n", md.auto_create ? "yes" : "no");
+	if (o.topic != NULL) {
+		printf("topic %s: %u partitions%s\n", o.topic, md.partitions,
+		       md.partitions == 0 ? " (does not exist)" : "");
+	}
+	return CLI_EXIT_OK;
+}

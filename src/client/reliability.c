@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The producer's reliability state machine: what an ACK, a NACK or an expired timer
+ * does to a batch and to its stream (topic, partition). The router appends a stream's
+ * batches strictly in sequence order, so recovery is "go back to the sequence the
+ * router waits for"; a batch that fails leaves a hole, which the router's
+ * OUT_OF_SEQUENCE answer lets the producer close by renumbering what is still pending.
+ * All of it runs on the producer's clock and is driven by poll.c.
+ */
+#include "client/producer_int.h"
+
+#include "core/assert.h"
+
+#include <errno.h>
+
+/* Early (non-timer) resends of one batch are at least this far apart, however short
+ * the measured round trip: a burst of NACKs triggers one resend, not one per NACK. */
+#define RELIABILITY_PROMPT_GAP_MIN_NS (50u * 1000u)
+
+void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t base_offset)
+{
+	struct stream *s = b->stream;
+
+	if (b->state == BATCH_QUEUED) {
+		batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
+	} else {
+		SL_ASSERT_HOT(b->state == BATCH_INFLIGHT);
+		timer_heap_remove(&p->timers, b);
+	}
+	batch_list_remove(&s->pending, b, BATCH_LINK_STREAM);
+	seqmap_remove(&p->seqs, b);
+	p->stats.inflight_bytes -= b->wb.len;
+	p->stats.inflight_batches--;
+	if (error != 0) {
+		p->stats.events_failed += b->wb.records;
+	} else {
+		p->stats.events_acked += b->wb.records;
+	}
+	b->error = error;
+	b->base_offset = base_offset;
+	b->state = BATCH_DONE;
+	batch_list_push(&p->done, b, BATCH_LINK_QUEUE);
+}
+
+void producer_fail_from(struct sl_producer *p, struct batch *b, int error)
+{
+	struct stream *s = b->stream;
+
+	if (!s->hole || b->sequence < s->hole_seq) {
+		s->hole_seq = b->sequence;
+	}
+	s->hole = true;
+	/* The router appends in order: nothing after a failed batch can be appended
+	 * under its current sequence, so the rest of the stream fails with it. */
+	while (b != NULL) {
+		struct batch *next = batch_list_next(b, BATCH_LINK_STREAM);
+		producer_finish(p, b, error, SL_OFFSET_UNKNOWN);
+		b = next;
+	}
+}
+
+/* Moves an INFLIGHT batch to the send queue now, unless it was sent very recently. */
+static void producer_resend_early(struct sl_producer *p, struct batch *b, uint64_t now, bool force)
+{
+	if (b->state != BATCH_INFLIGHT) {
+		return; /* already queued */
+	}
+	if (!force && now - b->sent_ns < p->prompt_gap_ns) {
+		return;
+	}
+	timer_heap_remove(&p->timers, b);
+	b->state = BATCH_QUEUED;
+	batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+}
+
+/*
+ * Gives the stream's pending batches consecutive sequences from `first` and queues
+ * them in that order. Only after a hole, when the router said it waits for `first`,
+ * which is below every pending batch: none of them was appended.
+ */
+static void producer_renumber(struct sl_producer *p, struct stream *s, uint64_t first)
+{
+	uint64_t seq = first;
+
+	for (struct batch *b = s->pending.head; b != NULL;
+	     b = batch_list_next(b, BATCH_LINK_STREAM)) {
+		if (b->state == BATCH_QUEUED) {
+			batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
+		} else {
+			timer_heap_remove(&p->timers, b);
+		}
+		seqmap_remove(&p->seqs, b);
+		b->sequence = seq++;
+		b->oos = false;
+		seqmap_insert(&p->seqs, b);
+		b->state = BATCH_QUEUED;
+		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+	}
+	s->next_seq = seq;
+	s->hole = false;
+}
+
+/* OUT_OF_SEQUENCE for a batch of s: the router waits for `expected`. */
+static void producer_resync(struct sl_producer *p, struct stream *s, uint64_t expected,
+			    uint64_t now)
+{
+	struct batch *low = s->pending.head;
+	struct batch *want;
+
+	SL_ASSERT_HOT(low != NULL);
+	if (expected == UINT64_MAX) {
+		/* The router has no state for the stream: it needs our lowest pending
+		 * batch, which is sent with STREAM_HEAD. */
+		producer_resend_early(p, low, now, false);
+		return;
+	}
+	want = seqmap_find(&p->seqs, s->id, expected);
+	if (want != NULL) {
+		producer_resend_early(p, want, now, false);
+		return;
+	}
+	if (expected < low->sequence && s->hole) {
+		producer_renumber(p, s, expected);
+		return;
+	}
+	/* expected is past some pending batches: they were appended and their acks lost;
+	 * a resend draws DUPLICATE acks. Below them without a hole, the router lost
+	 * state: the resends time out, the hole that leaves is then renumbered. */
+	producer_resend_early(p, low, now, false);
+}
+
+/* After the ack of `seq`: resend the batches right after it that were refused as out
+ * of sequence (they arrived before it), up to CLIENT_GOBACK_MAX. */
+static void producer_go_back(struct sl_producer *p, struct stream *s, uint64_t seq, uint64_t now)
+{
+	for (unsigned i = 1; i <= CLIENT_GOBACK_MAX; i++) {
+		struct batch *b = seqmap_find(&p->seqs, s->id, seq + i);
+		if (b == NULL || !b->oos) {
+			return;
+		}
+		b->oos = false;
+		producer_resend_early(p, b, now, true);
+	}
+}
+
+/* The batch a reply names, or NULL: our id and epoch, a known topic and partition,
+ * a pending sequence that was transmitted, the same record count. */
+static struct batch *producer_match(struct sl_producer *p, const struct wire_frame *f)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	struct topic *t;
+	struct batch *b;
+
+	if (h->producer_id != p->id || h->producer_epoch != p->epoch) {
+		return NULL;
+	}
+	t = topic_table_find(&p->topics, (const char *)f->topic, h->topic_len);
+	if (t == NULL || h->partition >= t->partitions) {
+		return NULL;
+	}
+	b = seqmap_find(&p->seqs, t->streams[h->partition].id, h->sequence);
+	if (b == NULL || b->transmissions == 0) {
+		return NULL;
+	}
+	return b;
+}
+
+static void producer_handle_ack(struct sl_producer *p, struct batch *b, const struct wire_frame *f,
+				uint64_t now)
+{
+	struct stream *s = b->stream;
+	struct sl_wire_ack a;
+	uint64_t seq = b->sequence;
+
+	wire_ack_read(f->body, &a);
+	if (f->hdr.record_count != b->wb.records || a.status > SL_ACK_DUPLICATE ||
+	    a.ack_level < p->cfg.acks) {
+		p->stats.datagrams_invalid++;
+		return;
+	}
+	p->stats.acks++;
+	if (a.status == SL_ACK_DUPLICATE) {
+		p->stats.duplicates++;
+	}
+	if (b->transmissions == 1) {
+		/* Karn: only unambiguous samples. srtt += (sample - srtt) / 8. */
+		uint64_t sample = now - b->sent_ns;
+		p->srtt_ns = p->srtt_ns - p->srtt_ns / 8 + sample / 8;
+		p->prompt_gap_ns = 2 * p->srtt_ns;
+		if (p->prompt_gap_ns < RELIABILITY_PROMPT_GAP_MIN_NS) {
+			p->prompt_gap_ns = RELIABILITY_PROMPT_GAP_MIN_NS;
+		}
+	}
+	/* The router appended past the hole: it and we agree on sequences again. */
+	if (s->hole && seq > s->hole_seq) {
+		s->hole = false;
+	}
+	producer_finish(p, b, 0, a.base_offset);
+	producer_go_back(p, s, seq, now);
+}
+
+static void producer_handle_nack(struct sl_producer *p, struct batch *b, const struct wire_frame *f,
+				 uint64_t now)
+{
+	struct sl_wire_nack n;
+
+	wire_nack_read(f->body, &n);
+	switch (retry_nack_action(n.reason)) {
+	case RETRY_NACK_WAIT:
+		p->stats.nacks++;
+		return; /* the timer resends it, with backoff */
+	case RETRY_NACK_RESYNC:
+		p->stats.nacks++;
+		b->oos = true;
+		producer_resync(p, b->stream, n.expected, now);
+		return;
+	case RETRY_NACK_FAIL:
+		p->stats.nacks++;
+		producer_fail_from(p, b, retry_nack_error(n.reason));
+		return;
+	case RETRY_NACK_INVALID:
+		break;
+	}
+	p->stats.datagrams_invalid++;
+}
+
+void producer_handle_reply(struct sl_producer *p, const struct wire_frame *f, uint64_t now_ns)
+{
+	struct batch *b;
+
+	if (f->hdr.type != SL_WIRE_ACK && f->hdr.type != SL_WIRE_NACK) {
+		p->stats.datagrams_invalid++;
+		return;
+	}
+	b = producer_match(p, f);
+	if (b == NULL) {
+		p->stats.datagrams_invalid++;
+		return;
+	}
+	if (f->hdr.type == SL_WIRE_ACK) {
+		producer_handle_ack(p, b, f, now_ns);
+	} else {
+		producer_handle_nack(p, b, f, now_ns);
+	}
+}
+
+void producer_expire_timers(struct sl_producer *p, uint64_t now_ns)
+{
+	for (unsigned i = 0; i < CLIENT_TIMERS_PER_POLL; i++) {
+		struct batch *b = timer_heap_peek(&p->timers);
+		if (b == NULL || b->deadline_ns > now_ns) {
+			return;
+		}
+		if (b->retries >= p->cfg.retries_max) {
+			producer_fail_from(p, b, -ETIMEDOUT);
+			continue;
+		}
+		b->retries++;
+		timer_heap_remove(&p->timers, b);
+		b->state = BATCH_QUEUED;
+		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+	}
+}
+
+void producer_mark_sent(struct sl_producer *p, struct batch *b, uint64_t now_ns)
+{
+	SL_ASSERT_HOT(b->state == BATCH_QUEUED && p->sendq.head == b);
+	if (b->transmissions == 0) {
+		p->stats.batches_sent++;
+	} else {
+		p->stats.retransmits++;
+	}
+	b->transmissions++;
+	b->sent_ns = now_ns;
+	p->stats.datagrams_sent++;
+	if (p->cfg.acks == SL_ACKS_NONE) {
+		producer_finish(p, b, 0, SL_OFFSET_UNKNOWN);
+		return;
+	}
+	batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
+	b->deadline_ns = now_ns + retry_backoff_ns(b->retries, p->cfg.retry_timeout_us,
+						   p->cfg.retry_timeout_max_us);
+	b->state = BATCH_INFLIGHT;
+	timer_heap_push(&p->timers, b);
+}

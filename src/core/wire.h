@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one validating decoder and the encoder of the wire protocol (include/sluice/wire.h),
+ * shared by the router, libsluice and the sluice command. wire_decode() is the only way
+ * outside bytes become a frame: it never reads past the datagram and names why it
+ * rejects one. Everything here is pure: no I/O, no allocation.
+ */
+#ifndef SL_CORE_WIRE_H
+#define SL_CORE_WIRE_H
+
+#include <sluice/wire.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A frame that passed wire_decode(). Pointers borrow the datagram buffer. */
+struct wire_frame {
+	struct sl_wire_header hdr; /* copied out, host byte order */
+	const uint8_t *base;	   /* first byte of the frame */
+	const uint8_t *topic;	   /* hdr.topic_len bytes, not NUL-terminated */
+	const uint8_t *body;	   /* after the topic and its padding */
+	uint32_t body_len;
+	uint32_t len; /* whole frame: header + payload */
+};
+
+/* One record of a PRODUCE frame. Pointers borrow the datagram buffer. */
+struct wire_record {
+	const uint8_t *key;
+	const uint8_t *value;
+	uint64_t timestamp_ns;
+	uint32_t value_len;
+	uint16_t key_len;
+};
+
+/* Walks the records of a decoded PRODUCE frame. */
+struct wire_record_iter {
+	const uint8_t *next;
+	const uint8_t *end;
+};
+
+/* Incremental encoder writing one frame into a caller-owned buffer. */
+struct wire_builder {
+	uint8_t *buf;
+	uint32_t cap;
+	uint32_t len;
+	uint32_t records;
+};
+
+/* Rounds n up to SL_WIRE_ALIGN. */
+static inline uint32_t wire_align(uint32_t n)
+{
+	return (n + (SL_WIRE_ALIGN - 1)) & ~(SL_WIRE_ALIGN - 1);
+}
+
+/* Bytes one record with these key and value lengths takes in a frame. */
+static inline uint32_t wire_record_bytes(uint32_t key_len, uint32_t value_len)
+{
+	return wire_align(SL_WIRE_RECORD_HEADER_BYTES + key_len + value_len);
+}
+
+/* Bytes a frame's header and topic (with padding) take before its body. */
+static inline uint32_t wire_prefix_bytes(uint32_t topic_len)
+{
+	return SL_WIRE_HEADER_BYTES + wire_align(topic_len);
+}
+
+/*
+ * Validates `len` bytes at `buf` as one frame no larger than `frame_bytes_max` and fills
+ * `out`. Checks, in order: length, magic, version, size limit, alignment, payload length,
+ * type, flags and reserved fields, CRC32C, then the body of the frame's type (PRODUCE:
+ * topic name, ack level, every record in bounds, count and sizes consistent).
+ * Returns SL_WIRE_OK or the enum sl_wire_reject naming the first failed check; on a
+ * rejection, `out->hdr` holds whatever header fields could be read (zeros otherwise).
+ */
+enum sl_wire_reject wire_decode(const void *buf, size_t len, size_t frame_bytes_max,
+				struct wire_frame *out);
+
+/* Human-readable name of a rejection ("truncated", "bad crc", ...). */
+const char *wire_reject_name(enum sl_wire_reject r);
+
+/* Name of a NACK reason ("busy", "storage", ...); "unknown" out of range. */
+const char *wire_nack_reason_name(unsigned reason);
+
+/* Name of a frame type ("produce", ...); "unknown" out of range. */
+const char *wire_type_name(unsigned type);
+
+/* Name of counter `stat` (enum sl_stat) as shown by `sluice stats`, or NULL. */
+const char *wire_stat_name(unsigned stat);
+
+/* The NACK reason a rejection is answered with. */
+enum sl_nack_reason wire_reject_nack_reason(enum sl_wire_reject r);
+
+/* The counter (enum sl_stat) a rejection is counted under. */
+enum sl_stat wire_reject_stat(enum sl_wire_reject r);
+
+/*
+ * True when name[0..len) is a valid topic: 1..255 bytes of dot-separated tokens, each
+ * non-empty and made of [A-Za-z0-9_-]. ('*' and '>' are reserved for patterns.)
+ */
+bool wire_topic_is_valid(const uint8_t *name, size_t len);
+
+/* Starts iterating the records of a decoded PRODUCE frame. */
+void wire_record_iter_init(struct wire_record_iter *it, const struct wire_frame *f);
+
+/* Reads the next record; false when there is none. Only valid on decoded frames. */
+bool wire_record_next(struct wire_record_iter *it, struct wire_record *out);
+
+/* Fills a header with magic, version and type; every other field zero. */
+void wire_header_init(struct sl_wire_header *h, enum sl_wire_type type);
+
+/*
+ * Starts a frame in buf[0..cap): writes the header `h` (payload_len, record_count and
+ * crc32c are filled by wire_finish) and the padded topic. Returns 0, -EINVAL when the
+ * topic is longer than 255 bytes, or -EMSGSIZE when cap cannot hold header and topic.
+ */
+int wire_begin(struct wire_builder *b, void *buf, size_t cap, const struct sl_wire_header *h,
+	       const void *topic, size_t topic_len);
+
+/* Appends one PRODUCE record. Returns 0, or -EMSGSIZE when it does not fit (the
+ * builder is unchanged), or -EINVAL when key_len > 65535. */
+int wire_add_record(struct wire_builder *b, const void *key, size_t key_len, const void *value,
+		    size_t value_len, uint64_t timestamp_ns);
+
+/* Appends raw body bytes, zero-padded to SL_WIRE_ALIGN. Returns 0 or -EMSGSIZE. */
+int wire_add_body(struct wire_builder *b, const void *data, size_t len);
+
+/* Fills payload_len, record_count (PRODUCE: records added) and the CRC; returns the
+ * frame's length in bytes. */
+uint32_t wire_finish(struct wire_builder *b);
+
+/* CRC32C a frame of `len` bytes at `buf` would carry (its crc32c field read as zero). */
+uint32_t wire_frame_crc(const void *buf, size_t len);
+
+/*
+ * Turns a decoded request or PRODUCE frame into its reply header: same producer id,
+ * epoch, sequence, partition, topic; the given type; counts and CRC cleared.
+ */
+void wire_reply_header(struct sl_wire_header *reply, const struct sl_wire_header *req,
+		       enum sl_wire_type type);
+
+/* Reads a little-endian value from possibly unaligned bytes. */
+static inline uint16_t wire_get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+
+static inline uint32_t wire_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t wire_get_u64(const uint8_t *p)
+{
+	return (uint64_t)wire_get_u32(p) | (uint64_t)wire_get_u32(p + 4) << 32;
+}
+
+static inline void wire_put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void wire_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void wire_put_u64(uint8_t *p, uint64_t v)
+{
+	wire_put_u32(p, (uint32_t)v);
+	wire_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Body codecs: each reads or writes exactly sizeof the struct, in wire byte order. */
+void wire_ack_read(const uint8_t *p, struct sl_wire_ack *out);
+void wire_ack_write(uint8_t *p, const struct sl_wire_ack *in);
+void wire_nack_read(const uint8_t *p, struct sl_wire_nack *out);
+void wire_nack_write(uint8_t *p, const struct sl_wire_nack *in);
+void wire_metadata_read(const uint8_t *p, struct sl_wire_metadata *out);
+void wire_metadata_write(uint8_t *p, const struct sl_wire_metadata *in);
+void wire_stats_read(const uint8_t *p, struct sl_wire_stats *out);
+void wire_stats_write(uint8_t *p, const struct sl_wire_stats *in);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control plane on the main lcore: turns SIGINT/SIGTERM into the shards' stop flag
+ * and, when asked, logs a one-line summary of the shards' counters at a fixed interval.
+ * It never touches a shard's private state; it only reads the shared counters.
+ */
+#include "daemon/daemon.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+/* The control loop's sleep step: bounds how late a stop is noticed. */
+#define CONTROL_STEP_NS 100000000ull
+
+static struct shard_env *control_env;
+
+static void control_on_signal(int sig)
+{
+	(void)sig;
+	if (control_env != NULL) {
+		shard_env_stop(control_env);
+	}
+}
+
+int daemon_signals_install(struct shard_env *env)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = control_on_signal;
+	(void)sigemptyset(&sa.sa_mask);
+	control_env = env;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
+		return -errno;
+	}
+	return 0;
+}
+
+static uint64_t control_sum(const struct shard_env *env, enum sl_stat stat)
+{
+	uint64_t sum = 0;
+
+	for (uint16_t i = 0; i < env->conf->shards; i++) {
+		sum += shard_counters_get(&env->counters[i], stat);
+	}
+	return sum;
+}
+
+void daemon_stats_log(const struct shard_env *env)
+{
+	uint64_t drops = control_sum(env, SL_STAT_TX_DROP_FULL);
+
+	for (unsigned s = SL_STAT_DROP_MESH_FULL; s <= SL_STAT_DROP_UNEXPECTED; s++) {
+		drops += control_sum(env, (enum sl_stat)s);
+	}
+	sl_log(SL_LOG_INFO, "stats",
+	       "rx %llu datagrams, %llu produce frames, appended %llu batches / %llu events, "
+	       "%llu duplicates, %llu acks, %llu nacks, %llu drops, mesh %llu out / %llu in",
+	       (unsigned long long)control_sum(env, SL_STAT_RX_DATAGRAMS),
+	       (unsigned long long)control_sum(env, SL_STAT_PRODUCE_FRAMES),
+	       (unsigned long long)control_sum(env, SL_STAT_APPENDED_BATCHES),
+	       (unsigned long long)control_sum(env, SL_STAT_APPENDED_EVENTS),
+	       (unsigned long long)control_sum(env, SL_STAT_DUPLICATES),
+	       (unsigned long long)control_sum(env, SL_STAT_ACKS),
+	       (unsigned long long)control_sum(env, SL_STAT_NACKS), (unsigned long long)drops,
+	       (unsigned long long)control_sum(env, SL_STAT_MESH_OUT),
+	       (unsigned long long)control_sum(env, SL_STAT_MESH_IN));
+}
+
+void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s)
+{
+	uint64_t interval_ns = (uint64_t)stats_interval_s * 1000000000ull;
+	uint64_t next_ns = clock_monotonic_ns() + interval_ns;
+	struct timespec step = {.tv_sec = 0, .tv_nsec = (long)CONTROL_STEP_NS};
+
+	while (!__atomic_load_n(&env->stop, __ATOMIC_ACQUIRE)) {
+		(void)nanosleep(&step, NULL); /* EINTR: a signal, checked right away */
+		if (interval_ns > 0 && clock_monotonic_ns() >= next_ns) {
+			daemon_stats_log(env);
+			next_ns += interval_ns;
+		}
+	}
+}

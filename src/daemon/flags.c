@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Parsing of sluiced's flags with getopt_long. Every value is checked against a named
+ * bound and every refusal names the flag, the value and what is accepted, so that an
+ * operator can fix a command line from one line of output.
+ */
+#include "daemon/flags.h"
+
+#include "drivers/udp/netdev_udp.h"
+#include "shard/mesh.h"
+#include "shard/shard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_DRIVER = 256,
+	OPT_LISTEN,
+	OPT_SHARDS,
+	OPT_MEMORY_MB,
+	OPT_BURST,
+	OPT_RING_SLOTS,
+	OPT_MBUFS,
+	OPT_FRAME_BYTES_MAX,
+	OPT_PARTITIONS,
+	OPT_TOPIC,
+	OPT_AUTO_CREATE,
+	OPT_NO_AUTO_CREATE,
+	OPT_PARTITIONS_MAX,
+	OPT_PRODUCERS_MAX,
+	OPT_PRODUCER_IDLE_S,
+	OPT_SOCKET_BUFFER_BYTES,
+	OPT_IDLE_SLEEP_US,
+	OPT_STATS_INTERVAL_S,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option daemon_options[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"driver", required_argument, NULL, OPT_DRIVER},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"shards", required_argument, NULL, OPT_SHARDS},
+	{"memory-mb", required_argument, NULL, OPT_MEMORY_MB},
+	{"burst", required_argument, NULL, OPT_BURST},
+	{"ring-slots", required_argument, NULL, OPT_RING_SLOTS},
+	{"mbufs", required_argument, NULL, OPT_MBUFS},
+	{"frame-bytes-max", required_argument, NULL, OPT_FRAME_BYTES_MAX},
+	{"partitions", required_argument, NULL, OPT_PARTITIONS},
+	{"topic", required_argument, NULL, OPT_TOPIC},
+	{"auto-create-topics", no_argument, NULL, OPT_AUTO_CREATE},
+	{"no-auto-create-topics", no_argument, NULL, OPT_NO_AUTO_CREATE},
+	{"partitions-max", required_argument, NULL, OPT_PARTITIONS_MAX},
+	{"producers-max", required_argument, NULL, OPT_PRODUCERS_MAX},
+	{"producer-idle-s", required_argument, NULL, OPT_PRODUCER_IDLE_S},
+	{"socket-buffer-bytes", required_argument, NULL, OPT_SOCKET_BUFFER_BYTES},
+	{"idle-sleep-us", required_argument, NULL, OPT_IDLE_SLEEP_US},
+	{"stats-interval-s", required_argument, NULL, OPT_STATS_INTERVAL_S},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{NULL, 0, NULL, 0},
+};
+
+void daemon_flags_init(struct daemon_flags *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->driver = DAEMON_DRIVER_UDP;
+	(void)snprintf(f->listen, sizeof(f->listen), "%s", DAEMON_LISTEN_DEFAULT);
+	f->listen_ip4 = htonl(INADDR_LOOPBACK);
+	f->listen_port = htons(7800);
+	f->shards = DAEMON_SHARDS_DEFAULT;
+	f->memory_mb = DAEMON_MEMORY_MB_DEFAULT;
+	f->burst = DAEMON_BURST_DEFAULT;
+	f->ring_slots = DAEMON_RING_SLOTS_DEFAULT;
+	f->mbufs = DAEMON_MBUFS_DEFAULT;
+	f->frame_bytes_max = SL_WIRE_FRAME_BYTES_DEFAULT;
+	f->partitions = DAEMON_PARTITIONS_DEFAULT;
+	f->auto_create = true;
+	f->partitions_max = DAEMON_PARTITIONS_MAX_DEFAULT;
+	f->producers_max = DAEMON_PRODUCERS_MAX_DEFAULT;
+	f->producer_idle_s = DAEMON_PRODUCER_IDLE_S_DEFAULT;
+	f->socket_buffer_bytes = DAEMON_SOCKET_BUFFER_BYTES_DEFAULT;
+	f->idle_sleep_us = DAEMON_IDLE_SLEEP_US_DEFAULT;
+	f->stats_interval_s = DAEMON_STATS_INTERVAL_S_DEFAULT;
+	f->log_level = SL_LOG_INFO;
+}
+
+__attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
+							     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Strict unsigned decimal in [min, max]. */
+static int flags_number(const char *name, const char *arg, uint64_t min, uint64_t max,
+			uint64_t *out, char *err, size_t err_len)
+{
+	char *end = NULL;
+
+	if (arg[0] < '0' || arg[0] > '9') {
+		goto out_range;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
+		goto out_range;
+	}
+	*out = v;
+	return 0;
+
+out_range:
+	return flags_error(err, err_len, "--%s: '%s' is not a number in %llu..%llu", name, arg,
+			   (unsigned long long)min, (unsigned long long)max);
+}
+
+static int flags_u32(const char *name, const char *arg, uint64_t min, uint64_t max, uint32_t *out,
+		     char *err, size_t err_len)
+{
+	uint64_t v = 0;
+	int rc = flags_number(name, arg, min, max, &v, err, err_len);
+
+	if (rc == 0) {
+		*out = (uint32_t)v;
+	}
+	return rc;
+}
+
+static int flags_listen(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(arg, ':');
+	struct in_addr a;
+	uint64_t port = 0;
+
+	if (colon == NULL || (size_t)(colon - arg) >= sizeof(host) || colon == arg) {
+		goto out_bad;
+	}
+	memcpy(host, arg, (size_t)(colon - arg));
+	host[colon - arg] = '\0';
+	if (inet_pton(AF_INET, host, &a) != 1) {
+		goto out_bad;
+	}
+	if (flags_number("listen", colon + 1, 1, 65535, &port, err, err_len) != 0) {
+		return flags_error(err, err_len,
+				   "--listen: '%s' has no UDP port in 1..65535 after the colon",
+				   arg);
+	}
+	f->listen_ip4 = a.s_addr;
+	f->listen_port = htons((uint16_t)port);
+	(void)snprintf(f->listen, sizeof(f->listen), "%s", arg);
+	return 0;
+
+out_bad:
+	return flags_error(err, err_len, "--listen: '%s' is not IPV4:PORT (e.g. %s)", arg,
+			   DAEMON_LISTEN_DEFAULT);
+}
+
+static int flags_topic(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	struct route_topic t;
+	int rc = route_topic_parse(arg, &t);
+
+	if (rc == -EINVAL) {
+		return flags_error(err, err_len,
+				   "--topic: '%s' is not NAME:PARTITIONS with NAME made of "
+				   "dot-separated [A-Za-z0-9_-] tokens (1..%u bytes)",
+				   arg, SL_WIRE_TOPIC_BYTES_MAX);
+	}
+	if (rc != 0) {
+		return flags_error(err, err_len, "--topic: '%s': PARTITIONS must be in 1..%u", arg,
+				   ROUTE_PARTITIONS_MAX);
+	}
+	for (uint32_t i = 0; i < f->topic_count; i++) {
+		if (f->topics[i].name_len == t.name_len &&
+		    memcmp(f->topics[i].name, t.name, t.name_len) == 0) {
+			return flags_error(err, err_len, "--topic: topic '%s' is given twice",
+					   t.name);
+		}
+	}
+	if (f->topic_count == ROUTE_TOPICS_MAX) {
+		return flags_error(err, err_len, "--topic: at most %u topics", ROUTE_TOPICS_MAX);
+	}
+	f->topics[f->topic_count++] = t;
+	return 0;
+}
+
+static int flags_log_level(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	static const struct {
+		const char *name;
+		enum sl_log_level level;
+	} levels[] = {{"error", SL_LOG_ERR},
+		      {"warning", SL_LOG_WARNING},
+		      {"info", SL_LOG_INFO},
+		      {"debug", SL_LOG_DEBUG}};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(arg, levels[i].name) == 0) {
+			f->log_level = levels[i].level;
+			return 0;
+		}
+	}
+	return flags_error(err, err_len,
+			   "--log-level: '%s' is not one of error, warning, info, debug", arg);
+}
+
+static int flags_driver(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	if (strcmp(arg, "udp") == 0) {
+		f->driver = DAEMON_DRIVER_UDP;
+		return 0;
+	}
+	if (strcmp(arg, "dpdk") == 0) {
+		return flags_error(err, err_len,
+				   "--driver: 'dpdk' is not built yet (it comes with the "
+				   "kernel-bypass issue); use --driver udp");
+	}
+	return flags_error(err, err_len, "--driver: '%s' is not one of udp, dpdk", arg);
+}
+
+/* One flag with an argument. */
+static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	uint32_t v = 0;
+	int rc;
+
+	switch (opt) {
+	case OPT_DRIVER:
+		return flags_driver(arg, f, err, err_len);
+	case OPT_LISTEN:
+		return flags_listen(arg, f, err, err_len);
+	case OPT_SHARDS:
+		rc = flags_u32("shards", arg, 1, SHARD_SHARDS_MAX, &v, err, err_len);
+		f->shards = (uint16_t)v;
+		f->shards_set = true;
+		return rc;
+	case OPT_MEMORY_MB:
+		f->memory_set = true;
+		return flags_u32("memory-mb", arg, DAEMON_MEMORY_MB_MIN, DAEMON_MEMORY_MB_MAX,
+				 &f->memory_mb, err, err_len);
+	case OPT_BURST:
+		rc = flags_u32("burst", arg, 1, SHARD_BURST_MAX, &v, err, err_len);
+		f->burst = (uint16_t)v;
+		return rc;
+	case OPT_RING_SLOTS:
+		return flags_u32("ring-slots", arg, MESH_RING_SLOTS_MIN, MESH_RING_SLOTS_MAX,
+				 &f->ring_slots, err, err_len);
+	case OPT_MBUFS:
+		return flags_u32("mbufs", arg, DAEMON_MBUFS_MIN, DAEMON_MBUFS_MAX, &f->mbufs, err,
+				 err_len);
+	case OPT_FRAME_BYTES_MAX:
+		return flags_u32("frame-bytes-max", arg, SL_WIRE_FRAME_BYTES_MIN,
+				 SL_WIRE_FRAME_BYTES_MAX, &f->frame_bytes_max, err, err_len);
+	case OPT_PARTITIONS:
+		return flags_u32("partitions", arg, 1, ROUTE_PARTITIONS_MAX, &f->partitions, err,
+				 err_len);
+	case OPT_TOPIC:
+		return flags_topic(arg, f, err, err_len);
+	case OPT_PARTITIONS_MAX:
+		return flags_u32("partitions-max", arg, SHARD_TABLE_ENTRIES_MIN,
+				 SHARD_TABLE_ENTRIES_MAX, &f->partitions_max, err, err_len);
+	case OPT_PRODUCERS_MAX:
+		return flags_u32("producers-max", arg, SHARD_TABLE_ENTRIES_MIN,
+				 SHARD_TABLE_ENTRIES_MAX, &f->producers_max, err, err_len);
+	case OPT_PRODUCER_IDLE_S:
+		return flags_u32("producer-idle-s", arg, 0, DAEMON_PRODUCER_IDLE_S_MAX,
+				 &f->producer_idle_s, err, err_len);
+	case OPT_SOCKET_BUFFER_BYTES:
+		return flags_u32("socket-buffer-bytes", arg, DAEMON_SOCKET_BUFFER_BYTES_MIN,
+				 DAEMON_SOCKET_BUFFER_BYTES_MAX, &f->socket_buffer_bytes, err,
+				 err_len);
+	case OPT_IDLE_SLEEP_US:
+		return flags_u32("idle-sleep-us", arg, 0, SHARD_IDLE_SLEEP_US_MAX,
+				 &f->idle_sleep_us, err, err_len);
+	case OPT_STATS_INTERVAL_S:
+		return flags_u32("stats-interval-s", arg, 0, DAEMON_STATS_INTERVAL_S_MAX,
+				 &f->stats_interval_s, err, err_len);
+	case OPT_LOG_LEVEL:
+		return flags_log_level(arg, f, err, err_len);
+	default:
+		return flags_error(err, err_len, "internal error: option %d has no parser", opt);
+	}
+}
+
+/* Checks between flags, once all are read. */
+static int flags_check(const struct daemon_flags *f, bool have_eal_args, char *err, size_t err_len)
+{
+	if (have_eal_args && f->shards_set) {
+		return flags_error(err, err_len,
+				   "--shards: not allowed with EAL arguments, which choose the "
+				   "shards: one per worker lcore (e.g. -l 0-2 for 2 shards)");
+	}
+	if (have_eal_args && f->memory_set) {
+		return flags_error(err, err_len,
+				   "--memory-mb: not allowed with EAL arguments (use the EAL's "
+				   "own -m or --socket-mem)");
+	}
+	if (f->mbufs < 4u * f->burst) {
+		return flags_error(err, err_len,
+				   "--mbufs: %u is less than 4 x --burst (%u): a shard needs "
+				   "mbufs for RX, replies and hand-offs in flight",
+				   f->mbufs, 4u * f->burst);
+	}
+	return 0;
+}
+
+int daemon_flags_parse(int argc, char **argv, bool have_eal_args, struct daemon_flags *f, char *err,
+		       size_t err_len)
+{
+	int opt;
+	int rc;
+
+	daemon_flags_init(f);
+	err[0] = '\0';
+	optind = 0; /* glibc: full re-initialisation, so the parser can run again */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hV", daemon_options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			return DAEMON_FLAGS_HELP;
+		case 'V':
+			return DAEMON_FLAGS_VERSION;
+		case OPT_AUTO_CREATE:
+			f->auto_create = true;
+			break;
+		case OPT_NO_AUTO_CREATE:
+			f->auto_create = false;
+			break;
+		case ':':
+			return flags_error(err, err_len, "%s: needs a value (see --help)",
+					   argv[optind - 1]);
+		case '?':
+			return flags_error(err, err_len,
+					   "%s: unknown flag (see --help; EAL arguments go "
+					   "before --)",
+					   argv[optind - 1]);
+		default:
+			rc = flags_one(opt, optarg, f, err, err_len);
+			if (rc != 0) {
+				return rc;
+			}
+			break;
+		}
+	}
+	if (optind < argc) {
+		return flags_error(err, err_len, "'%s': unexpected argument (see --help)",
+				   argv[optind]);
+	}
+	return flags_check(f, have_eal_args, err, err_len);
+}
+
+void daemon_flags_help(FILE *out, const char *prog)
+{
+	(void)fprintf(
+		out,
+		"usage: %s [EAL arguments --] [flags]\n"
+		"\n"
+		"sluice router. Without EAL arguments it needs no hugepages and no NIC.\n"
+		"\n"
+		"  --driver udp|dpdk          datagram I/O (default udp; dpdk: next release)\n"
+		"  --listen IPV4:PORT         address to serve (default %s)\n"
+		"  --shards N                 shards, one worker lcore each, only without EAL\n"
+		"                             arguments (default %u, 1..%u)\n"
+		"  --memory-mb MB             DPDK memory without EAL arguments (default %u)\n"
+		"  --burst N                  RX/TX/mesh burst (default %u, 1..%u)\n"
+		"  --ring-slots N             batches in flight between two shards (default %u)\n"
+		"  --mbufs N                  mbufs per shard pool (default %u)\n"
+		"  --frame-bytes-max N        largest frame (default %u, %u..%u for jumbo)\n"
+		"  --partitions N             partitions of a topic not given by --topic\n"
+		"                             (default %u, 1..%u)\n"
+		"  --topic NAME:PARTITIONS    a topic with its partition count (repeatable)\n"
+		"  --auto-create-topics       any valid topic name is a topic (default)\n"
+		"  --no-auto-create-topics    only --topic topics exist\n"
+		"  --partitions-max N         partitions one shard tracks (default %u)\n"
+		"  --producers-max N          (producer, partition) streams one shard tracks\n"
+		"                             (default %u)\n"
+		"  --producer-idle-s S        forget a stream idle this long, 0 = never\n"
+		"                             (default %u)\n"
+		"  --socket-buffer-bytes N    udp: SO_RCVBUF/SO_SNDBUF (default %u)\n"
+		"  --idle-sleep-us US         sleep this long when idle, 0 = busy poll\n"
+		"                             (default %u)\n"
+		"  --stats-interval-s S       log counters every S seconds, 0 = off (default %u)\n"
+		"  --log-level LEVEL          error|warning|info|debug (default info)\n"
+		"  --help, --version\n",
+		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
+		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
+		DAEMON_RING_SLOTS_DEFAULT, DAEMON_MBUFS_DEFAULT, SL_WIRE_FRAME_BYTES_DEFAULT,
+		SL_WIRE_FRAME_BYTES_MIN, SL_WIRE_FRAME_BYTES_MAX, DAEMON_PARTITIONS_DEFAULT,
+		ROUTE_PARTITIONS_MAX, DAEMON_PARTITIONS_MAX_DEFAULT, DAEMON_PRODUCERS_MAX_DEFAULT,
+		DAEMON_PRODUCER_IDLE_S_DEFAULT, DAEMON_SOCKET_BUFFER_BYTES_DEFAULT,
+		DAEMON_IDLE_SLEEP_US_DEFAULT, DAEMON_STATS_INTERVAL_S_DEFAULT);
+}

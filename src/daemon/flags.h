@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sluiced's own flags (those after `--`, or all of them when no EAL arguments are
+ * given): their defaults, their bounds and a pure parser from argv to a config struct,
+ * so that every error path can be unit tested. Nothing here prints or exits; main.c
+ * turns a parse error into one line on stderr and exit status 2.
+ */
+#ifndef SL_DAEMON_FLAGS_H
+#define SL_DAEMON_FLAGS_H
+
+#include "core/log.h"
+#include "route/route.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum daemon_driver {
+	DAEMON_DRIVER_UDP,
+	DAEMON_DRIVER_DPDK,
+};
+
+/* Defaults, shown by --help. */
+#define DAEMON_LISTEN_DEFAULT "127.0.0.1:7800"
+#define DAEMON_SHARDS_DEFAULT 1u
+#define DAEMON_MEMORY_MB_DEFAULT 256u
+#define DAEMON_BURST_DEFAULT 32u
+#define DAEMON_RING_SLOTS_DEFAULT 1024u
+#define DAEMON_MBUFS_DEFAULT 8191u
+#define DAEMON_PARTITIONS_DEFAULT 8u
+#define DAEMON_PARTITIONS_MAX_DEFAULT 16384u
+#define DAEMON_PRODUCERS_MAX_DEFAULT 65536u
+#define DAEMON_PRODUCER_IDLE_S_DEFAULT 600u
+#define DAEMON_SOCKET_BUFFER_BYTES_DEFAULT (4u << 20)
+#define DAEMON_IDLE_SLEEP_US_DEFAULT 1000u
+#define DAEMON_STATS_INTERVAL_S_DEFAULT 0u
+
+/* Bounds not owned by another module. */
+#define DAEMON_MEMORY_MB_MIN 64u
+#define DAEMON_MEMORY_MB_MAX (1u << 20)
+#define DAEMON_MBUFS_MIN 256u
+#define DAEMON_MBUFS_MAX (1u << 24)
+#define DAEMON_PRODUCER_IDLE_S_MAX 604800u
+#define DAEMON_SOCKET_BUFFER_BYTES_MIN (64u << 10)
+#define DAEMON_SOCKET_BUFFER_BYTES_MAX (1u << 30)
+#define DAEMON_STATS_INTERVAL_S_MAX 86400u
+
+struct daemon_flags {
+	enum daemon_driver driver;
+	char listen[32];      /* as given, for logs */
+	uint32_t listen_ip4;  /* network byte order */
+	uint16_t listen_port; /* network byte order */
+	uint16_t shards;
+	bool shards_set; /* --shards given */
+	uint32_t memory_mb;
+	bool memory_set; /* --memory-mb given */
+	uint16_t burst;
+	uint32_t ring_slots;
+	uint32_t mbufs; /* per shard pool */
+	uint32_t frame_bytes_max;
+	uint32_t partitions; /* of topics not given by --topic */
+	bool auto_create;
+	uint32_t partitions_max;
+	uint32_t producers_max;
+	uint32_t producer_idle_s;
+	uint32_t socket_buffer_bytes;
+	uint32_t idle_sleep_us;
+	uint32_t stats_interval_s;
+	enum sl_log_level log_level;
+	uint32_t topic_count;
+	struct route_topic topics[ROUTE_TOPICS_MAX];
+};
+
+enum daemon_flags_action {
+	DAEMON_FLAGS_RUN = 0,
+	DAEMON_FLAGS_HELP = 1,	  /* --help: print daemon_flags_help(), exit 0 */
+	DAEMON_FLAGS_VERSION = 2, /* --version: print the version, exit 0 */
+};
+
+/* Fills f with every default. */
+void daemon_flags_init(struct daemon_flags *f);
+
+/*
+ * Parses argv[1..argc) (argv[0] is the program name) into f, starting from the
+ * defaults. `have_eal_args` says EAL arguments came before `--`: then --shards and
+ * --memory-mb are refused (the EAL arguments choose lcores and memory). Returns an enum
+ * daemon_flags_action, or -EINVAL with a one-line message naming the flag and what it
+ * accepts in err[0..err_len). Not reentrant (getopt_long); may permute argv.
+ */
+int daemon_flags_parse(int argc, char **argv, bool have_eal_args, struct daemon_flags *f, char *err,
+		       size_t err_len);
+
+/* Writes the --help text: usage, every flag with its default. */
+void daemon_flags_help(FILE *out, const char *prog);
+
+#endif

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sluiced: parses its flags, brings up the EAL (with its own defaults when given no EAL
+ * arguments), builds every shard's memory on the shard's NUMA node, launches one shard
+ * per worker lcore and runs the control plane on the main lcore until SIGINT/SIGTERM.
+ * Start-up errors are logged once and exit 1; flag errors exit 2.
+ */
+#include "daemon/daemon.h"
+
+#include "core/log.h"
+#include "drivers/udp/netdev_udp.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAEMON_EXIT_FLAGS 2
+
+/* Everything sluiced builds between EAL init and cleanup. */
+struct daemon {
+	const struct daemon_flags *flags;
+	uint16_t shards;
+	struct daemon_place places[SHARD_SHARDS_MAX];
+	struct route_table *routes;
+	struct rte_mempool *pools[SHARD_SHARDS_MAX];
+	struct netdev *netdev;
+	struct mesh *mesh;
+	struct shard_conf conf;
+	struct shard_env env;
+	struct shard *shard[SHARD_SHARDS_MAX];
+};
+
+static const char *daemon_eal_log_level(enum sl_log_level level)
+{
+	switch (level) {
+	case SL_LOG_ERR:
+		return "error";
+	case SL_LOG_DEBUG:
+		return "info";
+	default:
+		return "warning"; /* the EAL's notices are noise to an operator */
+	}
+}
+
+static int daemon_eal_init(int argc, char **argv, int eal_argc, const struct daemon_flags *f)
+{
+	struct daemon_eal_args args;
+	int cpus[CPU_SETSIZE];
+	int rc;
+
+	if (eal_argc > 1) {
+		rc = rte_eal_init(eal_argc, argv);
+	} else {
+		unsigned ncpus = daemon_cpus_allowed(cpus, CPU_SETSIZE);
+		rc = daemon_eal_args_default(argc > 0 ? argv[0] : "sluiced", f->shards,
+					     f->memory_mb, cpus, ncpus,
+					     daemon_eal_log_level(f->log_level), &args);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced", "cannot build EAL arguments: %s",
+			       strerror(-rc));
+			return rc;
+		}
+		rc = rte_eal_init(args.argc, args.argv);
+	}
+	if (rc < 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "EAL initialisation failed: %s",
+		       rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static int daemon_routes_create(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+	struct route_conf rc = {
+		.partitions_default = f->partitions,
+		.auto_create = f->auto_create,
+		.topic_count = f->topic_count,
+		.topics = f->topics,
+	};
+	int err = route_table_create(&rc, &d->routes);
+
+	if (err != 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "cannot build the topic table: %s", strerror(-err));
+	}
+	return err;
+}
+
+static int daemon_pools_create(struct daemon *d)
+{
+	for (uint16_t i = 0; i < d->shards; i++) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		(void)snprintf(name, sizeof(name), "shard%u", i);
+		int rc = netdev_pool_create(name, d->flags->mbufs, d->flags->frame_bytes_max,
+					    d->places[i].socket, &d->pools[i]);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced",
+			       "cannot create %u mbufs for shard %u on numa node %d: %s (lower "
+			       "--mbufs or raise --memory-mb)",
+			       d->flags->mbufs, i, d->places[i].socket, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int daemon_netdev_open(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+	struct netdev_udp_conf conf = {
+		.ip4 = f->listen_ip4,
+		.port = f->listen_port,
+		.queues = d->shards,
+		.burst_max = f->burst,
+		.frame_bytes_max = f->frame_bytes_max,
+		.socket_buffer_bytes = f->socket_buffer_bytes,
+		.pools = d->pools,
+	};
+	int rc = netdev_udp_open(&conf, &d->netdev);
+
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "cannot listen on %s: %s%s", f->listen, strerror(-rc),
+		       rc == -EADDRINUSE ? " (is another sluiced running?)" : "");
+	}
+	return rc;
+}
+
+static int daemon_shards_create(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+	int sockets[SHARD_SHARDS_MAX];
+	int rc;
+
+	for (uint16_t i = 0; i < d->shards; i++) {
+		sockets[i] = d->places[i].socket;
+	}
+	if (d->shards > 1) {
+		rc = mesh_create(d->shards, f->ring_slots, sockets, &d->mesh);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced", "cannot create the ring mesh: %s",
+			       strerror(-rc));
+			return rc;
+		}
+	}
+	d->conf = (struct shard_conf){
+		.shards = d->shards,
+		.burst = f->burst,
+		.frame_bytes_max = f->frame_bytes_max,
+		.partitions_max = f->partitions_max,
+		.producers_max = f->producers_max,
+		.producer_idle_s = f->producer_idle_s,
+		.idle_sleep_us = f->idle_sleep_us,
+	};
+	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "cannot set up shards: %s", strerror(-rc));
+		return rc;
+	}
+	for (uint16_t i = 0; i < d->shards; i++) {
+		rc = shard_create(&d->env, i, d->places[i].lcore, d->places[i].socket, d->pools[i],
+				  &d->shard[i]);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced",
+			       "cannot create shard %u (%u partitions, %u producers): %s (lower "
+			       "--partitions-max/--producers-max or raise --memory-mb)",
+			       i, f->partitions_max, f->producers_max, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void daemon_destroy(struct daemon *d)
+{
+	for (uint16_t i = 0; i < d->shards; i++) {
+		shard_destroy(d->shard[i]);
+	}
+	if (d->env.counters != NULL) {
+		shard_env_fini(&d->env);
+	}
+	mesh_destroy(d->mesh);
+	netdev_close(d->netdev);
+	for (uint16_t i = 0; i < d->shards; i++) {
+		rte_mempool_free(d->pools[i]);
+	}
+	route_table_destroy(d->routes);
+}
+
+static int daemon_run(struct daemon *d)
+{
+	int rc;
+
+	d->shards = daemon_lcore_map(d->places, SHARD_SHARDS_MAX);
+	if (d->shards == 0) {
+		sl_log(SL_LOG_ERR, "sluiced",
+		       "the EAL arguments give no worker lcore: sluiced runs one shard per "
+		       "worker lcore (e.g. -l 0-1 for one shard)");
+		return -EINVAL;
+	}
+	rc = daemon_routes_create(d);
+	if (rc == 0) {
+		rc = daemon_pools_create(d);
+	}
+	if (rc == 0) {
+		rc = daemon_netdev_open(d);
+	}
+	if (rc == 0) {
+		rc = daemon_shards_create(d);
+	}
+	if (rc == 0) {
+		rc = daemon_signals_install(&d->env);
+	}
+	if (rc != 0) {
+		goto out_destroy;
+	}
+	daemon_lcore_map_log(d->places, d->shards, d->routes, d->flags, d->netdev->driver);
+	for (uint16_t i = 0; i < d->shards; i++) {
+		rc = rte_eal_remote_launch(shard_run, d->shard[i], d->places[i].lcore);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced", "cannot launch shard %u on lcore %u: %s", i,
+			       d->places[i].lcore, strerror(-rc));
+			shard_env_stop(&d->env);
+			break;
+		}
+	}
+	if (rc == 0) {
+		sl_log(SL_LOG_INFO, "sluiced", "ready: %u shards", d->shards);
+		daemon_control_run(&d->env, d->flags->stats_interval_s);
+		sl_log(SL_LOG_INFO, "sluiced", "stopping: shards finish their burst");
+	}
+	rte_eal_mp_wait_lcore();
+	daemon_stats_log(&d->env);
+
+out_destroy:
+	daemon_destroy(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon_flags flags;
+	static struct daemon d;
+	char err[512];
+	int eal_argc;
+	int flags_at;
+
+	daemon_args_split(argc, argv, &eal_argc, &flags_at);
+	int rc = daemon_flags_parse(argc - flags_at, argv + flags_at, eal_argc > 1, &flags, err,
+				    sizeof(err));
+	if (rc < 0) {
+		(void)fprintf(stderr, "sluiced: %s\n", err);
+		return DAEMON_EXIT_FLAGS;
+	}
+	if (rc == DAEMON_FLAGS_HELP) {
+		daemon_flags_help(stdout, "sluiced");
+		return 0;
+	}
+	if (rc == DAEMON_FLAGS_VERSION) {
+		(void)printf("sluiced %s (wire protocol %u)\n", SL_VERSION, SL_WIRE_VERSION);
+		return 0;
+	}
+	sl_log_set_level(flags.log_level);
+	if (daemon_eal_init(argc, argv, eal_argc, &flags) != 0) {
+		return 1;
+	}
+	d.flags = &flags;
+	rc = daemon_run(&d);
+	(void)rte_eal_cleanup();
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shard loop: RX burst, validate, dispatch by frame type, route PRODUCE batches to
+ * their owner (here, or across the mesh), drain the rings towards this shard, TX. Also
+ * the shard's construction, which sizes every array and table from the flags so that
+ * the loop itself never allocates.
+ */
+#include "shard/shard_int.h"
+
+#include "core/assert.h"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static unsigned shard_instances;
+
+int shard_env_init(struct shard_env *env, const struct shard_conf *conf,
+		   const struct route_table *routes, struct netdev *netdev, struct mesh *mesh)
+{
+	if (conf->shards == 0 || conf->shards > SHARD_SHARDS_MAX || netdev == NULL ||
+	    netdev->queues < conf->shards || (conf->shards > 1 && mesh == NULL)) {
+		return -EINVAL;
+	}
+	memset(env, 0, sizeof(*env));
+	env->counters = rte_zmalloc("shard_counters", conf->shards * sizeof(*env->counters),
+				    RTE_CACHE_LINE_SIZE);
+	if (env->counters == NULL) {
+		return -ENOMEM;
+	}
+	env->conf = conf;
+	env->routes = routes;
+	env->netdev = netdev;
+	env->mesh = mesh;
+	return 0;
+}
+
+void shard_env_fini(struct shard_env *env)
+{
+	rte_free(env->counters);
+	env->counters = NULL;
+}
+
+void shard_env_stop(struct shard_env *env)
+{
+	/* Pairs with the acquire load in shard_run(). */
+	__atomic_store_n(&env->stop, true, __ATOMIC_RELEASE);
+}
+
+uint16_t shard_index(const struct shard *s)
+{
+	return s->index;
+}
+
+static bool shard_conf_is_valid(const struct shard_conf *c)
+{
+	return c->burst >= 1 && c->burst <= SHARD_BURST_MAX &&
+	       c->frame_bytes_max >= SL_WIRE_FRAME_BYTES_MIN &&
+	       c->frame_bytes_max <= SL_WIRE_FRAME_BYTES_MAX &&
+	       c->partitions_max >= SHARD_TABLE_ENTRIES_MIN &&
+	       c->partitions_max <= SHARD_TABLE_ENTRIES_MAX &&
+	       c->producers_max >= SHARD_TABLE_ENTRIES_MIN &&
+	       c->producers_max <= SHARD_TABLE_ENTRIES_MAX &&
+	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX;
+}
+
+static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
+					  uint32_t entries, uint32_t key_len, int socket)
+{
+	char name[RTE_HASH_NAMESIZE];
+
+	(void)snprintf(name, sizeof(name), "%s%u_%u", what, id, index);
+	struct rte_hash_parameters p = {
+		.name = name,
+		.entries = entries,
+		.key_len = key_len,
+		.hash_func = rte_hash_crc,
+		.hash_func_init_val = 0,
+		.socket_id = socket,
+		/* Extendable buckets: the table holds `entries` keys whatever their hashes. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	return rte_hash_create(&p);
+}
+
+void shard_destroy(struct shard *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->tx != NULL && s->tx_count > 0) {
+		rte_pktmbuf_free_bulk(s->tx, s->tx_count);
+	}
+	rte_hash_free(s->producers);
+	rte_hash_free(s->partitions);
+	rte_free(s->producer_state);
+	rte_free(s->partition_state);
+	rte_free(s->mesh_out_count);
+	rte_free(s->mesh_out);
+	rte_free(s->tx_len);
+	rte_free(s->tx);
+	rte_free(s->rx);
+	rte_free(s);
+}
+
+int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int socket,
+		 struct rte_mempool *pool, struct shard **out)
+{
+	const struct shard_conf *c = env->conf;
+	unsigned id = __atomic_fetch_add(&shard_instances, 1, __ATOMIC_RELAXED);
+	int rc = -ENOMEM;
+
+	if (index >= c->shards || pool == NULL || !shard_conf_is_valid(c)) {
+		return -EINVAL;
+	}
+	struct shard *s = rte_zmalloc_socket("shard", sizeof(*s), RTE_CACHE_LINE_SIZE, socket);
+	if (s == NULL) {
+		return -ENOMEM;
+	}
+	s->index = index;
+	s->shards = c->shards;
+	s->burst = c->burst;
+	s->frame_bytes_max = c->frame_bytes_max;
+	s->partitions_max = c->partitions_max;
+	s->producers_max = c->producers_max;
+	s->producer_idle_tsc = (uint64_t)c->producer_idle_s * rte_get_tsc_hz();
+	s->env = env;
+	s->counters = &env->counters[index];
+	s->pool = pool;
+	s->now_tsc = rte_rdtsc();
+
+	size_t ptr = sizeof(struct rte_mbuf *);
+	s->rx = rte_zmalloc_socket("shard_rx", c->burst * ptr, 0, socket);
+	s->tx = rte_zmalloc_socket("shard_tx", c->burst * ptr, 0, socket);
+	s->tx_len = rte_zmalloc_socket("shard_tx_len", c->burst * sizeof(uint16_t), 0, socket);
+	s->mesh_out =
+		rte_zmalloc_socket("shard_mesh_out", (size_t)c->shards * c->burst * ptr, 0, socket);
+	s->mesh_out_count =
+		rte_zmalloc_socket("shard_mesh_out_count", c->shards * sizeof(uint16_t), 0, socket);
+	s->partition_state = rte_zmalloc_socket("shard_partitions",
+						c->partitions_max * sizeof(*s->partition_state),
+						RTE_CACHE_LINE_SIZE, socket);
+	s->producer_state =
+		rte_zmalloc_socket("shard_producers", c->producers_max * sizeof(*s->producer_state),
+				   RTE_CACHE_LINE_SIZE, socket);
+	if (s->rx == NULL || s->tx == NULL || s->tx_len == NULL || s->mesh_out == NULL ||
+	    s->mesh_out_count == NULL || s->partition_state == NULL || s->producer_state == NULL) {
+		goto out_destroy;
+	}
+	s->partitions = shard_hash_create("sp", id, index, c->partitions_max,
+					  sizeof(struct shard_partition_key), socket);
+	s->producers = shard_hash_create("sq", id, index, c->producers_max,
+					 sizeof(struct shard_producer_key), socket);
+	if (s->partitions == NULL || s->producers == NULL) {
+		rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
+		goto out_destroy;
+	}
+	s->counters->lcore = lcore;
+	s->counters->socket = (uint32_t)socket;
+	*out = s;
+	return 0;
+
+out_destroy:
+	shard_destroy(s);
+	return rc;
+}
+
+void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	memcpy(&f->hdr, p, sizeof(f->hdr));
+	f->base = p;
+	f->len = m->data_len;
+	f->topic = p + SL_WIRE_HEADER_BYTES;
+	f->body = p + wire_prefix_bytes(f->hdr.topic_len);
+	f->body_len = f->hdr.payload_len - wire_align(f->hdr.topic_len);
+	SL_ASSERT_HOT(f->len == SL_WIRE_HEADER_BYTES + f->hdr.payload_len);
+}
+
+/* Frame types the router itself sends: never answered, so two routers (or a reflecting
+ * peer) cannot ping-pong NACKs. */
+static bool shard_type_is_reply(unsigned type)
+{
+	return type == SL_WIRE_ACK || type == SL_WIRE_NACK || type == SL_WIRE_METADATA_RESPONSE ||
+	       type == SL_WIRE_STATS_RESPONSE || type == SL_WIRE_PONG;
+}
+
+/* A datagram wire_decode() refused: count it; NACK it only if it looks like sluice. */
+static void shard_reject(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+			 enum sl_wire_reject r)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *topic = NULL;
+	struct sl_wire_header req = *h;
+
+	shard_count(s, wire_reject_stat(r), 1);
+	if (m->data_len < SL_WIRE_HEADER_BYTES || h->magic != SL_WIRE_MAGIC ||
+	    shard_type_is_reply(h->type)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if ((uint32_t)SL_WIRE_HEADER_BYTES + h->topic_len <= m->data_len &&
+	    wire_topic_is_valid(p + SL_WIRE_HEADER_BYTES, h->topic_len)) {
+		topic = p + SL_WIRE_HEADER_BYTES;
+	} else {
+		req.topic_len = 0;
+	}
+	enum sl_nack_reason reason = wire_reject_nack_reason(r);
+	uint32_t detail = reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : (uint32_t)r;
+	shard_reply_nack(s, m, &req, topic, reason, detail, 0);
+}
+
+/* Hands the staged batches of one owner to its ring; NACKs BUSY what does not fit. */
+static void shard_mesh_flush_to(struct shard *s, uint16_t owner)
+{
+	struct rte_mbuf **staged = &s->mesh_out[(unsigned)owner * s->burst];
+	unsigned n = s->mesh_out_count[owner];
+	unsigned k = mesh_push_burst(s->env->mesh, s->index, owner, staged, n);
+
+	s->mesh_out_count[owner] = 0;
+	shard_count(s, SL_STAT_MESH_OUT, k);
+	for (unsigned i = k; i < n; i++) {
+		struct wire_frame f;
+		shard_frame_trusted(staged[i], &f);
+		shard_count(s, SL_STAT_DROP_MESH_FULL, 1);
+		shard_reply_nack(s, staged[i], &f.hdr, f.topic, SL_NACK_BUSY, 0, 0);
+	}
+}
+
+static void shard_mesh_flush(struct shard *s)
+{
+	for (uint16_t owner = 0; owner < s->shards; owner++) {
+		if (s->mesh_out_count[owner] > 0) {
+			shard_mesh_flush_to(s, owner);
+		}
+	}
+}
+
+/* A valid PRODUCE frame: check topic and partition, then append here or hand off. */
+static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	uint32_t partitions = route_partitions(s->env->routes, f->topic, h->topic_len);
+
+	shard_count(s, SL_STAT_PRODUCE_FRAMES, 1);
+	if (h->partition >= partitions) {
+		shard_count(s, SL_STAT_DROP_UNKNOWN_TOPIC, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_TOPIC, partitions, 0);
+		return;
+	}
+	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);
+	uint16_t owner = route_owner_hashed(topic_hash, h->partition, s->shards);
+	if (owner == s->index) {
+		shard_produce(s, m, f, topic_hash);
+		return;
+	}
+	/* Ownership of m moves to the owner shard once pushed: it replies from there. */
+	uint16_t *count = &s->mesh_out_count[owner];
+	s->mesh_out[(unsigned)owner * s->burst + *count] = m;
+	if (++*count == s->burst) {
+		shard_mesh_flush_to(s, owner);
+	}
+}
+
+static void shard_handle(struct shard *s, struct rte_mbuf *m)
+{
+	struct wire_frame f;
+
+	SL_ASSERT_HOT(m->nb_segs == 1);
+	shard_count(s, SL_STAT_RX_DATAGRAMS, 1);
+	shard_count(s, SL_STAT_RX_BYTES, m->data_len);
+	enum sl_wire_reject r =
+		wire_decode(rte_pktmbuf_mtod(m, const void *), m->data_len, s->frame_bytes_max, &f);
+	if (r != SL_WIRE_OK) {
+		shard_reject(s, m, &f, r);
+		return;
+	}
+	switch (f.hdr.type) {
+	case SL_WIRE_PRODUCE:
+		shard_route_produce(s, m, &f);
+		break;
+	case SL_WIRE_METADATA_REQUEST:
+		shard_count(s, SL_STAT_METADATA_REQUESTS, 1);
+		shard_reply_metadata(s, m, &f);
+		break;
+	case SL_WIRE_STATS_REQUEST:
+		shard_count(s, SL_STAT_STATS_REQUESTS, 1);
+		shard_reply_stats(s, m, &f);
+		break;
+	case SL_WIRE_PING:
+		shard_count(s, SL_STAT_PINGS, 1);
+		shard_reply_pong(s, m, &f);
+		break;
+	default:
+		shard_count(s, SL_STAT_DROP_UNEXPECTED, 1);
+		if (shard_type_is_reply(f.hdr.type)) {
+			rte_pktmbuf_free(m);
+		} else {
+			/* Reserved for a later version (SUBSCRIBE .. HEARTBEAT). */
+			shard_reply_nack(s, m, &f.hdr, f.topic, SL_NACK_UNSUPPORTED_TYPE,
+					 f.hdr.type, 0);
+		}
+		break;
+	}
+}
+
+/* Takes what other shards handed to this one, in bursts, and appends it. */
+static unsigned shard_mesh_drain(struct shard *s)
+{
+	unsigned total = 0;
+
+	for (uint16_t from = 0; from < s->shards; from++) {
+		if (from == s->index) {
+			continue;
+		}
+		unsigned n = mesh_pop_burst(s->env->mesh, from, s->index, s->rx, s->burst);
+		shard_count(s, SL_STAT_MESH_IN, n);
+		for (unsigned i = 0; i < n; i++) {
+			struct wire_frame f;
+			shard_frame_trusted(s->rx[i], &f);
+			shard_produce(s, s->rx[i], &f, route_topic_hash(f.topic, f.hdr.topic_len));
+		}
+		total += n;
+	}
+	return total;
+}
+
+unsigned shard_poll(struct shard *s)
+{
+	struct netdev *nd = s->env->netdev;
+
+	s->now_tsc = rte_rdtsc();
+	uint16_t n = netdev_rx_burst(nd, s->index, s->rx, s->burst);
+	for (uint16_t i = 0; i < n; i++) {
+		shard_handle(s, s->rx[i]);
+	}
+	unsigned work = n;
+	if (s->shards > 1) {
+		shard_mesh_flush(s);
+		work += shard_mesh_drain(s);
+	}
+	shard_tx_flush(s);
+	netdev_flush(nd, s->index);
+	return work;
+}
+
+void shard_idle(struct shard *s)
+{
+	struct netdev *nd = s->env->netdev;
+	uint32_t sleep_us = s->env->conf->idle_sleep_us;
+
+	shard_producers_sweep(s, SHARD_SWEEP_STEP);
+	if (sleep_us > 0 && netdev_has_wait(nd)) {
+		(void)netdev_wait(nd, s->index, sleep_us);
+	}
+}
+
+int shard_run(void *arg)
+{
+	struct shard *s = arg;
+
+	/* Pairs with the release store in shard_env_stop(). */
+	while (!__atomic_load_n(&s->env->stop, __ATOMIC_ACQUIRE)) {
+		if (shard_poll(s) > 0) {
+			s->idle_polls = 0;
+		} else if (++s->idle_polls >= SHARD_IDLE_POLLS) {
+			shard_idle(s);
+		}
+	}
+	/* Answer what other shards handed over before they stopped. */
+	if (s->shards > 1) {
+		(void)shard_mesh_drain(s);
+	}
+	shard_tx_flush(s);
+	netdev_flush(s->env->netdev, s->index);
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shard: one per worker lcore, a run-to-completion loop that receives a burst from
+ * its netdev queue, validates every frame, hands batches of partitions it does not own
+ * to their owner through the mesh, deduplicates and assigns offsets to the batches it
+ * owns, and sends the replies. After shard_create() nothing here allocates, locks,
+ * blocks (except the bounded idle wait) or prints: problems become counters and NACKs.
+ */
+#ifndef SL_SHARD_SHARD_H
+#define SL_SHARD_SHARD_H
+
+#include "drivers/netdev.h"
+#include "route/route.h"
+#include "shard/counters.h"
+#include "shard/mesh.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Bounds of the shard's flags, checked by shard_create() (and by the daemon's flags). */
+#define SHARD_SHARDS_MAX 128u
+#define SHARD_BURST_MAX 256u
+#define SHARD_TABLE_ENTRIES_MIN 8u
+#define SHARD_TABLE_ENTRIES_MAX (1u << 24)
+#define SHARD_IDLE_SLEEP_US_MAX 1000000u
+/* Empty polls in a row before a shard does idle work and may sleep. */
+#define SHARD_IDLE_POLLS 1000u
+/* Producer entries a shard checks for idleness per idle poll. */
+#define SHARD_SWEEP_STEP 64u
+/* Appended batches per (producer, partition) whose offsets a duplicate can be told. */
+#define SHARD_REMEMBER 8u
+
+struct shard_conf {
+	uint16_t shards;	  /* 1..SHARD_SHARDS_MAX */
+	uint16_t burst;		  /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
+	uint32_t frame_bytes_max; /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
+	uint32_t partitions_max;  /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
+	uint32_t producers_max;	  /* (producer, partition) streams a shard tracks, same */
+	uint32_t producer_idle_s; /* forget a stream idle this long; 0: never */
+	uint32_t idle_sleep_us;	  /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
+};
+
+/*
+ * What every shard shares. Filled by shard_env_init() before any shard starts, read-only
+ * afterwards except: counters[i], written by shard i only, and `stop`, written by the
+ * control plane.
+ */
+struct shard_env {
+	const struct shard_conf *conf;
+	const struct route_table *routes;
+	struct netdev *netdev;		 /* queue i belongs to shard i */
+	struct mesh *mesh;		 /* NULL when conf->shards == 1 */
+	struct shard_counters *counters; /* [conf->shards] */
+	bool stop;			 /* set by shard_env_stop() */
+};
+
+struct shard;
+
+/*
+ * Fills env and allocates the counters of conf->shards shards (zeroed, lcore and socket
+ * unset). Borrows conf, routes, netdev and mesh, which must outlive env. Returns 0,
+ * -EINVAL when a bound of conf is out of range, or -ENOMEM.
+ */
+int shard_env_init(struct shard_env *env, const struct shard_conf *conf,
+		   const struct route_table *routes, struct netdev *netdev, struct mesh *mesh);
+
+/* Frees what shard_env_init() allocated. */
+void shard_env_fini(struct shard_env *env);
+
+/* Asks every shard to finish its current burst, flush its replies and return. Any
+ * thread, including a signal handler. */
+void shard_env_stop(struct shard_env *env);
+
+/*
+ * Creates shard `index` of env: its partition and producer tables (rte_hash) and its
+ * burst arrays, all on NUMA node `socket`, and records `lcore` and `socket` in its
+ * counters. Borrows `pool` (the shard's own mbuf pool, also the netdev's RX pool of
+ * queue `index`) for replies. Returns 0, -EINVAL, -ENOMEM or the rte_hash error.
+ */
+int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int socket,
+		 struct rte_mempool *pool, struct shard **out);
+
+/* Frees s (NULL is a no-op). Call only once s no longer runs. */
+void shard_destroy(struct shard *s);
+
+/*
+ * One loop iteration: receive and handle one RX burst, hand off what other shards own,
+ * drain the mesh rings towards s, send the replies. Returns the number of datagrams and
+ * hand-offs handled (0: idle). Must always be called from the same thread.
+ */
+unsigned shard_poll(struct shard *s);
+
+/*
+ * Idle work for a shard that found nothing to do SHARD_IDLE_POLLS times in a row:
+ * forgets up to SHARD_SWEEP_STEP idle producer streams, then sleeps in the netdev for
+ * at most conf->idle_sleep_us (if not 0 and the driver can wait).
+ */
+void shard_idle(struct shard *s);
+
+/* The lcore entry point (lcore_function_t): polls `arg` (a struct shard) until
+ * shard_env_stop(), then drains its mesh rings and flushes its replies. Returns 0. */
+int shard_run(void *arg);
+
+/* Index of s among the shards. */
+uint16_t shard_index(const struct shard *s);
+
+#endif

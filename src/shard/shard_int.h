@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private parts of the shard shared by its files: the shard's state, the keys and values
+ * of its partition and producer tables, and the functions shard.c (the loop),
+ * shard_produce.c (dedupe and offsets) and shard_reply.c (replies and TX) call in each
+ * other. Every field of struct shard is written by the shard's own lcore only.
+ */
+#ifndef SL_SHARD_SHARD_INT_H
+#define SL_SHARD_SHARD_INT_H
+
+#include "shard/shard.h"
+
+#include "core/wire.h"
+
+#include <rte_hash.h>
+
+/* Partition table key: topic name and partition, zero-padded so memcmp works. */
+struct shard_partition_key {
+	uint32_t partition;
+	uint8_t name_len;
+	uint8_t pad[3];
+	uint8_t name[SL_WIRE_TOPIC_BYTES_MAX + 1];
+};
+
+/* State of one partition this shard owns. */
+struct shard_partition {
+	uint64_t next_offset; /* offset the next appended event gets */
+};
+
+/* Producer table key: one stream (producer id, partition). */
+struct shard_producer_key {
+	uint64_t producer_id;
+	uint32_t partition_slot; /* position of the partition in the partition table */
+	uint32_t zero;
+};
+
+/* One appended batch, remembered to answer its retransmits. */
+struct shard_appended {
+	uint64_t sequence;
+	uint64_t base_offset;
+	uint32_t count;
+};
+
+/* State of one (producer id, partition) stream. */
+struct shard_producer {
+	uint64_t next_sequence;
+	uint64_t used_tsc; /* last frame seen: idle streams are forgotten */
+	uint32_t epoch;
+	uint32_t remembered; /* valid entries of appended[], 0..SHARD_REMEMBER */
+	uint32_t head;	     /* where the next appended batch is remembered */
+	struct shard_appended appended[SHARD_REMEMBER];
+};
+
+struct shard {
+	/* Read-only after shard_create(). */
+	uint16_t index;
+	uint16_t shards;
+	uint16_t burst;
+	uint32_t frame_bytes_max;
+	uint32_t partitions_max;
+	uint32_t producers_max;
+	uint64_t producer_idle_tsc; /* 0: never forget */
+	struct shard_env *env;
+	struct shard_counters *counters; /* &env->counters[index] */
+	struct rte_mempool *pool;
+
+	/* Loop state. */
+	uint64_t now_tsc;    /* TSC at the start of the current poll */
+	uint32_t idle_polls; /* empty polls in a row */
+	uint32_t sweep_next; /* rte_hash_iterate cursor of the producer sweep */
+	uint16_t tx_count;
+	struct rte_mbuf **rx;	    /* [burst] */
+	struct rte_mbuf **tx;	    /* [burst] replies waiting for TX */
+	uint16_t *tx_len;	    /* [burst] their lengths, for TX_BYTES */
+	struct rte_mbuf **mesh_out; /* [shards * burst] hand-offs waiting per owner */
+	uint16_t *mesh_out_count;   /* [shards] */
+
+	struct rte_hash *partitions;		 /* shard_partition_key -> slot */
+	struct shard_partition *partition_state; /* [partitions_max] */
+	struct rte_hash *producers;		 /* shard_producer_key -> slot */
+	struct shard_producer *producer_state;	 /* [producers_max] */
+};
+
+/* Adds n to counter `stat` of shard s (its own lcore only). */
+static inline void shard_count(struct shard *s, enum sl_stat stat, uint64_t n)
+{
+	shard_counters_add(s->counters, stat, n);
+}
+
+/* A frame already validated by wire_decode() on some shard: rebuilds its view of mbuf
+ * m without checking again (the bytes have not changed since). */
+void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f);
+
+/*
+ * Handles a valid PRODUCE frame f, held in m, of a partition this shard owns: durable
+ * check, dedupe by (producer id, epoch, sequence), offset assignment, reply. Takes
+ * ownership of m.
+ */
+void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+		   uint32_t topic_hash);
+
+/* Forgets up to `steps` producer streams idle longer than --producer-idle-s. */
+void shard_producers_sweep(struct shard *s, unsigned steps);
+
+/*
+ * Replies. Each takes ownership of m (the request, which is rewritten into the reply
+ * when possible), queues the reply for TX and counts it. Requests read from `req`/`f`
+ * must not be used after the call: they may point into m.
+ */
+void shard_reply_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+		     enum sl_ack_status status, uint64_t base_offset);
+void shard_reply_nack(struct shard *s, struct rte_mbuf *m, const struct sl_wire_header *req,
+		      const uint8_t *topic, enum sl_nack_reason reason, uint32_t detail,
+		      uint64_t expected);
+void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_reply_pong(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+
+/* Sends the queued replies through the netdev; what it refuses is freed and counted. */
+void shard_tx_flush(struct shard *s);
+
+#endif

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Dedupe and offset assignment on the owner shard. A stream is (producer id, partition);
+ * its state (epoch, next expected sequence, the last SHARD_REMEMBER appended batches)
+ * lives in a bounded rte_hash, as does each owned partition's next offset. A batch is
+ * appended exactly when its sequence is the next one of its stream; retransmits are
+ * answered with their original offsets, and a stream is only ever started by a frame
+ * flagged STREAM_HEAD, so forgetting state never turns a lost batch into a duplicate.
+ */
+#include "shard/shard_int.h"
+
+#include "core/assert.h"
+
+#include <rte_hash_crc.h>
+
+#include <string.h>
+
+/* Hash signature of a partition key, from the topic hash the router already has. */
+static hash_sig_t shard_partition_sig(uint32_t topic_hash, uint32_t partition)
+{
+	return rte_hash_crc_4byte(partition, topic_hash);
+}
+
+static void shard_partition_key_init(struct shard_partition_key *k, const struct wire_frame *f)
+{
+	memset(k, 0, sizeof(*k));
+	k->partition = f->hdr.partition;
+	k->name_len = f->hdr.topic_len;
+	memcpy(k->name, f->topic, f->hdr.topic_len);
+}
+
+/* Position of an existing or a new partition entry; negative errno when full. */
+static int32_t shard_partition_get(struct shard *s, const struct shard_partition_key *k,
+				   hash_sig_t sig, bool create)
+{
+	int32_t pos = rte_hash_lookup_with_hash(s->partitions, k, sig);
+
+	if (pos >= 0 || !create) {
+		return pos;
+	}
+	pos = rte_hash_add_key_with_hash(s->partitions, k, sig);
+	if (pos >= 0) {
+		SL_ASSERT((uint32_t)pos < s->partitions_max);
+		s->partition_state[pos].next_offset = 0;
+	}
+	return pos;
+}
+
+/* Starts a stream at frame h: STREAM_HEAD already checked. */
+static void shard_stream_start(struct shard_producer *p, const struct sl_wire_header *h)
+{
+	p->epoch = h->producer_epoch;
+	p->next_sequence = h->sequence;
+	p->remembered = 0;
+	p->head = 0;
+}
+
+/* Base offset of an appended sequence still remembered, else SL_OFFSET_UNKNOWN. */
+static uint64_t shard_stream_recall(const struct shard_producer *p, uint64_t sequence)
+{
+	uint64_t back = p->next_sequence - sequence; /* 1 = the last appended batch */
+
+	if (back == 0 || back > p->remembered) {
+		return SL_OFFSET_UNKNOWN;
+	}
+	const struct shard_appended *a =
+		&p->appended[(p->head + SHARD_REMEMBER - (uint32_t)back) % SHARD_REMEMBER];
+	SL_ASSERT_HOT(a->sequence == sequence);
+	return a->base_offset;
+}
+
+static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+			 struct shard_partition *part, struct shard_producer *p)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	uint64_t base = part->next_offset;
+	struct shard_appended *a = &p->appended[p->head];
+
+	part->next_offset = base + h->record_count;
+	p->next_sequence = h->sequence + 1;
+	a->sequence = h->sequence;
+	a->base_offset = base;
+	a->count = h->record_count;
+	p->head = (p->head + 1) % SHARD_REMEMBER;
+	if (p->remembered < SHARD_REMEMBER) {
+		p->remembered++;
+	}
+	shard_count(s, SL_STAT_APPENDED_BATCHES, 1);
+	shard_count(s, SL_STAT_APPENDED_EVENTS, h->record_count);
+	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
+	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base);
+}
+
+static void shard_nack_sequence(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+				uint64_t expected)
+{
+	shard_count(s, SL_STAT_DROP_OUT_OF_SEQUENCE, 1);
+	shard_reply_nack(s, m, &f->hdr, f->topic, SL_NACK_OUT_OF_SEQUENCE, 0, expected);
+}
+
+void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+		   uint32_t topic_hash)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	bool head = (h->flags & SL_WIRE_FLAG_STREAM_HEAD) != 0;
+	struct shard_partition_key pkey;
+	struct shard_producer *p = NULL;
+
+	/* No journal yet: refuse a durable ack before anything is appended, so that no
+	 * batch is ever appended without the ack its producer asked for. */
+	if (h->ack_level == SL_ACKS_DURABLE) {
+		shard_count(s, SL_STAT_DROP_STORAGE, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_STORAGE, 0, 0);
+		return;
+	}
+	shard_partition_key_init(&pkey, f);
+	hash_sig_t psig = shard_partition_sig(topic_hash, h->partition);
+	int32_t ppos = shard_partition_get(s, &pkey, psig, head);
+	if (ppos < 0 && head) {
+		shard_count(s, SL_STAT_DROP_PARTITIONS_FULL, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_BUSY, 0, 0);
+		return;
+	}
+	struct shard_producer_key qkey = {.producer_id = h->producer_id,
+					  .partition_slot = (uint32_t)ppos};
+	int32_t qpos = ppos < 0 ? -1 : rte_hash_lookup(s->producers, &qkey);
+	if (qpos >= 0) {
+		p = &s->producer_state[qpos];
+		p->used_tsc = s->now_tsc;
+	}
+
+	/* No state, or a newer epoch: only a stream head may (re)start the stream. */
+	if (p == NULL || h->producer_epoch > p->epoch) {
+		if (!head) {
+			shard_nack_sequence(s, m, f, UINT64_MAX);
+			return;
+		}
+		if (p == NULL) {
+			qpos = rte_hash_add_key(s->producers, &qkey);
+			if (qpos < 0) {
+				shard_count(s, SL_STAT_DROP_PRODUCERS_FULL, 1);
+				shard_reply_nack(s, m, h, f->topic, SL_NACK_BUSY, 0, 0);
+				return;
+			}
+			SL_ASSERT((uint32_t)qpos < s->producers_max);
+			p = &s->producer_state[qpos];
+			p->used_tsc = s->now_tsc;
+		}
+		shard_stream_start(p, h);
+	}
+	if (h->producer_epoch < p->epoch) {
+		shard_count(s, SL_STAT_DROP_FENCED, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_FENCED, 0, p->epoch);
+		return;
+	}
+	if (h->sequence == p->next_sequence) {
+		shard_append(s, m, f, &s->partition_state[ppos], p);
+	} else if (h->sequence < p->next_sequence) {
+		shard_count(s, SL_STAT_DUPLICATES, 1);
+		shard_reply_ack(s, m, f, SL_ACK_DUPLICATE, shard_stream_recall(p, h->sequence));
+	} else {
+		shard_nack_sequence(s, m, f, p->next_sequence);
+	}
+}
+
+void shard_producers_sweep(struct shard *s, unsigned steps)
+{
+	const void *key;
+	void *data;
+
+	if (s->producer_idle_tsc == 0) {
+		return;
+	}
+	for (unsigned i = 0; i < steps; i++) {
+		int32_t pos = rte_hash_iterate(s->producers, &key, &data, &s->sweep_next);
+		if (pos < 0) {
+			s->sweep_next = 0; /* end of the table: start over next time */
+			return;
+		}
+		const struct shard_producer *p = &s->producer_state[pos];
+		if (s->now_tsc - p->used_tsc > s->producer_idle_tsc) {
+			/* The key is copied first: it lives in the slot being freed. */
+			struct shard_producer_key k;
+			memcpy(&k, key, sizeof(k));
+			(void)rte_hash_del_key(s->producers, &k);
+		}
+	}
+}

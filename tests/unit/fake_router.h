@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A stand-in router for the producer's unit tests, on a UDP socket at 127.0.0.1 with an
+ * ephemeral port. Scripted use: the test receives each frame and answers it by hand.
+ * Reference use: a thread answers METADATA and PRODUCE with the protocol's rules
+ * (per-stream sequences, STREAM_HEAD, duplicates, OUT_OF_SEQUENCE) and records what it
+ * appended, so tests can check "every event exactly once".
+ */
+#ifndef SL_TEST_FAKE_ROUTER_H
+#define SL_TEST_FAKE_ROUTER_H
+
+#include "core/wire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define FAKE_STREAMS_MAX 64u
+#define FAKE_PARTITIONS_MAX 64u
+
+struct fake_stream {
+	uint64_t producer_id;
+	uint32_t epoch;
+	uint32_t partition;
+	char topic[SL_WIRE_TOPIC_BYTES_MAX + 1];
+	uint64_t next_seq;
+	uint64_t first_seq; /* the stream head it started from */
+	uint64_t *base;	    /* base offset of each appended sequence - first_seq */
+	uint64_t base_cap;
+};
+
+struct fake_router {
+	int fd;
+	char hostport[64];
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX + 64];
+	/* reference mode */
+	pthread_t thread;
+	atomic_bool stop;
+	uint32_t partitions; /* answered in METADATA; 0: unknown topic */
+	uint32_t frame_bytes_max;
+	struct fake_stream streams[FAKE_STREAMS_MAX];
+	unsigned stream_count;
+	uint64_t next_offset[FAKE_PARTITIONS_MAX];
+	uint8_t *seen; /* per generated event index: times appended */
+	uint64_t seen_cap;
+	atomic_uint_fast64_t appended_events;
+	atomic_uint_fast64_t duplicates;
+	atomic_uint_fast64_t nacks;
+	atomic_uint_fast64_t metadata_requests;
+	bool silent; /* reference mode: answer nothing */
+};
+
+/* Binds 127.0.0.1:0 and fills hostport. Returns 0 or -errno. */
+int fake_router_open(struct fake_router *r);
+
+/* Closes the socket and frees what the reference mode recorded. */
+void fake_router_close(struct fake_router *r);
+
+/* Receives and decodes one frame within timeout_ms. Returns 0 or -ETIMEDOUT/-EPROTO. */
+int fake_router_recv(struct fake_router *r, struct wire_frame *f, int timeout_ms);
+
+/* True when no datagram is waiting right now. */
+bool fake_router_idle(struct fake_router *r);
+
+/* Sends raw bytes to the last peer. */
+void fake_router_send(struct fake_router *r, const void *buf, size_t len);
+
+/* Answers the PRODUCE `req` (the last received frame). */
+void fake_router_ack(struct fake_router *r, const struct wire_frame *req, uint64_t base_offset,
+		     uint16_t status);
+/* Answers the PRODUCE `req` with a NACK of `reason` (expected: OUT_OF_SEQUENCE). */
+void fake_router_nack(struct fake_router *r, const struct wire_frame *req, uint16_t reason,
+		      uint64_t expected);
+/* Answers a METADATA_REQUEST. */
+void fake_router_metadata(struct fake_router *r, const struct wire_frame *req, uint32_t partitions);
+
+/* Starts / stops the reference thread. `events` sizes the exactly-once record. */
+int fake_router_start(struct fake_router *r, uint32_t partitions, uint64_t events);
+
+/* Stops and joins the reference thread. */
+void fake_router_stop(struct fake_router *r);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flag parsing of the `sluice` command: defaults, every kind of rejection (unknown
+ * flag, missing value, bad number, out of range, bad ack level, bad router, missing or
+ * invalid topic, --size without --count), each message naming the flag, and the JSON
+ * writer's escaping.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define ARGV(...) ((char *[]){"produce", __VA_ARGS__, NULL})
+#define ARGC(...) ((int)(sizeof((char *[]){"produce", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(o, err, ...) cli_produce_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o, err)
+
+static void expect_produce_error(char **argv, int argc, const char *flag)
+{
+	struct cli_produce_opts o;
+	char err[CLI_ERR_BYTES];
+
+	assert_int_equal(cli_produce_parse(argc, argv, &o, err), -EINVAL);
+	if (strstr(err, flag) == NULL) {
+		fail_msg("message '%s' does not name %s", err, flag);
+	}
+}
+
+#define EXPECT_ERROR(flag, ...) expect_produce_error(ARGV(__VA_ARGS__), ARGC(__VA_ARGS__), flag)
+
+static void test_cli_produce_parse_defaults(void **state)
+{
+	struct cli_produce_opts o;
+	char err[CLI_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--topic", "t"), 0);
+	assert_string_equal(o.router, CLI_ROUTER_DEFAULT);
+	assert_int_equal(o.acks, SL_ACKS_RECEIVED);
+	assert_false(o.has_count);
+	assert_int_equal(o.size, 64);
+	assert_int_equal(o.rate, 0);
+	assert_false(o.json);
+	assert_null(o.key);
+	assert_int_equal(o.test_drop_tx_permille, 0);
+}
+
+static void test_cli_produce_parse_all_flags(void **state)
+{
+	struct cli_produce_opts o;
+	char err[CLI_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--router", "10.0.0.1:9000", "--topic", "a.b", "--key", "k",
+			       "--acks", "none", "--count", "100", "--size", "512", "--rate",
+			       "1000", "--json", "--partition", "3", "--test-drop-tx-permille",
+			       "100", "--test-drop-rx-permille=50"),
+			 0);
+	assert_string_equal(o.router, "10.0.0.1:9000");
+	assert_string_equal(o.topic, "a.b");
+	assert_string_equal(o.key, "k");
+	assert_int_equal(o.acks, SL_ACKS_NONE);
+	assert_true(o.has_count);
+	assert_int_equal(o.count, 100);
+	assert_int_equal(o.size, 512);
+	assert_int_equal(o.rate, 1000);
+	assert_true(o.json);
+	assert_true(o.has_partition);
+	assert_int_equal(o.partition, 3);
+	assert_int_equal(o.test_drop_tx_permille, 100);
+	assert_int_equal(o.test_drop_rx_permille, 50);
+}
+
+static void test_cli_produce_parse_rejects_bad_flags(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("--bogus", "--topic", "t", "--bogus");
+	EXPECT_ERROR("--count", "--topic", "t", "--count");
+	EXPECT_ERROR("--count", "--topic", "t", "--count", "12x");
+	EXPECT_ERROR("--count", "--topic", "t", "--count", "-5");
+	EXPECT_ERROR("--size", "--topic", "t", "--count", "1", "--size", "100000");
+	EXPECT_ERROR("--size", "--topic", "t", "--size", "10");
+	EXPECT_ERROR("--acks", "--topic", "t", "--acks", "all");
+	EXPECT_ERROR("--router", "--topic", "t", "--router", "localhost");
+	EXPECT_ERROR("--router", "--topic", "t", "--router", "localhost:99999");
+	EXPECT_ERROR("--topic", "--count", "1");
+	EXPECT_ERROR("--topic", "--topic", "bad topic");
+	EXPECT_ERROR("--topic", "--topic", "a..b");
+	EXPECT_ERROR("--rate", "--topic", "t", "--rate", "fast");
+	EXPECT_ERROR("--test-drop-tx-permille", "--topic", "t", "--test-drop-tx-permille", "1001");
+	EXPECT_ERROR("--frame-bytes", "--topic", "t", "--frame-bytes", "100");
+	EXPECT_ERROR("extra", "--topic", "t", "extra");
+}
+
+static void test_cli_produce_parse_help(void **state)
+{
+	struct cli_produce_opts o;
+	char err[CLI_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--help"), 0);
+	assert_true(o.help);
+}
+
+static void test_cli_stats_parse_rejects_bad_flags(void **state)
+{
+	struct cli_stats_opts o;
+	char err[CLI_ERR_BYTES];
+	char *ok[] = {"stats", "--router", "127.0.0.1:7800", "--json", "--timeout-ms", "50", NULL};
+	char *bad_timeout[] = {"stats", "--timeout-ms", "0", NULL};
+	char *bad_router[] = {"stats", "--router", ":80", NULL};
+
+	(void)state;
+	assert_int_equal(cli_stats_parse(6, ok, &o, err), 0);
+	assert_true(o.json);
+	assert_int_equal(o.timeout_ms, 50);
+	assert_int_equal(cli_stats_parse(3, bad_timeout, &o, err), -EINVAL);
+	assert_non_null(strstr(err, "--timeout-ms"));
+	assert_int_equal(cli_stats_parse(3, bad_router, &o, err), -EINVAL);
+	assert_non_null(strstr(err, "--router"));
+}
+
+static void test_cli_metadata_parse_rejects_bad_topic(void **state)
+{
+	struct cli_metadata_opts o;
+	char err[CLI_ERR_BYTES];
+	char *bad[] = {"metadata", "--topic", "a*", NULL};
+	char *ok[] = {"metadata", "--topic", "a.b", NULL};
+
+	(void)state;
+	assert_int_equal(cli_metadata_parse(3, bad, &o, err), -EINVAL);
+	assert_non_null(strstr(err, "--topic"));
+	assert_int_equal(cli_metadata_parse(3, ok, &o, err), 0);
+	assert_string_equal(o.topic, "a.b");
+}
+
+static void test_cli_json_string_escapes(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct cli_json j;
+
+	(void)state;
+	assert_non_null(f);
+	cli_json_init(&j, f);
+	cli_json_object_begin(&j, NULL);
+	cli_json_u64(&j, "events", 3);
+	cli_json_string(&j, "error", "a \"b\"\\\n\x01");
+	cli_json_string(&j, "none", NULL);
+	cli_json_array_begin(&j, "list");
+	cli_json_u64(&j, NULL, 1);
+	cli_json_u64(&j, NULL, 2);
+	cli_json_array_end(&j);
+	cli_json_object_end(&j);
+	cli_json_finish(&j);
+	fclose(f);
+	assert_string_equal(buf, "{\"events\":3,\"error\":\"a \\\"b\\\"\\\\\\n\\u0001\","
+				 "\"none\":null,\"list\":[1,2]}\n");
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_produce_parse_defaults),
+		cmocka_unit_test(test_cli_produce_parse_all_flags),
+		cmocka_unit_test(test_cli_produce_parse_rejects_bad_flags),
+		cmocka_unit_test(test_cli_produce_parse_help),
+		cmocka_unit_test(test_cli_stats_parse_rejects_bad_flags),
+		cmocka_unit_test(test_cli_metadata_parse_rejects_bad_topic),
+		cmocka_unit_test(test_cli_json_string_escapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

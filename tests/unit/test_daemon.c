@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sluiced's wiring without an EAL: flag parsing (defaults, every flag, every error path
+ * with its message), the split of argv at "--", and the EAL arguments built when none
+ * are given.
+ */
+#include "daemon/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static struct daemon_flags flags;
+static char err[512];
+
+/* Parses a NULL-terminated list of flags (argv[0] added). */
+static int parse_eal(bool have_eal, const char *first, ...)
+{
+	char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)(uintptr_t) "sluiced";
+	va_start(ap, first);
+	for (const char *a = first; a != NULL; a = va_arg(ap, const char *)) {
+		argv[argc++] = (char *)(uintptr_t)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return daemon_flags_parse(argc, argv, have_eal, &flags, err, sizeof(err));
+}
+
+#define parse(...) parse_eal(false, __VA_ARGS__, NULL)
+
+/* The parse fails and the message contains `needle`. */
+static void expect_error(int rc, const char *needle)
+{
+	assert_int_equal(rc, -EINVAL);
+	if (strstr(err, needle) == NULL) {
+		fail_msg("error '%s' does not mention '%s'", err, needle);
+	}
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_daemon_flags_parse_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_eal(false, NULL), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.driver, DAEMON_DRIVER_UDP);
+	assert_string_equal(flags.listen, "127.0.0.1:7800");
+	assert_int_equal(flags.listen_ip4, htonl(0x7f000001));
+	assert_int_equal(flags.listen_port, htons(7800));
+	assert_int_equal(flags.shards, 1);
+	assert_false(flags.shards_set);
+	assert_int_equal(flags.memory_mb, 256);
+	assert_int_equal(flags.burst, 32);
+	assert_int_equal(flags.ring_slots, 1024);
+	assert_int_equal(flags.mbufs, 8191);
+	assert_int_equal(flags.frame_bytes_max, 1472);
+	assert_int_equal(flags.partitions, 8);
+	assert_true(flags.auto_create);
+	assert_int_equal(flags.partitions_max, DAEMON_PARTITIONS_MAX_DEFAULT);
+	assert_int_equal(flags.producers_max, DAEMON_PRODUCERS_MAX_DEFAULT);
+	assert_int_equal(flags.producer_idle_s, DAEMON_PRODUCER_IDLE_S_DEFAULT);
+	assert_int_equal(flags.socket_buffer_bytes, 4u << 20);
+	assert_int_equal(flags.idle_sleep_us, 1000);
+	assert_int_equal(flags.stats_interval_s, 0);
+	assert_int_equal(flags.log_level, SL_LOG_INFO);
+	assert_int_equal(flags.topic_count, 0);
+}
+
+static void test_daemon_flags_parse_every_flag(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--driver", "udp", "--listen", "0.0.0.0:9000", "--shards", "4",
+			       "--memory-mb", "512", "--burst", "64", "--ring-slots", "4096",
+			       "--mbufs", "16383", "--frame-bytes-max", "8972", "--partitions",
+			       "16", "--topic", "orders:4", "--topic=logs.app:32",
+			       "--no-auto-create-topics", "--partitions-max", "100",
+			       "--producers-max", "200", "--producer-idle-s", "0",
+			       "--socket-buffer-bytes", "1048576", "--idle-sleep-us", "0",
+			       "--stats-interval-s", "5", "--log-level", "debug"),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.listen_ip4, 0);
+	assert_int_equal(flags.listen_port, htons(9000));
+	assert_int_equal(flags.shards, 4);
+	assert_true(flags.shards_set);
+	assert_int_equal(flags.memory_mb, 512);
+	assert_int_equal(flags.burst, 64);
+	assert_int_equal(flags.ring_slots, 4096);
+	assert_int_equal(flags.mbufs, 16383);
+	assert_int_equal(flags.frame_bytes_max, 8972);
+	assert_int_equal(flags.partitions, 16);
+	assert_int_equal(flags.topic_count, 2);
+	assert_string_equal(flags.topics[1].name, "logs.app");
+	assert_int_equal(flags.topics[1].partitions, 32);
+	assert_false(flags.auto_create);
+	assert_int_equal(flags.partitions_max, 100);
+	assert_int_equal(flags.producers_max, 200);
+	assert_int_equal(flags.producer_idle_s, 0);
+	assert_int_equal(flags.socket_buffer_bytes, 1048576);
+	assert_int_equal(flags.idle_sleep_us, 0);
+	assert_int_equal(flags.stats_interval_s, 5);
+	assert_int_equal(flags.log_level, SL_LOG_DEBUG);
+	assert_int_equal(parse("--no-auto-create-topics", "--auto-create-topics"),
+			 DAEMON_FLAGS_RUN);
+	assert_true(flags.auto_create);
+}
+
+static void test_daemon_flags_parse_help_and_version(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--help"), DAEMON_FLAGS_HELP);
+	assert_int_equal(parse("-h"), DAEMON_FLAGS_HELP);
+	assert_int_equal(parse("--version"), DAEMON_FLAGS_VERSION);
+	assert_int_equal(parse("--burst", "8", "-V"), DAEMON_FLAGS_VERSION);
+}
+
+static void test_daemon_flags_parse_numbers_out_of_range(void **state)
+{
+	static const struct {
+		const char *flag;
+		const char *bad[3];
+	} cases[] = {
+		{"--shards", {"0", "129", "x"}},
+		{"--memory-mb", {"63", "1048577", ""}},
+		{"--burst", {"0", "257", "-1"}},
+		{"--ring-slots", {"15", "1048577", "1e3"}},
+		{"--mbufs", {"255", "16777217", "12 "}},
+		{"--frame-bytes-max", {"255", "8973", "0x100"}},
+		{"--partitions", {"0", "65537", "+4"}},
+		{"--partitions-max", {"7", "16777217", "a"}},
+		{"--producers-max", {"7", "16777217", "a"}},
+		{"--producer-idle-s", {"604801", "-0", "99999999999999999999"}},
+		{"--socket-buffer-bytes", {"65535", "1073741825", "4M"}},
+		{"--idle-sleep-us", {"1000001", "x", " 1"}},
+		{"--stats-interval-s", {"86401", "y", "1.5"}},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t j = 0; j < 3; j++) {
+			expect_error(parse(cases[i].flag, cases[i].bad[j]), cases[i].flag);
+			assert_non_null(strstr(err, ".."));
+		}
+	}
+}
+
+static void test_daemon_flags_parse_listen_invalid(void **state)
+{
+	static const char *const bad[] = {"127.0.0.1",	   "127.0.0.1:",
+					  "127.0.0.1:0",   "127.0.0.1:65536",
+					  "localhost:80",  ":80",
+					  "::1:80",	   "1.2.3:80",
+					  "127.0.0.1:80x", "123456789012345678901234567890:1"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_error(parse("--listen", bad[i]), "--listen");
+	}
+}
+
+static void test_daemon_flags_parse_driver(void **state)
+{
+	(void)state;
+	expect_error(parse("--driver", "dpdk"), "not built yet");
+	expect_error(parse("--driver", "xdp"), "udp, dpdk");
+}
+
+static void test_daemon_flags_parse_topic_invalid(void **state)
+{
+
+	(void)state;
+	expect_error(parse("--topic", "orders"), "NAME:PARTITIONS");
+	expect_error(parse("--topic", "bad name:4"), "NAME:PARTITIONS");
+	expect_error(parse("--topic", "orders:0"), "1..65536");
+	expect_error(parse("--topic", "orders:4", "--topic", "orders:8"), "twice");
+
+	char *argv[2 * ROUTE_TOPICS_MAX + 4];
+	static char names[ROUTE_TOPICS_MAX + 1][16];
+	int argc = 0;
+	argv[argc++] = (char *)(uintptr_t) "sluiced";
+	for (unsigned i = 0; i <= ROUTE_TOPICS_MAX; i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "t%u:1", i);
+		argv[argc++] = (char *)(uintptr_t) "--topic";
+		argv[argc++] = names[i];
+	}
+	argv[argc] = NULL;
+	expect_error(daemon_flags_parse(argc, argv, false, &flags, err, sizeof(err)),
+		     "at most 1024");
+}
+
+static void test_daemon_flags_parse_log_level_invalid(void **state)
+{
+	(void)state;
+	expect_error(parse("--log-level", "loud"), "error, warning, info, debug");
+	assert_int_equal(parse("--log-level", "error"), 0);
+	assert_int_equal(flags.log_level, SL_LOG_ERR);
+	assert_int_equal(parse("--log-level", "warning"), 0);
+	assert_int_equal(flags.log_level, SL_LOG_WARNING);
+}
+
+static void test_daemon_flags_parse_unknown_and_missing(void **state)
+{
+	(void)state;
+	expect_error(parse("--bogus"), "--bogus: unknown flag");
+	expect_error(parse("-l", "0-2"), "EAL arguments go before --");
+	expect_error(parse("--burst"), "--burst: needs a value");
+	expect_error(parse("--burst", "8", "extra"), "'extra': unexpected argument");
+	expect_error(parse("--help=1"), "--help");
+}
+
+static void test_daemon_flags_parse_eal_conflicts(void **state)
+{
+	(void)state;
+	expect_error(parse_eal(true, "--shards", "2", NULL), "--shards: not allowed");
+	expect_error(parse_eal(true, "--memory-mb", "128", NULL), "--memory-mb: not allowed");
+	assert_int_equal(parse_eal(true, "--burst", "8", NULL), 0);
+	assert_int_equal(parse("--shards", "2"), 0);
+}
+
+static void test_daemon_flags_parse_mbufs_below_burst(void **state)
+{
+	(void)state;
+	expect_error(parse("--burst", "256", "--mbufs", "1000"), "--mbufs");
+	assert_int_equal(parse("--burst", "256", "--mbufs", "1024"), 0);
+}
+
+static void test_daemon_flags_parse_runs_twice(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--burst", "8"), 0);
+	assert_int_equal(parse("--burst", "9"), 0);
+	assert_int_equal(flags.burst, 9);
+	assert_int_equal(parse_eal(false, NULL), 0);
+	assert_int_equal(flags.burst, 32);
+}
+
+static void test_daemon_args_split_cases(void **state)
+{
+	char *a1[] = {"sluiced", "--shards", "2", NULL};
+	char *a2[] = {"sluiced", "-l", "0-2", "--", "--burst", "8", NULL};
+	char *a3[] = {"sluiced", "--", "--burst", "8", NULL};
+	int eal_argc;
+	int flags_at;
+
+	(void)state;
+	daemon_args_split(3, a1, &eal_argc, &flags_at);
+	assert_int_equal(eal_argc, 1);
+	assert_int_equal(flags_at, 0);
+	daemon_args_split(6, a2, &eal_argc, &flags_at);
+	assert_int_equal(eal_argc, 3);
+	assert_int_equal(flags_at, 3);
+	daemon_args_split(4, a3, &eal_argc, &flags_at);
+	assert_int_equal(eal_argc, 1);
+	assert_int_equal(flags_at, 1);
+}
+
+static void test_daemon_eal_args_default_wraps_cpus(void **state)
+{
+	static struct daemon_eal_args args;
+	int cpus[] = {2, 5};
+
+	(void)state;
+	assert_int_equal(daemon_eal_args_default("sluiced", 3, 256, cpus, 2, "warning", &args), 0);
+	assert_string_equal(args.lcores, "0@2,1@5,2@2,3@5");
+	assert_int_equal(args.argc, 11);
+	assert_string_equal(args.argv[0], "sluiced");
+	assert_string_equal(args.argv[1], "--no-huge");
+	assert_string_equal(args.argv[2], "--no-pci");
+	assert_string_equal(args.argv[3], "--no-shconf");
+	assert_string_equal(args.argv[5], "256");
+	assert_string_equal(args.argv[10], "--log-level=warning");
+	assert_null(args.argv[11]);
+	assert_int_equal(daemon_eal_args_default("sluiced", 1, 256, cpus, 0, "warning", &args),
+			 -EINVAL);
+}
+
+static void test_daemon_eal_args_default_too_many_lcores(void **state)
+{
+	static struct daemon_eal_args args;
+	static int cpus[128];
+
+	(void)state;
+	for (int i = 0; i < 128; i++) {
+		cpus[i] = 1000 + i;
+	}
+	assert_int_equal(daemon_eal_args_default("sluiced", 128, 256, cpus, 128, "error", &args),
+			 -E2BIG);
+}
+
+static void test_daemon_cpus_allowed_nonempty(void **state)
+{
+	int cpus[CPU_SETSIZE];
+
+	(void)state;
+	assert_true(daemon_cpus_allowed(cpus, CPU_SETSIZE) >= 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_daemon_flags_parse_defaults),
+		cmocka_unit_test(test_daemon_flags_parse_every_flag),
+		cmocka_unit_test(test_daemon_flags_parse_help_and_version),
+		cmocka_unit_test(test_daemon_flags_parse_numbers_out_of_range),
+		cmocka_unit_test(test_daemon_flags_parse_listen_invalid),
+		cmocka_unit_test(test_daemon_flags_parse_driver),
+		cmocka_unit_test(test_daemon_flags_parse_topic_invalid),
+		cmocka_unit_test(test_daemon_flags_parse_log_level_invalid),
+		cmocka_unit_test(test_daemon_flags_parse_unknown_and_missing),
+		cmocka_unit_test(test_daemon_flags_parse_eal_conflicts),
+		cmocka_unit_test(test_daemon_flags_parse_mbufs_below_burst),
+		cmocka_unit_test(test_daemon_flags_parse_runs_twice),
+		cmocka_unit_test(test_daemon_args_split_cases),
+		cmocka_unit_test(test_daemon_eal_args_default_wraps_cpus),
+		cmocka_unit_test(test_daemon_eal_args_default_too_many_lcores),
+		cmocka_unit_test(test_daemon_cpus_allowed_nonempty),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
