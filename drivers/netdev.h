@@ -22,13 +22,51 @@
  * netdev pool (rte_mbuf_to_priv), written by the driver on RX and read by it on TX.
  */
 struct netdev_peer {
-	uint32_t ip4;	/* IPv4 address, network byte order */
-	uint16_t port;	/* UDP port, network byte order */
-	uint8_t mac[6]; /* Ethernet address: DPDK driver only; zero on kernel UDP */
+	uint32_t ip4;	     /* IPv4 address, network byte order */
+	uint16_t port;	     /* UDP port, network byte order */
+	uint8_t mac[6];	     /* Ethernet address: DPDK driver only; zero on kernel UDP */
+	uint16_t vlan_tci;   /* 802.1Q tag control (host order) when vlan_tagged */
+	uint8_t vlan_tagged; /* DPDK driver: the datagram came with (so goes with) a tag */
+	uint8_t reserved;
 };
 
 #define NETDEV_MBUF_PRIV_BYTES RTE_ALIGN_CEIL(sizeof(struct netdev_peer), RTE_MBUF_PRIV_ALIGN)
-static_assert(sizeof(struct netdev_peer) == 12, "netdev_peer layout");
+static_assert(sizeof(struct netdev_peer) == 16, "netdev_peer layout");
+
+/*
+ * A driver's own counters, per queue, read through netdev_counters(). Drivers count
+ * what they drop or answer below the datagram level; a driver without a counter leaves
+ * it 0. The port_* counters are port-wide and reported on queue 0 only, so that sums
+ * over queues stay right.
+ */
+enum netdev_stat {
+	NETDEV_STAT_RX_FRAMES,		 /* frames taken from the port */
+	NETDEV_STAT_TX_FRAMES,		 /* frames the port accepted */
+	NETDEV_STAT_TX_DROP_FULL,	 /* frames the port's TX queue had no room for */
+	NETDEV_STAT_TX_DROP_NO_ARP,	 /* datagram to a peer with no known MAC */
+	NETDEV_STAT_TX_DROP_NO_HEADROOM, /* mbuf without room for the headers */
+	NETDEV_STAT_RX_MULTISEG,	 /* frame larger than one mbuf */
+	NETDEV_STAT_RX_VLAN,		 /* 802.1Q-tagged frames accepted (tag kept) */
+	NETDEV_STAT_NOT_IPV4,		 /* runt, other EtherType, nested VLAN tags */
+	NETDEV_STAT_NOT_UDP,		 /* IPv4 for us, protocol neither UDP nor ICMP */
+	NETDEV_STAT_NOT_FOR_US,		 /* IPv4 destination or UDP port not ours */
+	NETDEV_STAT_IP_BAD_CHECKSUM,
+	NETDEV_STAT_IP_BAD_HEADER, /* version, IHL, total length vs frame */
+	NETDEV_STAT_IP_FRAGMENT,   /* MF set or offset not 0 */
+	NETDEV_STAT_UDP_BAD_CHECKSUM,
+	NETDEV_STAT_UDP_BAD_LENGTH, /* UDP length vs IPv4 payload */
+	NETDEV_STAT_ARP_REQUESTS_ANSWERED,
+	NETDEV_STAT_ARP_REPLIES_LEARNED,
+	NETDEV_STAT_ARP_OTHER,	 /* malformed, for another address, other op */
+	NETDEV_STAT_ARP_EVICTED, /* live ARP entries replaced: table too small */
+	NETDEV_STAT_ICMP_ECHO_ANSWERED,
+	NETDEV_STAT_ICMP_OTHER,	    /* other types, truncated, bad checksum */
+	NETDEV_STAT_PORT_IMISSED,   /* port-wide: the NIC had no RX descriptor */
+	NETDEV_STAT_PORT_RX_NOMBUF, /* port-wide: no mbuf to refill RX */
+	NETDEV_STAT_PORT_IERRORS,   /* port-wide: erroneous frames received */
+	NETDEV_STAT_PORT_OERRORS,   /* port-wide: failed transmissions */
+	NETDEV_STAT_COUNT,
+};
 
 struct netdev;
 
@@ -58,6 +96,16 @@ struct netdev_ops {
 	int (*wait)(struct netdev *nd, uint16_t queue, uint32_t timeout_us);
 	/* Releases every resource of the device, mbufs it still holds included. */
 	void (*close)(struct netdev *nd);
+	/*
+	 * Copies the driver counters of `queue` into values[NETDEV_STAT_COUNT]. Any thread:
+	 * a relaxed snapshot. NULL: the driver keeps none (all read as 0).
+	 */
+	void (*counters)(const struct netdev *nd, uint16_t queue, uint64_t *values);
+	/*
+	 * Control plane (main lcore) only, called periodically: refreshes counters that only
+	 * a control-path call can read, such as the port's statistics. May be NULL.
+	 */
+	void (*refresh)(struct netdev *nd);
 };
 
 /* The handle a driver's open function returns; drivers embed it first in their state. */
@@ -105,6 +153,26 @@ static inline bool netdev_has_wait(const struct netdev *nd)
 static inline int netdev_wait(struct netdev *nd, uint16_t queue, uint32_t timeout_us)
 {
 	return nd->ops->wait(nd, queue, timeout_us);
+}
+
+/* ops->counters, or all zeros when the driver keeps none. Any thread. */
+static inline void netdev_counters(const struct netdev *nd, uint16_t queue, uint64_t *values)
+{
+	if (nd->ops->counters != NULL) {
+		nd->ops->counters(nd, queue, values);
+		return;
+	}
+	for (unsigned i = 0; i < NETDEV_STAT_COUNT; i++) {
+		values[i] = 0;
+	}
+}
+
+/* ops->refresh, when the driver has one. Main lcore only. */
+static inline void netdev_refresh(struct netdev *nd)
+{
+	if (nd->ops->refresh != NULL) {
+		nd->ops->refresh(nd);
+	}
 }
 
 /* Closes nd (NULL is a no-op); nd is invalid afterwards. */

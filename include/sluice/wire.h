@@ -258,6 +258,33 @@ enum sl_stat {
 	SL_STAT_METADATA_REQUESTS,
 	SL_STAT_STATS_REQUESTS,
 	SL_STAT_PINGS,
+	/* The netdev driver's own counters (drivers/netdev.h, enum netdev_stat, same
+	 * order); 0 on drivers that keep none. net_port_* are port-wide, on shard 0. */
+	SL_STAT_NET_RX_FRAMES,		 /* frames taken from the port */
+	SL_STAT_NET_TX_FRAMES,		 /* frames the port accepted */
+	SL_STAT_NET_TX_DROP_FULL,	 /* port TX queue full */
+	SL_STAT_NET_TX_DROP_NO_ARP,	 /* peer MAC unknown */
+	SL_STAT_NET_TX_DROP_NO_HEADROOM, /* no room for the headers */
+	SL_STAT_NET_RX_MULTISEG,	 /* frame larger than one mbuf */
+	SL_STAT_NET_RX_VLAN,		 /* 802.1Q-tagged datagrams accepted */
+	SL_STAT_NET_NOT_IPV4,		 /* runt, other EtherType, nested tags */
+	SL_STAT_NET_NOT_UDP,		 /* IPv4 to us, neither UDP nor ICMP */
+	SL_STAT_NET_NOT_FOR_US,		 /* other IPv4 destination or UDP port */
+	SL_STAT_NET_IP_BAD_CHECKSUM,
+	SL_STAT_NET_IP_BAD_HEADER, /* version, IHL, total length */
+	SL_STAT_NET_IP_FRAGMENT,
+	SL_STAT_NET_UDP_BAD_CHECKSUM,
+	SL_STAT_NET_UDP_BAD_LENGTH,
+	SL_STAT_NET_ARP_REQUESTS_ANSWERED,
+	SL_STAT_NET_ARP_REPLIES_LEARNED,
+	SL_STAT_NET_ARP_OTHER,	 /* malformed, for another address, other op */
+	SL_STAT_NET_ARP_EVICTED, /* live ARP entries replaced: table too small */
+	SL_STAT_NET_ICMP_ECHO_ANSWERED,
+	SL_STAT_NET_ICMP_OTHER,
+	SL_STAT_NET_PORT_IMISSED,
+	SL_STAT_NET_PORT_RX_NOMBUF,
+	SL_STAT_NET_PORT_IERRORS,
+	SL_STAT_NET_PORT_OERRORS,
 	SL_STAT_COUNT,
 };
 

@@ -51,6 +51,38 @@ static uint64_t control_sum(const struct shard_env *env, enum sl_stat stat)
 	return sum;
 }
 
+/* The driver's counters summed over the queues, then logged if it keeps any. */
+static void control_net_log(const struct shard_env *env)
+{
+	uint64_t sum[NETDEV_STAT_COUNT] = {0};
+	uint64_t v[NETDEV_STAT_COUNT];
+	uint64_t drops = 0;
+
+	if (env->netdev->ops->counters == NULL) {
+		return;
+	}
+	for (uint16_t q = 0; q < env->conf->shards; q++) {
+		netdev_counters(env->netdev, q, v);
+		for (unsigned i = 0; i < NETDEV_STAT_COUNT; i++) {
+			sum[i] += v[i];
+		}
+	}
+	for (unsigned i = NETDEV_STAT_TX_DROP_FULL; i <= NETDEV_STAT_UDP_BAD_LENGTH; i++) {
+		drops += i == NETDEV_STAT_RX_VLAN ? 0 : sum[i];
+	}
+	sl_log(SL_LOG_INFO, "stats",
+	       "net rx %llu / tx %llu frames, %llu dropped (%llu not for us), arp %llu answered "
+	       "/ %llu learned, %llu pings answered, port missed %llu, no mbuf %llu",
+	       (unsigned long long)sum[NETDEV_STAT_RX_FRAMES],
+	       (unsigned long long)sum[NETDEV_STAT_TX_FRAMES], (unsigned long long)drops,
+	       (unsigned long long)sum[NETDEV_STAT_NOT_FOR_US],
+	       (unsigned long long)sum[NETDEV_STAT_ARP_REQUESTS_ANSWERED],
+	       (unsigned long long)sum[NETDEV_STAT_ARP_REPLIES_LEARNED],
+	       (unsigned long long)sum[NETDEV_STAT_ICMP_ECHO_ANSWERED],
+	       (unsigned long long)sum[NETDEV_STAT_PORT_IMISSED],
+	       (unsigned long long)sum[NETDEV_STAT_PORT_RX_NOMBUF]);
+}
+
 void daemon_stats_log(const struct shard_env *env)
 {
 	uint64_t drops = control_sum(env, SL_STAT_TX_DROP_FULL);
@@ -70,6 +102,7 @@ void daemon_stats_log(const struct shard_env *env)
 	       (unsigned long long)control_sum(env, SL_STAT_NACKS), (unsigned long long)drops,
 	       (unsigned long long)control_sum(env, SL_STAT_MESH_OUT),
 	       (unsigned long long)control_sum(env, SL_STAT_MESH_IN));
+	control_net_log(env);
 }
 
 void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s)
@@ -80,6 +113,7 @@ void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s)
 
 	while (!__atomic_load_n(&env->stop, __ATOMIC_ACQUIRE)) {
 		(void)nanosleep(&step, NULL); /* EINTR: a signal, checked right away */
+		netdev_refresh(env->netdev);  /* port statistics, off the shards' lcores */
 		if (interval_ns > 0 && clock_monotonic_ns() >= next_ns) {
 			daemon_stats_log(env);
 			next_ns += interval_ns;

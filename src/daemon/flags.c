@@ -6,6 +6,7 @@
  */
 #include "daemon/flags.h"
 
+#include "drivers/dpdk/netdev_dpdk.h"
 #include "drivers/udp/netdev_udp.h"
 #include "shard/mesh.h"
 #include "shard/shard.h"
@@ -37,6 +38,10 @@ enum {
 	OPT_IDLE_SLEEP_US,
 	OPT_STATS_INTERVAL_S,
 	OPT_LOG_LEVEL,
+	OPT_PORT,
+	OPT_MTU,
+	OPT_ARP_ENTRIES,
+	OPT_ARP_TIMEOUT_S,
 };
 
 static const struct option daemon_options[] = {
@@ -61,6 +66,10 @@ static const struct option daemon_options[] = {
 	{"idle-sleep-us", required_argument, NULL, OPT_IDLE_SLEEP_US},
 	{"stats-interval-s", required_argument, NULL, OPT_STATS_INTERVAL_S},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"port", required_argument, NULL, OPT_PORT},
+	{"mtu", required_argument, NULL, OPT_MTU},
+	{"arp-entries", required_argument, NULL, OPT_ARP_ENTRIES},
+	{"arp-timeout-s", required_argument, NULL, OPT_ARP_TIMEOUT_S},
 	{NULL, 0, NULL, 0},
 };
 
@@ -86,6 +95,9 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->idle_sleep_us = DAEMON_IDLE_SLEEP_US_DEFAULT;
 	f->stats_interval_s = DAEMON_STATS_INTERVAL_S_DEFAULT;
 	f->log_level = SL_LOG_INFO;
+	f->mtu = NETDEV_DPDK_MTU_DEFAULT;
+	f->arp_entries = NETDEV_DPDK_ARP_ENTRIES_DEFAULT;
+	f->arp_timeout_s = NETDEV_DPDK_ARP_TIMEOUT_S_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -219,9 +231,8 @@ static int flags_driver(const char *arg, struct daemon_flags *f, char *err, size
 		return 0;
 	}
 	if (strcmp(arg, "dpdk") == 0) {
-		return flags_error(err, err_len,
-				   "--driver: 'dpdk' is not built yet (it comes with the "
-				   "kernel-bypass issue); use --driver udp");
+		f->driver = DAEMON_DRIVER_DPDK;
+		return 0;
 	}
 	return flags_error(err, err_len, "--driver: '%s' is not one of udp, dpdk", arg);
 }
@@ -257,6 +268,7 @@ static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err
 		return flags_u32("mbufs", arg, DAEMON_MBUFS_MIN, DAEMON_MBUFS_MAX, &f->mbufs, err,
 				 err_len);
 	case OPT_FRAME_BYTES_MAX:
+		f->frame_bytes_max_set = true;
 		return flags_u32("frame-bytes-max", arg, SL_WIRE_FRAME_BYTES_MIN,
 				 SL_WIRE_FRAME_BYTES_MAX, &f->frame_bytes_max, err, err_len);
 	case OPT_PARTITIONS:
@@ -285,6 +297,20 @@ static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err
 				 &f->stats_interval_s, err, err_len);
 	case OPT_LOG_LEVEL:
 		return flags_log_level(arg, f, err, err_len);
+	case OPT_PORT:
+		rc = flags_u32("port", arg, 0, RTE_MAX_ETHPORTS - 1, &v, err, err_len);
+		f->dpdk_port = (uint16_t)v;
+		return rc;
+	case OPT_MTU:
+		f->mtu_set = true;
+		return flags_u32("mtu", arg, NETDEV_DPDK_MTU_MIN, NETDEV_DPDK_MTU_MAX, &f->mtu, err,
+				 err_len);
+	case OPT_ARP_ENTRIES:
+		return flags_u32("arp-entries", arg, NETDEV_DPDK_ARP_ENTRIES_MIN,
+				 NETDEV_DPDK_ARP_ENTRIES_MAX, &f->arp_entries, err, err_len);
+	case OPT_ARP_TIMEOUT_S:
+		return flags_u32("arp-timeout-s", arg, 1, NETDEV_DPDK_ARP_TIMEOUT_S_MAX,
+				 &f->arp_timeout_s, err, err_len);
 	default:
 		return flags_error(err, err_len, "internal error: option %d has no parser", opt);
 	}
@@ -302,6 +328,13 @@ static int flags_check(const struct daemon_flags *f, bool have_eal_args, char *e
 		return flags_error(err, err_len,
 				   "--memory-mb: not allowed with EAL arguments (use the EAL's "
 				   "own -m or --socket-mem)");
+	}
+	if (f->driver == DAEMON_DRIVER_DPDK &&
+	    f->frame_bytes_max + NETDEV_DPDK_IP_UDP_BYTES > f->mtu) {
+		return flags_error(err, err_len,
+				   "--frame-bytes-max: %u does not fit --mtu %u (at most %u: IPv4 "
+				   "and UDP take 28 bytes)",
+				   f->frame_bytes_max, f->mtu, f->mtu - NETDEV_DPDK_IP_UDP_BYTES);
 	}
 	if (f->mbufs < 4u * f->burst) {
 		return flags_error(err, err_len,
@@ -354,6 +387,12 @@ int daemon_flags_parse(int argc, char **argv, bool have_eal_args, struct daemon_
 		return flags_error(err, err_len, "'%s': unexpected argument (see --help)",
 				   argv[optind]);
 	}
+	/* The frame limit follows --mtu unless given. */
+	if (f->mtu_set && !f->frame_bytes_max_set) {
+		uint32_t follow = f->mtu - NETDEV_DPDK_IP_UDP_BYTES;
+		f->frame_bytes_max =
+			follow < SL_WIRE_FRAME_BYTES_MAX ? follow : SL_WIRE_FRAME_BYTES_MAX;
+	}
 	return flags_check(f, have_eal_args, err, err_len);
 }
 
@@ -365,8 +404,10 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"\n"
 		"sluice router. Without EAL arguments it needs no hugepages and no NIC.\n"
 		"\n"
-		"  --driver udp|dpdk          datagram I/O (default udp; dpdk: next release)\n"
-		"  --listen IPV4:PORT         address to serve (default %s)\n"
+		"  --driver udp|dpdk          datagram I/O (default udp); dpdk: an ethdev port\n"
+		"                             from the EAL arguments, one queue pair per shard\n"
+		"  --listen IPV4:PORT         address to serve (default %s); dpdk: the IP the\n"
+		"                             router answers ARP and ICMP echo for\n"
 		"  --shards N                 shards, one worker lcore each, only without EAL\n"
 		"                             arguments (default %u, 1..%u)\n"
 		"  --memory-mb MB             DPDK memory without EAL arguments (default %u)\n"
@@ -389,6 +430,12 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             (default %u)\n"
 		"  --stats-interval-s S       log counters every S seconds, 0 = off (default %u)\n"
 		"  --log-level LEVEL          error|warning|info|debug (default info)\n"
+		"  --port N                   dpdk: ethdev port id (default 0)\n"
+		"  --mtu N                    dpdk: IPv4 MTU (default %u, %u..%u for jumbo);\n"
+		"                             --frame-bytes-max follows as MTU - 28\n"
+		"  --arp-entries N            dpdk: ARP table slots per queue (default %u)\n"
+		"  --arp-timeout-s S          dpdk: forget a MAC not heard this long\n"
+		"                             (default %u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -396,5 +443,7 @@ void daemon_flags_help(FILE *out, const char *prog)
 		SL_WIRE_FRAME_BYTES_MIN, SL_WIRE_FRAME_BYTES_MAX, DAEMON_PARTITIONS_DEFAULT,
 		ROUTE_PARTITIONS_MAX, DAEMON_PARTITIONS_MAX_DEFAULT, DAEMON_PRODUCERS_MAX_DEFAULT,
 		DAEMON_PRODUCER_IDLE_S_DEFAULT, DAEMON_SOCKET_BUFFER_BYTES_DEFAULT,
-		DAEMON_IDLE_SLEEP_US_DEFAULT, DAEMON_STATS_INTERVAL_S_DEFAULT);
+		DAEMON_IDLE_SLEEP_US_DEFAULT, DAEMON_STATS_INTERVAL_S_DEFAULT,
+		NETDEV_DPDK_MTU_DEFAULT, NETDEV_DPDK_MTU_MIN, NETDEV_DPDK_MTU_MAX,
+		NETDEV_DPDK_ARP_ENTRIES_DEFAULT, NETDEV_DPDK_ARP_TIMEOUT_S_DEFAULT);
 }

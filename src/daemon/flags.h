@@ -67,6 +67,12 @@ struct daemon_flags {
 	uint32_t socket_buffer_bytes;
 	uint32_t idle_sleep_us;
 	uint32_t stats_interval_s;
+	uint16_t dpdk_port;	  /* --port: ethdev port id (dpdk driver) */
+	uint32_t mtu;		  /* --mtu (dpdk driver) */
+	bool mtu_set;		  /* --mtu given */
+	bool frame_bytes_max_set; /* --frame-bytes-max given */
+	uint32_t arp_entries;	  /* --arp-entries, per queue */
+	uint32_t arp_timeout_s;	  /* --arp-timeout-s */
 	enum sl_log_level log_level;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];

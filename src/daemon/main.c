@@ -8,6 +8,7 @@
 #include "daemon/daemon.h"
 
 #include "core/log.h"
+#include "drivers/dpdk/netdev_dpdk.h"
 #include "drivers/udp/netdev_udp.h"
 
 #include <rte_eal.h>
@@ -98,8 +99,12 @@ static int daemon_pools_create(struct daemon *d)
 	for (uint16_t i = 0; i < d->shards; i++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
 		(void)snprintf(name, sizeof(name), "shard%u", i);
-		int rc = netdev_pool_create(name, d->flags->mbufs, d->flags->frame_bytes_max,
-					    d->places[i].socket, &d->pools[i]);
+		uint32_t frame = d->flags->frame_bytes_max;
+		if (d->flags->driver == DAEMON_DRIVER_DPDK) {
+			frame = netdev_dpdk_pool_frame_bytes(frame);
+		}
+		int rc = netdev_pool_create(name, d->flags->mbufs, frame, d->places[i].socket,
+					    &d->pools[i]);
 		if (rc != 0) {
 			sl_log(SL_LOG_ERR, "sluiced",
 			       "cannot create %u mbufs for shard %u on numa node %d: %s (lower "
@@ -111,9 +116,37 @@ static int daemon_pools_create(struct daemon *d)
 	return 0;
 }
 
+/* The DPDK driver logs its own failures, port and queues included. */
+static int daemon_netdev_open_dpdk(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+	struct netdev_dpdk_conf conf = {
+		.port_id = f->dpdk_port,
+		.ip4 = f->listen_ip4,
+		.port = f->listen_port,
+		.queues = d->shards,
+		.burst_max = f->burst,
+		.frame_bytes_max = f->frame_bytes_max,
+		.mtu = f->mtu,
+		.arp_entries = f->arp_entries,
+		.arp_timeout_s = f->arp_timeout_s,
+		.pools = d->pools,
+	};
+	int rc = netdev_dpdk_open(&conf, &d->netdev);
+
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "cannot serve %s on dpdk port %u: %s", f->listen,
+		       f->dpdk_port, strerror(-rc));
+	}
+	return rc;
+}
+
 static int daemon_netdev_open(struct daemon *d)
 {
 	const struct daemon_flags *f = d->flags;
+	if (f->driver == DAEMON_DRIVER_DPDK) {
+		return daemon_netdev_open_dpdk(d);
+	}
 	struct netdev_udp_conf conf = {
 		.ip4 = f->listen_ip4,
 		.port = f->listen_port,

@@ -235,6 +235,14 @@ void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire
 	shard_tx_push(s, out, wire_finish(&b));
 }
 
+/* The SL_STAT_NET_* block mirrors enum netdev_stat, in the same order. */
+static_assert(SL_STAT_NET_PORT_OERRORS - SL_STAT_NET_RX_FRAMES + 1 == NETDEV_STAT_COUNT,
+	      "SL_STAT_NET_* mirrors enum netdev_stat");
+static_assert(SL_STAT_NET_NOT_IPV4 - SL_STAT_NET_RX_FRAMES == NETDEV_STAT_NOT_IPV4,
+	      "SL_STAT_NET_* mirrors enum netdev_stat");
+static_assert(SL_STAT_NET_ICMP_OTHER - SL_STAT_NET_RX_FRAMES == NETDEV_STAT_ICMP_OTHER,
+	      "SL_STAT_NET_* mirrors enum netdev_stat");
+
 void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
 	struct sl_wire_header h;
@@ -257,9 +265,14 @@ void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_fr
 				       .lcore = c->lcore,
 				       .numa_node = c->socket,
 			       });
+	uint64_t net[NETDEV_STAT_COUNT];
+	netdev_counters(s->env->netdev, (uint16_t)asked, net);
 	for (unsigned i = 0; i < SL_STAT_COUNT; i++) {
-		wire_put_u64(body + sizeof(struct sl_wire_stats) + 8 * i,
-			     shard_counters_get(c, (enum sl_stat)i));
+		uint64_t v = shard_counters_get(c, (enum sl_stat)i);
+		if (i >= SL_STAT_NET_RX_FRAMES && i <= SL_STAT_NET_PORT_OERRORS) {
+			v = net[i - SL_STAT_NET_RX_FRAMES]; /* the driver's, for queue `asked` */
+		}
+		wire_put_u64(body + sizeof(struct sl_wire_stats) + 8 * i, v);
 	}
 	wire_reply_header(&h, &f->hdr, SL_WIRE_STATS_RESPONSE);
 	struct rte_mbuf *out = shard_reply_mbuf(s, m, &reused);

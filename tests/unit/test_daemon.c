@@ -170,8 +170,27 @@ static void test_daemon_flags_parse_listen_invalid(void **state)
 static void test_daemon_flags_parse_driver(void **state)
 {
 	(void)state;
-	expect_error(parse("--driver", "dpdk"), "not built yet");
 	expect_error(parse("--driver", "xdp"), "udp, dpdk");
+	assert_int_equal(parse("--driver", "dpdk", "--port", "3", "--arp-entries", "64",
+			       "--arp-timeout-s", "30"),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.driver, DAEMON_DRIVER_DPDK);
+	assert_int_equal(flags.dpdk_port, 3);
+	assert_int_equal(flags.mtu, 1500);
+	assert_int_equal(flags.frame_bytes_max, 1472);
+	assert_int_equal(flags.arp_entries, 64);
+	assert_int_equal(flags.arp_timeout_s, 30);
+	/* Jumbo frames: the frame limit follows the MTU unless given. */
+	assert_int_equal(parse("--driver", "dpdk", "--mtu", "9000"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.frame_bytes_max, 8972);
+	assert_int_equal(parse("--driver", "dpdk", "--mtu", "4000", "--frame-bytes-max", "2000"),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.frame_bytes_max, 2000);
+	expect_error(parse("--driver", "dpdk", "--mtu", "1500", "--frame-bytes-max", "2000"),
+		     "--mtu 1500");
+	expect_error(parse("--mtu", "9001"), "--mtu");
+	expect_error(parse("--arp-entries", "4"), "--arp-entries");
+	expect_error(parse("--arp-timeout-s", "0"), "--arp-timeout-s");
 }
 
 static void test_daemon_flags_parse_topic_invalid(void **state)
