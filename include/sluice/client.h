@@ -147,6 +147,9 @@ struct sl_metadata {
 	uint32_t shards;
 	uint32_t partitions; /* of the topic asked about; 0 if it does not exist */
 	int auto_create;
+	uint32_t stream_batches_max; /* the router's dedupe window: most unacknowledged
+				      * batches a producer keeps in flight per partition
+				      * (0 from a router that does not say) */
 };
 
 /* Blocking METADATA request for `topic` (NULL: router limits only), up to timeout_ms. */

@@ -80,8 +80,9 @@ enum sl_ack_level {
 /*
  * Frame header. All fields little-endian.
  * sequence: per (producer id, epoch, topic, partition), starting at 0 and strictly
- * consecutive; the router appends sequence n only after n-1 and answers a sequence it
- * has already appended with an ACK carrying the original offsets (status DUPLICATE).
+ * consecutive; the router appends sequence n only after n-1 (or as a STREAM_HEAD) and
+ * answers a sequence it has already appended with an ACK (status DUPLICATE) carrying
+ * the original offsets when it is one of the last stream_batches_max (METADATA).
  * crc32c: CRC32C (Castagnoli) of the whole frame (header + payload_len bytes) computed
  * with this field set to zero.
  */
@@ -196,7 +197,11 @@ struct sl_wire_metadata {
 	uint16_t shards;
 	uint16_t topic_count;
 	uint8_t auto_create; /* 1: any valid topic name is accepted */
-	uint8_t reserved[3];
+	uint8_t reserved;
+	/* The router's dedupe window: the most unacknowledged batches a producer may have
+	 * in flight per stream, i.e. it sends sequence n only once every sequence up to
+	 * n - stream_batches_max is acknowledged. 0 (a router that does not say): 1. */
+	uint16_t stream_batches_max;
 };
 
 static_assert(offsetof(struct sl_wire_metadata, frame_bytes_max) == 0, "wire layout");
@@ -204,6 +209,8 @@ static_assert(offsetof(struct sl_wire_metadata, partitions_default) == 4, "wire 
 static_assert(offsetof(struct sl_wire_metadata, shards) == 8, "wire layout");
 static_assert(offsetof(struct sl_wire_metadata, topic_count) == 10, "wire layout");
 static_assert(offsetof(struct sl_wire_metadata, auto_create) == 12, "wire layout");
+static_assert(offsetof(struct sl_wire_metadata, reserved) == 13, "wire layout");
+static_assert(offsetof(struct sl_wire_metadata, stream_batches_max) == 14, "wire layout");
 static_assert(sizeof(struct sl_wire_metadata) == 16, "wire layout");
 
 /* One topic in a METADATA_RESPONSE: this, then name_len bytes, padded to 8. */

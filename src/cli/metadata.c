@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * `sluice metadata`: a router's limits (largest frame, shards, default partitions,
- * whether topics are created on first use) and, with --topic, that topic's partitions.
+ * whether topics are created on first use, unacknowledged batches a producer may keep
+ * in flight per partition) and, with --topic, that topic's partitions.
  */
 #include "cli/cli.h"
 
@@ -130,6 +131,7 @@ int cli_metadata_main(int argc, char **argv)
 		cli_json_u64(&j, "shards", md.shards);
 		cli_json_u64(&j, "partitions_default", md.partitions_default);
 		cli_json_bool(&j, "auto_create", md.auto_create != 0);
+		cli_json_u64(&j, "stream_batches_max", md.stream_batches_max);
 		if (o.topic != NULL) {
 			cli_json_string(&j, "topic", o.topic);
 			cli_json_u64(&j, "partitions", md.partitions);
@@ -144,6 +146,8 @@ int cli_metadata_main(int argc, char **argv)
 	printf("shards              %u\n", md.shards);
 	printf("partitions_default  %u\n", md.partitions_default);
 	printf("auto_create         %s\n", md.auto_create ? "yes" : "no");
+	printf("stream_batches_max  %u%s\n", md.stream_batches_max,
+	       md.stream_batches_max == 0 ? " (not announced: producers keep 1 in flight)" : "");
 	if (o.topic != NULL) {
 		printf("topic %s: %u partitions%s\n", o.topic, md.partitions,
 		       md.partitions == 0 ? " (does not exist)" : "");

@@ -150,6 +150,8 @@ int batch_open(struct batch *b, const struct sl_wire_header *h, const char *topi
 	b->sequence = 0;
 	b->open_ns = 0;
 	b->sent_ns = 0;
+	b->first_serial = 0;
+	b->sent_serial = 0;
 	b->deadline_ns = 0;
 	b->base_offset = SL_OFFSET_UNKNOWN;
 	b->error = 0;

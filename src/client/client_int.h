@@ -26,6 +26,8 @@
 #define CLIENT_TIMERS_PER_POLL 1024u
 /* OUT_OF_SEQUENCE recovery: batches resent at once after their predecessor's ack. */
 #define CLIENT_GOBACK_MAX 64u
+/* Partitions the keyless partitioner looks at for one with room in its window. */
+#define CLIENT_STICKY_SCAN_MAX 64u
 /* Receive buffer per datagram: the largest frame plus room to notice a longer one. */
 #define CLIENT_RX_BYTES (SL_WIRE_FRAME_BYTES_MAX + SL_WIRE_ALIGN)
 /* Batches allocated at once when the pool grows (never shrinks until destroy). */
@@ -129,12 +131,13 @@ uint32_t partition_for_key(const void *key, size_t key_len, uint32_t partitions)
 enum batch_state {
 	BATCH_FREE,	/* in the pool's free list */
 	BATCH_OPEN,	/* taking events; in the producer's linger list */
+	BATCH_WAITING,	/* sealed, beyond its stream's window: in the stream's wait list */
 	BATCH_QUEUED,	/* sealed, waiting in the send queue (first send or retransmit) */
 	BATCH_INFLIGHT, /* sent, waiting for an ack; in the timer heap */
 	BATCH_DONE,	/* finished, waiting for its delivery callback */
 };
 
-/* A batch is on at most one queue (free, linger, send, done) and, from seal to
+/* A batch is on at most one queue (free, linger, wait, send, done) and, from seal to
  * finish, on its stream's pending list: two independent links. */
 enum batch_link_kind {
 	BATCH_LINK_QUEUE,
@@ -158,6 +161,9 @@ struct batch {
 	uint64_t sequence;	/* valid once sealed */
 	uint64_t open_ns;	/* when the first event arrived: linger starts */
 	uint64_t sent_ns;	/* last transmission */
+	uint64_t first_serial;	/* producer-wide order of its first transmission (0: none) */
+	uint64_t sent_serial;	/* and of its last one: a stream's frames are handled in
+				 * this order, so replies tell which copies were lost */
 	uint64_t deadline_ns;	/* retransmit timer, while INFLIGHT */
 	uint64_t base_offset;	/* result, once DONE */
 	int error;		/* result, once DONE */
@@ -292,7 +298,13 @@ struct batch *seqmap_find(const struct seqmap *m, uint32_t stream_id, uint64_t s
 
 struct topic;
 
-/* One (topic, partition) of this producer: its sequence space and pending batches. */
+/*
+ * One (topic, partition) of this producer: its sequence space and pending batches. Its
+ * window: a batch is first sent only when its sequence is below the lowest pending one
+ * plus the topic's stream_batches_max, so the router (which remembers the offsets of
+ * that many appended batches per stream) can answer a retransmit of any of them with
+ * its offset. Sealed batches beyond the window wait, in order, until acks move it.
+ */
 struct stream {
 	struct topic *topic;
 	uint32_t partition;
@@ -300,8 +312,7 @@ struct stream {
 	uint64_t next_seq;	   /* sequence of the next batch sealed */
 	struct batch *open;	   /* batch taking events, or NULL */
 	struct batch_list pending; /* sealed, unfinished batches in sequence order */
-	bool hole;		   /* a batch failed and the router has not acked past it */
-	uint64_t hole_seq;	   /* the lowest failed sequence, while hole */
+	struct batch_list waiting; /* the tail of pending beyond the window (queue link) */
 };
 
 struct topic {
@@ -309,9 +320,18 @@ struct topic {
 	uint32_t name_len;
 	uint32_t hash;
 	uint32_t partitions;
-	uint32_t sticky;	/* keyless events go here until its batch is sealed */
-	struct stream *streams; /* [partitions] */
+	uint32_t stream_batches_max; /* window of each stream, >= 1 (METADATA) */
+	uint32_t sticky;	     /* keyless events go here until its batch is sealed */
+	struct stream *streams;	     /* [partitions] */
 };
+
+/* True when a batch sealed on s now could be sent at once (its window has room). */
+static inline bool stream_has_room(const struct stream *s)
+{
+	return s->waiting.n == 0 &&
+	       (s->pending.head == NULL ||
+		s->next_seq < s->pending.head->sequence + s->topic->stream_batches_max);
+}
 
 /* Topics this producer knows, hashed by name. Grows by doubling (control path only). */
 struct topic_table {
@@ -331,10 +351,11 @@ void topic_table_fini(struct topic_table *tt);
 /* The topic named name[0..len), or NULL. */
 struct topic *topic_table_find(struct topic_table *tt, const char *name, size_t len);
 
-/* Adds a topic with `partitions` streams (1..CLIENT_PARTITIONS_LIMIT). Returns 0 and
- * *out, or -ENOMEM. The name must be valid and absent. */
+/* Adds a topic with `partitions` streams (1..CLIENT_PARTITIONS_LIMIT), each with a
+ * window of stream_batches_max (>= 1) batches. Returns 0 and *out, -EINVAL, or
+ * -ENOMEM. The name must be valid and absent. */
 int topic_table_add(struct topic_table *tt, const char *name, size_t len, uint32_t partitions,
-		    struct topic **out);
+		    uint32_t stream_batches_max, struct topic **out);
 
 /* ---- retry.c ---- */
 

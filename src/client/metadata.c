@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * METADATA requests: the router's limits (largest frame, default partition count,
- * shards) and one topic's partition count. The producer asks once per topic, on the
- * topic's first event; `sluice metadata` asks on demand.
+ * shards, batches in flight per stream) and one topic's partition count. The producer
+ * asks once per topic, on the topic's first event; `sluice metadata` asks on demand.
  */
 #include "client/client_int.h"
 
@@ -62,6 +62,7 @@ static bool metadata_match(const struct wire_frame *f, void *ctx)
 	mm->out->partitions_default = m.partitions_default;
 	mm->out->shards = m.shards;
 	mm->out->auto_create = m.auto_create != 0;
+	mm->out->stream_batches_max = m.stream_batches_max;
 	if (mm->topic_len > 0) {
 		metadata_find_topic(f, &m, mm);
 	}

@@ -169,7 +169,8 @@ void producer_test_set_clock(struct sl_producer *p, uint64_t (*now_ns)(void *ctx
 	p->clock_ctx = now_ns != NULL ? ctx : NULL;
 }
 
-int producer_test_add_topic(struct sl_producer *p, const char *topic, uint32_t partitions)
+int producer_test_add_topic(struct sl_producer *p, const char *topic, uint32_t partitions,
+			    uint32_t stream_batches_max)
 {
 	struct topic *t;
 	size_t len = strnlen(topic, SL_WIRE_TOPIC_BYTES_MAX + 1);
@@ -180,13 +181,40 @@ int producer_test_add_topic(struct sl_producer *p, const char *topic, uint32_t p
 	if (topic_table_find(&p->topics, topic, len) != NULL) {
 		return -EEXIST;
 	}
-	return topic_table_add(&p->topics, topic, len, partitions, &t);
+	return topic_table_add(&p->topics, topic, len, partitions, stream_batches_max, &t);
+}
+
+/* With acks=none a batch is finished once sent and never retransmitted: no window. */
+static bool producer_has_room(const struct sl_producer *p, const struct stream *s)
+{
+	return p->cfg.acks == SL_ACKS_NONE || stream_has_room(s);
+}
+
+/*
+ * The partition keyless events go to after t->sticky's batch was sealed: the next one
+ * whose window has room (up to CLIENT_STICKY_SCAN_MAX looked at), else simply the next
+ * one. Events so flow around a stream that waits for a retransmit instead of piling up
+ * behind it, and spread round robin when every stream has room.
+ */
+static uint32_t producer_sticky_next(const struct sl_producer *p, const struct topic *t)
+{
+	uint32_t n = t->partitions;
+	uint32_t scan = n - 1 < CLIENT_STICKY_SCAN_MAX ? n - 1 : CLIENT_STICKY_SCAN_MAX;
+
+	for (uint32_t i = 1; i <= scan; i++) {
+		uint32_t next = (uint32_t)(((uint64_t)t->sticky + i) % n);
+		if (producer_has_room(p, &t->streams[next])) {
+			return next;
+		}
+	}
+	return (t->sticky + 1) % n;
 }
 
 void producer_seal(struct sl_producer *p, struct batch *b)
 {
 	struct stream *s = b->stream;
 	struct topic *t = s->topic;
+	bool room = producer_has_room(p, s);
 
 	SL_ASSERT_HOT(b->state == BATCH_OPEN && s->open == b);
 	batch_list_remove(&p->lingering, b, BATCH_LINK_QUEUE);
@@ -195,11 +223,18 @@ void producer_seal(struct sl_producer *p, struct batch *b)
 	s->open = NULL;
 	batch_list_push(&s->pending, b, BATCH_LINK_STREAM);
 	seqmap_insert(&p->seqs, b);
-	b->state = BATCH_QUEUED;
-	batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
-	/* Keyless events fill one partition's batch, then move on to the next one. */
+	if (room) {
+		b->state = BATCH_QUEUED;
+		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+	} else {
+		/* Sent now, it could push the router's window past our oldest unacked
+		 * batch, whose retransmit would then get no offset. */
+		b->state = BATCH_WAITING;
+		batch_list_push(&s->waiting, b, BATCH_LINK_QUEUE);
+	}
+	/* Keyless events fill one partition's batch, then move on. */
 	if (t->sticky == s->partition) {
-		t->sticky = t->partitions > 1 ? (t->sticky + 1) % t->partitions : 0;
+		t->sticky = producer_sticky_next(p, t);
 	}
 }
 
@@ -239,7 +274,9 @@ static int producer_topic(struct sl_producer *p, const char *name, struct topic 
 	if (md.frame_bytes_max >= SL_WIRE_FRAME_BYTES_MIN && md.frame_bytes_max < p->frame_limit) {
 		p->frame_limit = md.frame_bytes_max;
 	}
-	return topic_table_add(&p->topics, name, len, partitions, out);
+	/* A router that does not announce its window may remember a single batch. */
+	return topic_table_add(&p->topics, name, len, partitions,
+			       md.stream_batches_max > 0 ? md.stream_batches_max : 1, out);
 }
 
 /* Takes a batch from the pool and makes it s's open batch. */

@@ -21,6 +21,7 @@ struct sl_producer {
 	uint64_t linger_ns;
 	uint64_t prompt_gap_ns; /* least time between two early resends of a batch */
 	uint64_t srtt_ns;	/* smoothed round trip of first transmissions */
+	uint64_t tx_serial;	/* datagrams sent so far: numbers each transmission */
 	bool starved;		/* sl_produce said -EAGAIN: seal lingering batches now */
 	struct client_addr addr;
 	struct transport tx;
@@ -45,19 +46,21 @@ static inline uint64_t producer_now(const struct sl_producer *p)
 
 /* ---- producer.c ---- */
 
-/* Seals b (OPEN): gives it the stream's next sequence and queues it for sending. */
+/* Seals b (OPEN): gives it the stream's next sequence and queues it for sending, or
+ * makes it wait when its stream's window is full. */
 void producer_seal(struct sl_producer *p, struct batch *b);
 
 /* ---- reliability.c ---- */
 
 /*
- * Ends b with `error` (0 or negative) and base_offset: takes it off the send queue or
- * the timer heap, its stream and the sequence map, updates the counters and queues it
- * for its delivery callback.
+ * Ends b with `error` (0 or negative) and base_offset: takes it off the send queue, its
+ * stream's wait list or the timer heap, its stream and the sequence map, updates the
+ * counters and queues it for its delivery callback. When b was its stream's oldest
+ * pending batch, the stream's window moves and admitted waiting batches are queued.
  */
 void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t base_offset);
 
-/* Fails b and every later pending batch of its stream with `error`; marks the hole. */
+/* Fails b and every later pending batch of its stream with `error`. */
 void producer_fail_from(struct sl_producer *p, struct batch *b, int error);
 
 /* Handles one decoded ACK or NACK (any other frame counts as invalid). */

@@ -28,9 +28,11 @@ void producer_test_set_loss(struct sl_producer *p, unsigned tx_permille, unsigne
 void producer_test_set_clock(struct sl_producer *p, uint64_t (*now_ns)(void *ctx), void *ctx);
 
 /*
- * Makes `topic` known with `partitions` partitions without asking the router, as if
- * METADATA had answered. Returns 0, -EEXIST, -EINVAL or -ENOMEM.
+ * Makes `topic` known with `partitions` partitions and a window of stream_batches_max
+ * unacknowledged batches per partition without asking the router, as if METADATA had
+ * answered. Returns 0, -EEXIST, -EINVAL or -ENOMEM.
  */
-int producer_test_add_topic(struct sl_producer *p, const char *topic, uint32_t partitions);
+int producer_test_add_topic(struct sl_producer *p, const char *topic, uint32_t partitions,
+			    uint32_t stream_batches_max);
 
 #endif

@@ -3,9 +3,10 @@
  * The producer's reliability state machine: what an ACK, a NACK or an expired timer
  * does to a batch and to its stream (topic, partition). The router appends a stream's
  * batches strictly in sequence order, so recovery is "go back to the sequence the
- * router waits for"; a batch that fails leaves a hole, which the router's
- * OUT_OF_SEQUENCE answer lets the producer close by renumbering what is still pending.
- * All of it runs on the producer's clock and is driven by poll.c.
+ * router waits for"; after a batch fails, the stream's next batch goes out as a stream
+ * head and the router skips ahead to it. Acks move each stream's window, which lets
+ * the batches waiting beyond it go out. All of it runs on the producer's clock and is
+ * driven by poll.c.
  */
 #include "client/producer_int.h"
 
@@ -17,18 +18,37 @@
  * the measured round trip: a burst of NACKs triggers one resend, not one per NACK. */
 #define RELIABILITY_PROMPT_GAP_MIN_NS (50u * 1000u)
 
+/* Queues the waiting batches of s that its window now admits, in sequence order. */
+static void producer_window_advance(struct sl_producer *p, struct stream *s)
+{
+	struct batch *b;
+
+	while ((b = s->waiting.head) != NULL &&
+	       b->sequence < s->pending.head->sequence + s->topic->stream_batches_max) {
+		batch_list_remove(&s->waiting, b, BATCH_LINK_QUEUE);
+		b->state = BATCH_QUEUED;
+		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+	}
+}
+
 void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t base_offset)
 {
 	struct stream *s = b->stream;
 
 	if (b->state == BATCH_QUEUED) {
 		batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
+	} else if (b->state == BATCH_WAITING) {
+		batch_list_remove(&s->waiting, b, BATCH_LINK_QUEUE);
 	} else {
 		SL_ASSERT_HOT(b->state == BATCH_INFLIGHT);
 		timer_heap_remove(&p->timers, b);
 	}
+	bool was_oldest = s->pending.head == b;
 	batch_list_remove(&s->pending, b, BATCH_LINK_STREAM);
 	seqmap_remove(&p->seqs, b);
+	if (was_oldest) {
+		producer_window_advance(p, s);
+	}
 	p->stats.inflight_bytes -= b->wb.len;
 	p->stats.inflight_batches--;
 	if (error != 0) {
@@ -44,14 +64,9 @@ void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t
 
 void producer_fail_from(struct sl_producer *p, struct batch *b, int error)
 {
-	struct stream *s = b->stream;
-
-	if (!s->hole || b->sequence < s->hole_seq) {
-		s->hole_seq = b->sequence;
-	}
-	s->hole = true;
 	/* The router appends in order: nothing after a failed batch can be appended
-	 * under its current sequence, so the rest of the stream fails with it. */
+	 * under its current sequence, so the rest of the stream fails with it. The
+	 * stream's next batch is then a stream head, which the router skips ahead to. */
 	while (b != NULL) {
 		struct batch *next = batch_list_next(b, BATCH_LINK_STREAM);
 		producer_finish(p, b, error, SL_OFFSET_UNKNOWN);
@@ -74,59 +89,30 @@ static void producer_resend_early(struct sl_producer *p, struct batch *b, uint64
 }
 
 /*
- * Gives the stream's pending batches consecutive sequences from `first` and queues
- * them in that order. Only after a hole, when the router said it waits for `first`,
- * which is below every pending batch: none of them was appended.
+ * OUT_OF_SEQUENCE for `nacked`: the router waits for `expected`, which goes again. When
+ * we have no such batch in flight, the router has no state for the stream (UINT64_MAX),
+ * waits for a sequence we gave up, or is past batches whose acks were lost: then the
+ * stream's oldest pending batch goes again. As the stream head it (re)starts the stream
+ * or makes the router skip ahead; if it was appended already, it draws a DUPLICATE ack
+ * with its offset. The router handles a stream's frames in the order they were sent:
+ * if the last copy of that batch went out before the first copy of `nacked`, the NACK
+ * proves it lost and it goes at once; otherwise (the NACK may answer an older copy)
+ * only when its last copy is older than the prompt gap.
  */
-static void producer_renumber(struct sl_producer *p, struct stream *s, uint64_t first)
-{
-	uint64_t seq = first;
-
-	for (struct batch *b = s->pending.head; b != NULL;
-	     b = batch_list_next(b, BATCH_LINK_STREAM)) {
-		if (b->state == BATCH_QUEUED) {
-			batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
-		} else {
-			timer_heap_remove(&p->timers, b);
-		}
-		seqmap_remove(&p->seqs, b);
-		b->sequence = seq++;
-		b->oos = false;
-		seqmap_insert(&p->seqs, b);
-		b->state = BATCH_QUEUED;
-		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
-	}
-	s->next_seq = seq;
-	s->hole = false;
-}
-
-/* OUT_OF_SEQUENCE for a batch of s: the router waits for `expected`. */
-static void producer_resync(struct sl_producer *p, struct stream *s, uint64_t expected,
+static void producer_resync(struct sl_producer *p, struct batch *nacked, uint64_t expected,
 			    uint64_t now)
 {
-	struct batch *low = s->pending.head;
-	struct batch *want;
+	struct stream *s = nacked->stream;
+	struct batch *want = s->pending.head;
 
-	SL_ASSERT_HOT(low != NULL);
-	if (expected == UINT64_MAX) {
-		/* The router has no state for the stream: it needs our lowest pending
-		 * batch, which is sent with STREAM_HEAD. */
-		producer_resend_early(p, low, now, false);
-		return;
+	SL_ASSERT_HOT(want != NULL);
+	if (expected != UINT64_MAX) {
+		struct batch *b = seqmap_find(&p->seqs, s->id, expected);
+		if (b != NULL && b->transmissions > 0) {
+			want = b;
+		}
 	}
-	want = seqmap_find(&p->seqs, s->id, expected);
-	if (want != NULL) {
-		producer_resend_early(p, want, now, false);
-		return;
-	}
-	if (expected < low->sequence && s->hole) {
-		producer_renumber(p, s, expected);
-		return;
-	}
-	/* expected is past some pending batches: they were appended and their acks lost;
-	 * a resend draws DUPLICATE acks. Below them without a hole, the router lost
-	 * state: the resends time out, the hole that leaves is then renumbered. */
-	producer_resend_early(p, low, now, false);
+	producer_resend_early(p, want, now, want->sent_serial < nacked->first_serial);
 }
 
 /* After the ack of `seq`: resend the batches right after it that were refused as out
@@ -140,6 +126,27 @@ static void producer_go_back(struct sl_producer *p, struct stream *s, uint64_t s
 		}
 		b->oos = false;
 		producer_resend_early(p, b, now, true);
+	}
+}
+
+/*
+ * After the ack of `seq`, which answers a copy sent no earlier than `first_serial`: the
+ * router appends in sequence order and handles a stream's frames in the order they
+ * were sent, so every pending batch below `seq` whose last copy went out before that was
+ * appended, and its ack lost. Resend those now (a DUPLICATE ack brings each offset
+ * back) rather than stall the stream's window until their timers fire. Up to
+ * CLIENT_GOBACK_MAX batches.
+ */
+static void producer_resend_lost_acks(struct sl_producer *p, struct stream *s, uint64_t seq,
+				      uint64_t first_serial, uint64_t now)
+{
+	struct batch *b = s->pending.head;
+
+	for (unsigned i = 0; b != NULL && b->sequence < seq && i < CLIENT_GOBACK_MAX; i++) {
+		if (b->state == BATCH_INFLIGHT && b->sent_serial < first_serial) {
+			producer_resend_early(p, b, now, true);
+		}
+		b = batch_list_next(b, BATCH_LINK_STREAM);
 	}
 }
 
@@ -171,6 +178,7 @@ static void producer_handle_ack(struct sl_producer *p, struct batch *b, const st
 	struct stream *s = b->stream;
 	struct sl_wire_ack a;
 	uint64_t seq = b->sequence;
+	uint64_t first_serial = b->first_serial;
 
 	wire_ack_read(f->body, &a);
 	if (f->hdr.record_count != b->wb.records || a.status > SL_ACK_DUPLICATE ||
@@ -191,12 +199,9 @@ static void producer_handle_ack(struct sl_producer *p, struct batch *b, const st
 			p->prompt_gap_ns = RELIABILITY_PROMPT_GAP_MIN_NS;
 		}
 	}
-	/* The router appended past the hole: it and we agree on sequences again. */
-	if (s->hole && seq > s->hole_seq) {
-		s->hole = false;
-	}
 	producer_finish(p, b, 0, a.base_offset);
 	producer_go_back(p, s, seq, now);
+	producer_resend_lost_acks(p, s, seq, first_serial, now);
 }
 
 static void producer_handle_nack(struct sl_producer *p, struct batch *b, const struct wire_frame *f,
@@ -212,7 +217,7 @@ static void producer_handle_nack(struct sl_producer *p, struct batch *b, const s
 	case RETRY_NACK_RESYNC:
 		p->stats.nacks++;
 		b->oos = true;
-		producer_resync(p, b->stream, n.expected, now);
+		producer_resync(p, b, n.expected, now);
 		return;
 	case RETRY_NACK_FAIL:
 		p->stats.nacks++;
@@ -272,6 +277,10 @@ void producer_mark_sent(struct sl_producer *p, struct batch *b, uint64_t now_ns)
 	}
 	b->transmissions++;
 	b->sent_ns = now_ns;
+	b->sent_serial = ++p->tx_serial;
+	if (b->first_serial == 0) {
+		b->first_serial = b->sent_serial;
+	}
 	p->stats.datagrams_sent++;
 	if (p->cfg.acks == SL_ACKS_NONE) {
 		producer_finish(p, b, 0, SL_OFFSET_UNKNOWN);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The producer's topics and their streams. A topic is learned from METADATA on its
- * first event and keeps one stream per partition: the sequence space, the batch being
- * filled and the sealed batches awaiting acks. Lookups by name are hashed, with the
- * last topic used checked first because producers mostly send to one topic at a time.
+ * first event (partition count and window) and keeps one stream per partition: the
+ * sequence space, the batch being filled, the sealed batches awaiting acks and those
+ * waiting for room in the window. Lookups by name are hashed, with the last topic used
+ * checked first because producers mostly send to one topic at a time.
  */
 #include "client/client_int.h"
 
@@ -99,12 +100,12 @@ static int topic_table_reserve(struct topic_table *tt)
 }
 
 int topic_table_add(struct topic_table *tt, const char *name, size_t len, uint32_t partitions,
-		    struct topic **out)
+		    uint32_t stream_batches_max, struct topic **out)
 {
 	struct topic *t;
 	int rc;
 
-	if (partitions == 0 || partitions > CLIENT_PARTITIONS_LIMIT ||
+	if (partitions == 0 || partitions > CLIENT_PARTITIONS_LIMIT || stream_batches_max == 0 ||
 	    len > SL_WIRE_TOPIC_BYTES_MAX) {
 		return -EINVAL;
 	}
@@ -131,6 +132,7 @@ int topic_table_add(struct topic_table *tt, const char *name, size_t len, uint32
 	t->name_len = (uint32_t)len;
 	t->hash = crc32c_extend(0, name, len);
 	t->partitions = partitions;
+	t->stream_batches_max = stream_batches_max;
 	for (uint32_t i = 0; i < partitions; i++) {
 		t->streams[i].topic = t;
 		t->streams[i].partition = i;

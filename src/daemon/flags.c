@@ -33,6 +33,7 @@ enum {
 	OPT_NO_AUTO_CREATE,
 	OPT_PARTITIONS_MAX,
 	OPT_PRODUCERS_MAX,
+	OPT_DEDUPE_WINDOW,
 	OPT_PRODUCER_IDLE_S,
 	OPT_SOCKET_BUFFER_BYTES,
 	OPT_IDLE_SLEEP_US,
@@ -61,6 +62,7 @@ static const struct option daemon_options[] = {
 	{"no-auto-create-topics", no_argument, NULL, OPT_NO_AUTO_CREATE},
 	{"partitions-max", required_argument, NULL, OPT_PARTITIONS_MAX},
 	{"producers-max", required_argument, NULL, OPT_PRODUCERS_MAX},
+	{"dedupe-window", required_argument, NULL, OPT_DEDUPE_WINDOW},
 	{"producer-idle-s", required_argument, NULL, OPT_PRODUCER_IDLE_S},
 	{"socket-buffer-bytes", required_argument, NULL, OPT_SOCKET_BUFFER_BYTES},
 	{"idle-sleep-us", required_argument, NULL, OPT_IDLE_SLEEP_US},
@@ -90,6 +92,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->auto_create = true;
 	f->partitions_max = DAEMON_PARTITIONS_MAX_DEFAULT;
 	f->producers_max = DAEMON_PRODUCERS_MAX_DEFAULT;
+	f->dedupe_window = DAEMON_DEDUPE_WINDOW_DEFAULT;
 	f->producer_idle_s = DAEMON_PRODUCER_IDLE_S_DEFAULT;
 	f->socket_buffer_bytes = DAEMON_SOCKET_BUFFER_BYTES_DEFAULT;
 	f->idle_sleep_us = DAEMON_IDLE_SLEEP_US_DEFAULT;
@@ -282,6 +285,9 @@ static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err
 	case OPT_PRODUCERS_MAX:
 		return flags_u32("producers-max", arg, SHARD_TABLE_ENTRIES_MIN,
 				 SHARD_TABLE_ENTRIES_MAX, &f->producers_max, err, err_len);
+	case OPT_DEDUPE_WINDOW:
+		return flags_u32("dedupe-window", arg, SHARD_DEDUPE_WINDOW_MIN,
+				 SHARD_DEDUPE_WINDOW_MAX, &f->dedupe_window, err, err_len);
 	case OPT_PRODUCER_IDLE_S:
 		return flags_u32("producer-idle-s", arg, 0, DAEMON_PRODUCER_IDLE_S_MAX,
 				 &f->producer_idle_s, err, err_len);
@@ -423,6 +429,10 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"  --partitions-max N         partitions one shard tracks (default %u)\n"
 		"  --producers-max N          (producer, partition) streams one shard tracks\n"
 		"                             (default %u)\n"
+		"  --dedupe-window N          appended batches per stream whose offsets a\n"
+		"                             retransmit is told: the most unacked batches a\n"
+		"                             producer sends per stream (default %u, %u..%u);\n"
+		"                             each shard holds producers-max x N x 8 bytes\n"
 		"  --producer-idle-s S        forget a stream idle this long, 0 = never\n"
 		"                             (default %u)\n"
 		"  --socket-buffer-bytes N    udp: SO_RCVBUF/SO_SNDBUF (default %u)\n"
@@ -442,6 +452,7 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_RING_SLOTS_DEFAULT, DAEMON_MBUFS_DEFAULT, SL_WIRE_FRAME_BYTES_DEFAULT,
 		SL_WIRE_FRAME_BYTES_MIN, SL_WIRE_FRAME_BYTES_MAX, DAEMON_PARTITIONS_DEFAULT,
 		ROUTE_PARTITIONS_MAX, DAEMON_PARTITIONS_MAX_DEFAULT, DAEMON_PRODUCERS_MAX_DEFAULT,
+		DAEMON_DEDUPE_WINDOW_DEFAULT, SHARD_DEDUPE_WINDOW_MIN, SHARD_DEDUPE_WINDOW_MAX,
 		DAEMON_PRODUCER_IDLE_S_DEFAULT, DAEMON_SOCKET_BUFFER_BYTES_DEFAULT,
 		DAEMON_IDLE_SLEEP_US_DEFAULT, DAEMON_STATS_INTERVAL_S_DEFAULT,
 		NETDEV_DPDK_MTU_DEFAULT, NETDEV_DPDK_MTU_MIN, NETDEV_DPDK_MTU_MAX,

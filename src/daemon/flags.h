@@ -30,7 +30,10 @@ enum daemon_driver {
 #define DAEMON_MBUFS_DEFAULT 8191u
 #define DAEMON_PARTITIONS_DEFAULT 8u
 #define DAEMON_PARTITIONS_MAX_DEFAULT 16384u
-#define DAEMON_PRODUCERS_MAX_DEFAULT 65536u
+/* 16384 streams x (32 B of state + 8 B per remembered batch): 4.5 MiB per shard with
+ * the default window; 1024 batches take 128 MiB. */
+#define DAEMON_PRODUCERS_MAX_DEFAULT 16384u
+#define DAEMON_DEDUPE_WINDOW_DEFAULT 32u
 #define DAEMON_PRODUCER_IDLE_S_DEFAULT 600u
 #define DAEMON_SOCKET_BUFFER_BYTES_DEFAULT (4u << 20)
 #define DAEMON_IDLE_SLEEP_US_DEFAULT 1000u
@@ -63,6 +66,7 @@ struct daemon_flags {
 	bool auto_create;
 	uint32_t partitions_max;
 	uint32_t producers_max;
+	uint32_t dedupe_window;
 	uint32_t producer_idle_s;
 	uint32_t socket_buffer_bytes;
 	uint32_t idle_sleep_us;

@@ -78,7 +78,8 @@ void daemon_lcore_map_log(const struct daemon_place *places, uint16_t shards,
 	}
 	sl_log(SL_LOG_INFO, "sluiced",
 	       "listening on %s (%s), %u configured topics, other topics %s with %u "
-	       "partitions, frames up to %u bytes",
+	       "partitions, frames up to %u bytes, dedupe window %u batches per stream",
 	       f->listen, driver, route_topic_count(routes),
-	       f->auto_create ? "auto-created" : "refused", f->partitions, f->frame_bytes_max);
+	       f->auto_create ? "auto-created" : "refused", f->partitions, f->frame_bytes_max,
+	       f->dedupe_window);
 }

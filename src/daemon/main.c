@@ -188,6 +188,7 @@ static int daemon_shards_create(struct daemon *d)
 		.frame_bytes_max = f->frame_bytes_max,
 		.partitions_max = f->partitions_max,
 		.producers_max = f->producers_max,
+		.dedupe_window = f->dedupe_window,
 		.producer_idle_s = f->producer_idle_s,
 		.idle_sleep_us = f->idle_sleep_us,
 	};
@@ -201,9 +202,11 @@ static int daemon_shards_create(struct daemon *d)
 				  &d->shard[i]);
 		if (rc != 0) {
 			sl_log(SL_LOG_ERR, "sluiced",
-			       "cannot create shard %u (%u partitions, %u producers): %s (lower "
-			       "--partitions-max/--producers-max or raise --memory-mb)",
-			       i, f->partitions_max, f->producers_max, strerror(-rc));
+			       "cannot create shard %u (%u partitions, %u producers, dedupe window "
+			       "%u): %s (lower --partitions-max/--producers-max/--dedupe-window or "
+			       "raise --memory-mb)",
+			       i, f->partitions_max, f->producers_max, f->dedupe_window,
+			       strerror(-rc));
 			return rc;
 		}
 	}

@@ -66,6 +66,8 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->partitions_max <= SHARD_TABLE_ENTRIES_MAX &&
 	       c->producers_max >= SHARD_TABLE_ENTRIES_MIN &&
 	       c->producers_max <= SHARD_TABLE_ENTRIES_MAX &&
+	       c->dedupe_window >= SHARD_DEDUPE_WINDOW_MIN &&
+	       c->dedupe_window <= SHARD_DEDUPE_WINDOW_MAX &&
 	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX;
 }
 
@@ -98,6 +100,7 @@ void shard_destroy(struct shard *s)
 	}
 	rte_hash_free(s->producers);
 	rte_hash_free(s->partitions);
+	rte_free(s->offsets);
 	rte_free(s->producer_state);
 	rte_free(s->partition_state);
 	rte_free(s->mesh_out_count);
@@ -128,6 +131,7 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 	s->frame_bytes_max = c->frame_bytes_max;
 	s->partitions_max = c->partitions_max;
 	s->producers_max = c->producers_max;
+	s->dedupe_window = c->dedupe_window;
 	s->producer_idle_tsc = (uint64_t)c->producer_idle_s * rte_get_tsc_hz();
 	s->env = env;
 	s->counters = &env->counters[index];
@@ -148,8 +152,13 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 	s->producer_state =
 		rte_zmalloc_socket("shard_producers", c->producers_max * sizeof(*s->producer_state),
 				   RTE_CACHE_LINE_SIZE, socket);
+	/* Not zeroed: a slot is read only after its batch was appended. */
+	s->offsets = rte_malloc_socket(
+		"shard_offsets", (size_t)c->producers_max * c->dedupe_window * sizeof(uint64_t),
+		RTE_CACHE_LINE_SIZE, socket);
 	if (s->rx == NULL || s->tx == NULL || s->tx_len == NULL || s->mesh_out == NULL ||
-	    s->mesh_out_count == NULL || s->partition_state == NULL || s->producer_state == NULL) {
+	    s->mesh_out_count == NULL || s->partition_state == NULL || s->producer_state == NULL ||
+	    s->offsets == NULL) {
 		goto out_destroy;
 	}
 	s->partitions = shard_hash_create("sp", id, index, c->partitions_max,

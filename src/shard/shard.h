@@ -14,6 +14,7 @@
 #include "shard/counters.h"
 #include "shard/mesh.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,8 +28,14 @@
 #define SHARD_IDLE_POLLS 1000u
 /* Producer entries a shard checks for idleness per idle poll. */
 #define SHARD_SWEEP_STEP 64u
-/* Appended batches per (producer, partition) whose offsets a duplicate can be told. */
-#define SHARD_REMEMBER 8u
+/*
+ * Bounds of the dedupe window: the appended batches per stream whose base offsets a
+ * retransmit is told, and so the most unacknowledged batches a producer may have in
+ * flight per stream (METADATA's stream_batches_max, a u16 on the wire).
+ */
+#define SHARD_DEDUPE_WINDOW_MIN 1u
+#define SHARD_DEDUPE_WINDOW_MAX 1024u
+static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u16");
 
 struct shard_conf {
 	uint16_t shards;	  /* 1..SHARD_SHARDS_MAX */
@@ -36,6 +43,7 @@ struct shard_conf {
 	uint32_t frame_bytes_max; /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
 	uint32_t partitions_max;  /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
 	uint32_t producers_max;	  /* (producer, partition) streams a shard tracks, same */
+	uint32_t dedupe_window;	  /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
 	uint32_t producer_idle_s; /* forget a stream idle this long; 0: never */
 	uint32_t idle_sleep_us;	  /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
 };
@@ -72,8 +80,9 @@ void shard_env_fini(struct shard_env *env);
 void shard_env_stop(struct shard_env *env);
 
 /*
- * Creates shard `index` of env: its partition and producer tables (rte_hash) and its
- * burst arrays, all on NUMA node `socket`, and records `lcore` and `socket` in its
+ * Creates shard `index` of env: its partition and producer tables (rte_hash), the
+ * producers' remembered offsets (producers_max x dedupe_window x 8 bytes) and its burst
+ * arrays, all on NUMA node `socket`, and records `lcore` and `socket` in its
  * counters. Borrows `pool` (the shard's own mbuf pool, also the netdev's RX pool of
  * queue `index`) for replies. Returns 0, -EINVAL, -ENOMEM or the rte_hash error.
  */

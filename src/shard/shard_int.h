@@ -34,21 +34,18 @@ struct shard_producer_key {
 	uint32_t zero;
 };
 
-/* One appended batch, remembered to answer its retransmits. */
-struct shard_appended {
-	uint64_t sequence;
-	uint64_t base_offset;
-	uint32_t count;
-};
-
-/* State of one (producer id, partition) stream. */
+/*
+ * State of one (producer id, partition) stream. The base offsets of its last appended
+ * batches live outside, in shard.offsets: dedupe_window slots per stream, the batch of
+ * sequence q in slot q % dedupe_window, valid for q in [max(first_sequence,
+ * next_sequence - dedupe_window), next_sequence).
+ */
 struct shard_producer {
 	uint64_t next_sequence;
-	uint64_t used_tsc; /* last frame seen: idle streams are forgotten */
+	uint64_t first_sequence; /* where the stream started or last skipped ahead to */
+	uint64_t used_tsc;	 /* last frame seen: idle streams are forgotten */
 	uint32_t epoch;
-	uint32_t remembered; /* valid entries of appended[], 0..SHARD_REMEMBER */
-	uint32_t head;	     /* where the next appended batch is remembered */
-	struct shard_appended appended[SHARD_REMEMBER];
+	uint32_t reserved;
 };
 
 struct shard {
@@ -59,6 +56,7 @@ struct shard {
 	uint32_t frame_bytes_max;
 	uint32_t partitions_max;
 	uint32_t producers_max;
+	uint32_t dedupe_window;
 	uint64_t producer_idle_tsc; /* 0: never forget */
 	struct shard_env *env;
 	struct shard_counters *counters; /* &env->counters[index] */
@@ -79,6 +77,7 @@ struct shard {
 	struct shard_partition *partition_state; /* [partitions_max] */
 	struct rte_hash *producers;		 /* shard_producer_key -> slot */
 	struct shard_producer *producer_state;	 /* [producers_max] */
+	uint64_t *offsets; /* [producers_max * dedupe_window], see struct shard_producer */
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Dedupe and offset assignment on the owner shard. A stream is (producer id, partition);
- * its state (epoch, next expected sequence, the last SHARD_REMEMBER appended batches)
- * lives in a bounded rte_hash, as does each owned partition's next offset. A batch is
- * appended exactly when its sequence is the next one of its stream; retransmits are
- * answered with their original offsets, and a stream is only ever started by a frame
- * flagged STREAM_HEAD, so forgetting state never turns a lost batch into a duplicate.
+ * its state (epoch, next expected sequence, the base offsets of its last --dedupe-window
+ * appended batches) lives in a bounded rte_hash and a preallocated offset array, as
+ * does each owned partition's next offset. A batch is appended exactly when its
+ * sequence is the next one of its stream, or when it is a stream head further on;
+ * retransmits are answered with their original offsets, and a stream is only ever
+ * started or moved forward by a frame flagged STREAM_HEAD, so forgetting state never
+ * turns a lost batch into a duplicate.
  */
 #include "shard/shard_int.h"
 
@@ -51,40 +53,37 @@ static void shard_stream_start(struct shard_producer *p, const struct sl_wire_he
 {
 	p->epoch = h->producer_epoch;
 	p->next_sequence = h->sequence;
-	p->remembered = 0;
-	p->head = 0;
+	p->first_sequence = h->sequence;
+}
+
+/* The dedupe_window offset slots of the stream in producer table slot `slot`. */
+static uint64_t *shard_stream_offsets(const struct shard *s, uint32_t slot)
+{
+	return &s->offsets[(size_t)slot * s->dedupe_window];
 }
 
 /* Base offset of an appended sequence still remembered, else SL_OFFSET_UNKNOWN. */
-static uint64_t shard_stream_recall(const struct shard_producer *p, uint64_t sequence)
+static uint64_t shard_stream_recall(const struct shard *s, const struct shard_producer *p,
+				    uint32_t slot, uint64_t sequence)
 {
-	uint64_t back = p->next_sequence - sequence; /* 1 = the last appended batch */
-
-	if (back == 0 || back > p->remembered) {
+	SL_ASSERT_HOT(sequence < p->next_sequence);
+	/* Before first_sequence: appended before a skip ahead (its slot may since have been
+	 * reused) or skipped over, never appended; either way no offset to tell. */
+	if (sequence < p->first_sequence || p->next_sequence - sequence > s->dedupe_window) {
 		return SL_OFFSET_UNKNOWN;
 	}
-	const struct shard_appended *a =
-		&p->appended[(p->head + SHARD_REMEMBER - (uint32_t)back) % SHARD_REMEMBER];
-	SL_ASSERT_HOT(a->sequence == sequence);
-	return a->base_offset;
+	return shard_stream_offsets(s, slot)[sequence % s->dedupe_window];
 }
 
 static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-			 struct shard_partition *part, struct shard_producer *p)
+			 struct shard_partition *part, struct shard_producer *p, uint32_t slot)
 {
 	const struct sl_wire_header *h = &f->hdr;
 	uint64_t base = part->next_offset;
-	struct shard_appended *a = &p->appended[p->head];
 
 	part->next_offset = base + h->record_count;
 	p->next_sequence = h->sequence + 1;
-	a->sequence = h->sequence;
-	a->base_offset = base;
-	a->count = h->record_count;
-	p->head = (p->head + 1) % SHARD_REMEMBER;
-	if (p->remembered < SHARD_REMEMBER) {
-		p->remembered++;
-	}
+	shard_stream_offsets(s, slot)[h->sequence % s->dedupe_window] = base;
 	shard_count(s, SL_STAT_APPENDED_BATCHES, 1);
 	shard_count(s, SL_STAT_APPENDED_EVENTS, h->record_count);
 	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
@@ -96,6 +95,32 @@ static void shard_nack_sequence(struct shard *s, struct rte_mbuf *m, const struc
 {
 	shard_count(s, SL_STAT_DROP_OUT_OF_SEQUENCE, 1);
 	shard_reply_nack(s, m, &f->hdr, f->topic, SL_NACK_OUT_OF_SEQUENCE, 0, expected);
+}
+
+/* A frame of stream p (in producer table slot `slot`), epoch checked: a duplicate, the
+ * next batch, a stream head further on, or a gap. Takes ownership of m. */
+static void shard_stream_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+				 struct shard_partition *part, struct shard_producer *p,
+				 uint32_t slot)
+{
+	const struct sl_wire_header *h = &f->hdr;
+
+	if (h->sequence < p->next_sequence) {
+		shard_count(s, SL_STAT_DUPLICATES, 1);
+		shard_reply_ack(s, m, f, SL_ACK_DUPLICATE,
+				shard_stream_recall(s, p, slot, h->sequence));
+		return;
+	}
+	if (h->sequence > p->next_sequence) {
+		if ((h->flags & SL_WIRE_FLAG_STREAM_HEAD) == 0) {
+			shard_nack_sequence(s, m, f, p->next_sequence);
+			return;
+		}
+		/* The producer acked or gave up everything before this batch (with acks=none
+		 * it never waits): the stream skips ahead rather than wedging on a loss. */
+		p->first_sequence = h->sequence;
+	}
+	shard_append(s, m, f, part, p, slot);
 }
 
 void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
@@ -153,14 +178,7 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 		shard_reply_nack(s, m, h, f->topic, SL_NACK_FENCED, 0, p->epoch);
 		return;
 	}
-	if (h->sequence == p->next_sequence) {
-		shard_append(s, m, f, &s->partition_state[ppos], p);
-	} else if (h->sequence < p->next_sequence) {
-		shard_count(s, SL_STAT_DUPLICATES, 1);
-		shard_reply_ack(s, m, f, SL_ACK_DUPLICATE, shard_stream_recall(p, h->sequence));
-	} else {
-		shard_nack_sequence(s, m, f, p->next_sequence);
-	}
+	shard_stream_produce(s, m, f, &s->partition_state[ppos], p, (uint32_t)qpos);
 }
 
 void shard_producers_sweep(struct shard *s, unsigned steps)

@@ -198,6 +198,7 @@ void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire
 		.partitions_default = route_partitions_default(routes),
 		.shards = s->shards,
 		.auto_create = route_auto_create(routes) ? 1 : 0,
+		.stream_batches_max = (uint16_t)s->dedupe_window,
 	};
 	bool reused;
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The `sluice` command against a real sluiced: produce from --count and from stdin, the
- * --json summary line (also when the router is not there), exit statuses, and
- * `sluice stats`. Usage: test_cli SLUICED_PATH SLUICE_PATH
+ * --json summary line (also when the router is not there), exit statuses,
+ * `sluice stats` and `sluice metadata`. Usage: test_cli SLUICED_PATH SLUICE_PATH
  */
 #include "router_proc.h"
 
@@ -68,6 +68,19 @@ static long long json_int(const char *json, const char *key)
 static int setup_router(void **state)
 {
 	static const char *const flags[] = {NULL};
+	struct router_proc *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || router_proc_start(r, sluiced_path, flags) != 0) {
+		free(r);
+		return -1;
+	}
+	*state = r;
+	return 0;
+}
+
+static int setup_router_window(void **state)
+{
+	static const char *const flags[] = {"--dedupe-window", "48", "--partitions", "3", NULL};
 	struct router_proc *r = calloc(1, sizeof(*r));
 
 	if (r == NULL || router_proc_start(r, sluiced_path, flags) != 0) {
@@ -149,6 +162,23 @@ static void test_cli_stats_json(void **state)
 	assert_non_null(strstr(last, "\"appended_events\""));
 }
 
+static void test_cli_metadata_reports_dedupe_window(void **state)
+{
+	struct router_proc *r = *state;
+	char cmd[512];
+	char last[4096];
+	char all[8192];
+
+	(void)snprintf(cmd, sizeof(cmd), "%s metadata --router %s --topic cli.md --json",
+		       sluice_path, r->address);
+	assert_int_equal(run_last_line(cmd, last, sizeof(last)), 0);
+	assert_true(json_int(last, "stream_batches_max") == 48);
+	assert_true(json_int(last, "partitions") == 3);
+	(void)snprintf(cmd, sizeof(cmd), "%s metadata --router %s", sluice_path, r->address);
+	assert_int_equal(run_output(cmd, last, sizeof(last), all, sizeof(all)), 0);
+	assert_non_null(strstr(all, "stream_batches_max  48\n"));
+}
+
 static void test_cli_produce_no_router_reports_failure(void **state)
 {
 	char cmd[512];
@@ -194,6 +224,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_produce_rate_paces, setup_router,
 						teardown_router),
 		cmocka_unit_test_setup_teardown(test_cli_stats_json, setup_router, teardown_router),
+		cmocka_unit_test_setup_teardown(test_cli_metadata_reports_dedupe_window,
+						setup_router_window, teardown_router),
 		cmocka_unit_test(test_cli_produce_no_router_reports_failure),
 		cmocka_unit_test(test_cli_produce_bad_flag_is_usage_error),
 	};

@@ -2,8 +2,9 @@
 /*
  * The stand-in router of fake_router.h. The reference thread follows the rules of
  * include/sluice/wire.h for PRODUCE: a stream without state starts only at a
- * STREAM_HEAD batch, sequence n is appended only after n-1, earlier sequences are
- * answered DUPLICATE with their original offset, later ones OUT_OF_SEQUENCE.
+ * STREAM_HEAD batch, sequence n is appended only after n-1 or as a STREAM_HEAD further
+ * on, earlier sequences are answered DUPLICATE with their original offset while within
+ * the last stream_batches_max, later ones without STREAM_HEAD OUT_OF_SEQUENCE.
  */
 #include "fake_router.h"
 
@@ -23,6 +24,7 @@ int fake_router_open(struct fake_router *r)
 
 	memset(r, 0, sizeof(*r));
 	r->frame_bytes_max = SL_WIRE_FRAME_BYTES_MAX;
+	r->stream_batches_max = 32;
 	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r->fd < 0) {
 		return -errno;
@@ -130,6 +132,7 @@ void fake_router_metadata(struct fake_router *r, const struct wire_frame *req, u
 		.partitions_default = 1,
 		.shards = 1,
 		.topic_count = req->hdr.topic_len > 0 ? 1 : 0,
+		.stream_batches_max = r->stream_batches_max,
 	};
 	size_t len = sizeof(m);
 
@@ -169,6 +172,7 @@ static struct fake_stream *fake_router_stream(struct fake_router *r, const struc
 	memcpy(s->topic, f->topic, f->hdr.topic_len);
 	s->next_seq = f->hdr.sequence;
 	s->first_seq = f->hdr.sequence;
+	s->skip_seq = f->hdr.sequence;
 	return s;
 }
 
@@ -179,7 +183,7 @@ static void fake_router_append(struct fake_router *r, struct fake_stream *s,
 	struct wire_record rec;
 	uint64_t idx = s->next_seq - s->first_seq;
 
-	if (idx >= s->base_cap) {
+	while (idx >= s->base_cap) {
 		s->base_cap = s->base_cap ? 2 * s->base_cap : 1024;
 		s->base = realloc(s->base, s->base_cap * sizeof(*s->base));
 	}
@@ -220,14 +224,22 @@ static void fake_router_produce(struct fake_router *r, const struct wire_frame *
 		s = fake_router_stream(r, f, true);
 	}
 	if (seq < s->next_seq) {
+		uint64_t base = SL_OFFSET_UNKNOWN;
+		if (seq >= s->skip_seq && s->next_seq - seq <= r->stream_batches_max) {
+			base = s->base[seq - s->first_seq];
+		} else {
+			atomic_fetch_add(&r->duplicates_unknown, 1);
+		}
 		atomic_fetch_add(&r->duplicates, 1);
-		fake_router_ack(
-			r, f, seq >= s->first_seq ? s->base[seq - s->first_seq] : SL_OFFSET_UNKNOWN,
-			SL_ACK_DUPLICATE);
-	} else if (seq > s->next_seq) {
+		fake_router_ack(r, f, base, SL_ACK_DUPLICATE);
+	} else if (seq > s->next_seq && !(f->hdr.flags & SL_WIRE_FLAG_STREAM_HEAD)) {
 		atomic_fetch_add(&r->nacks, 1);
 		fake_router_nack(r, f, SL_NACK_OUT_OF_SEQUENCE, s->next_seq);
 	} else {
+		if (seq > s->next_seq) {
+			s->skip_seq = seq; /* skipped sequences are never appended */
+			s->next_seq = seq;
+		}
 		fake_router_append(r, s, f);
 	}
 }

@@ -3,8 +3,9 @@
  * A stand-in router for the producer's unit tests, on a UDP socket at 127.0.0.1 with an
  * ephemeral port. Scripted use: the test receives each frame and answers it by hand.
  * Reference use: a thread answers METADATA and PRODUCE with the protocol's rules
- * (per-stream sequences, STREAM_HEAD, duplicates, OUT_OF_SEQUENCE) and records what it
- * appended, so tests can check "every event exactly once".
+ * (per-stream sequences, STREAM_HEAD starting or skipping ahead, duplicates within the
+ * dedupe window, OUT_OF_SEQUENCE) and records what it appended, so tests can check
+ * "every event exactly once" and that no producer outran the window.
  */
 #ifndef SL_TEST_FAKE_ROUTER_H
 #define SL_TEST_FAKE_ROUTER_H
@@ -27,6 +28,7 @@ struct fake_stream {
 	char topic[SL_WIRE_TOPIC_BYTES_MAX + 1];
 	uint64_t next_seq;
 	uint64_t first_seq; /* the stream head it started from */
+	uint64_t skip_seq;  /* the stream head it last skipped ahead to (first_seq if none) */
 	uint64_t *base;	    /* base offset of each appended sequence - first_seq */
 	uint64_t base_cap;
 };
@@ -42,6 +44,7 @@ struct fake_router {
 	atomic_bool stop;
 	uint32_t partitions; /* answered in METADATA; 0: unknown topic */
 	uint32_t frame_bytes_max;
+	uint16_t stream_batches_max; /* METADATA; reference mode: the dedupe window */
 	struct fake_stream streams[FAKE_STREAMS_MAX];
 	unsigned stream_count;
 	uint64_t next_offset[FAKE_PARTITIONS_MAX];
@@ -51,7 +54,8 @@ struct fake_router {
 	atomic_uint_fast64_t duplicates;
 	atomic_uint_fast64_t nacks;
 	atomic_uint_fast64_t metadata_requests;
-	bool silent; /* reference mode: answer nothing */
+	atomic_uint_fast64_t duplicates_unknown; /* duplicates past the dedupe window */
+	bool silent;				 /* reference mode: answer nothing */
 };
 
 /* Binds 127.0.0.1:0 and fills hostport. Returns 0 or -errno. */

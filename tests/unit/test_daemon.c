@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -67,7 +68,8 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_int_equal(flags.partitions, 8);
 	assert_true(flags.auto_create);
 	assert_int_equal(flags.partitions_max, DAEMON_PARTITIONS_MAX_DEFAULT);
-	assert_int_equal(flags.producers_max, DAEMON_PRODUCERS_MAX_DEFAULT);
+	assert_int_equal(flags.producers_max, 16384);
+	assert_int_equal(flags.dedupe_window, 32);
 	assert_int_equal(flags.producer_idle_s, DAEMON_PRODUCER_IDLE_S_DEFAULT);
 	assert_int_equal(flags.socket_buffer_bytes, 4u << 20);
 	assert_int_equal(flags.idle_sleep_us, 1000);
@@ -79,15 +81,15 @@ static void test_daemon_flags_parse_defaults(void **state)
 static void test_daemon_flags_parse_every_flag(void **state)
 {
 	(void)state;
-	assert_int_equal(parse("--driver", "udp", "--listen", "0.0.0.0:9000", "--shards", "4",
-			       "--memory-mb", "512", "--burst", "64", "--ring-slots", "4096",
-			       "--mbufs", "16383", "--frame-bytes-max", "8972", "--partitions",
-			       "16", "--topic", "orders:4", "--topic=logs.app:32",
-			       "--no-auto-create-topics", "--partitions-max", "100",
-			       "--producers-max", "200", "--producer-idle-s", "0",
-			       "--socket-buffer-bytes", "1048576", "--idle-sleep-us", "0",
-			       "--stats-interval-s", "5", "--log-level", "debug"),
-			 DAEMON_FLAGS_RUN);
+	assert_int_equal(
+		parse("--driver", "udp", "--listen", "0.0.0.0:9000", "--shards", "4", "--memory-mb",
+		      "512", "--burst", "64", "--ring-slots", "4096", "--mbufs", "16383",
+		      "--frame-bytes-max", "8972", "--partitions", "16", "--topic", "orders:4",
+		      "--topic=logs.app:32", "--no-auto-create-topics", "--partitions-max", "100",
+		      "--producers-max", "200", "--dedupe-window", "1024", "--producer-idle-s", "0",
+		      "--socket-buffer-bytes", "1048576", "--idle-sleep-us", "0",
+		      "--stats-interval-s", "5", "--log-level", "debug"),
+		DAEMON_FLAGS_RUN);
 	assert_int_equal(flags.listen_ip4, 0);
 	assert_int_equal(flags.listen_port, htons(9000));
 	assert_int_equal(flags.shards, 4);
@@ -104,6 +106,7 @@ static void test_daemon_flags_parse_every_flag(void **state)
 	assert_false(flags.auto_create);
 	assert_int_equal(flags.partitions_max, 100);
 	assert_int_equal(flags.producers_max, 200);
+	assert_int_equal(flags.dedupe_window, 1024);
 	assert_int_equal(flags.producer_idle_s, 0);
 	assert_int_equal(flags.socket_buffer_bytes, 1048576);
 	assert_int_equal(flags.idle_sleep_us, 0);
@@ -138,6 +141,7 @@ static void test_daemon_flags_parse_numbers_out_of_range(void **state)
 		{"--partitions", {"0", "65537", "+4"}},
 		{"--partitions-max", {"7", "16777217", "a"}},
 		{"--producers-max", {"7", "16777217", "a"}},
+		{"--dedupe-window", {"0", "1025", "32k"}},
 		{"--producer-idle-s", {"604801", "-0", "99999999999999999999"}},
 		{"--socket-buffer-bytes", {"65535", "1073741825", "4M"}},
 		{"--idle-sleep-us", {"1000001", "x", " 1"}},
@@ -151,6 +155,67 @@ static void test_daemon_flags_parse_numbers_out_of_range(void **state)
 			assert_non_null(strstr(err, ".."));
 		}
 	}
+}
+
+static void test_daemon_flags_parse_dedupe_window(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--dedupe-window", "1"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.dedupe_window, 1);
+	assert_int_equal(parse("--dedupe-window=100"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.dedupe_window, 100);
+	expect_error(parse("--dedupe-window", "0"), "--dedupe-window");
+	assert_string_equal(err, "--dedupe-window: '0' is not a number in 1..1024");
+	expect_error(parse("--dedupe-window", "2048"), "1..1024");
+	expect_error(parse("--dedupe-window"), "--dedupe-window: needs a value");
+}
+
+static void test_daemon_flags_help_lists_every_flag(void **state)
+{
+	static const char *const names[] = {
+		"--driver",
+		"--listen",
+		"--shards",
+		"--memory-mb",
+		"--burst",
+		"--ring-slots",
+		"--mbufs",
+		"--frame-bytes-max",
+		"--partitions",
+		"--topic",
+		"--auto-create-topics",
+		"--no-auto-create-topics",
+		"--partitions-max",
+		"--producers-max",
+		"--dedupe-window",
+		"--producer-idle-s",
+		"--socket-buffer-bytes",
+		"--idle-sleep-us",
+		"--stats-interval-s",
+		"--log-level",
+		"--port",
+		"--mtu",
+		"--arp-entries",
+		"--arp-timeout-s",
+		"--help",
+		"--version",
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	daemon_flags_help(f, "sluiced");
+	assert_int_equal(fclose(f), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strstr(text, names[i]) == NULL) {
+			fail_msg("--help does not mention %s", names[i]);
+		}
+	}
+	assert_non_null(strstr(text, "(default 32, 1..1024)"));
+	assert_non_null(strstr(text, "(default 16384)"));
+	free(text);
 }
 
 static void test_daemon_flags_parse_listen_invalid(void **state)
@@ -330,6 +395,8 @@ int main(void)
 		cmocka_unit_test(test_daemon_flags_parse_every_flag),
 		cmocka_unit_test(test_daemon_flags_parse_help_and_version),
 		cmocka_unit_test(test_daemon_flags_parse_numbers_out_of_range),
+		cmocka_unit_test(test_daemon_flags_parse_dedupe_window),
+		cmocka_unit_test(test_daemon_flags_help_lists_every_flag),
 		cmocka_unit_test(test_daemon_flags_parse_listen_invalid),
 		cmocka_unit_test(test_daemon_flags_parse_driver),
 		cmocka_unit_test(test_daemon_flags_parse_topic_invalid),

@@ -31,7 +31,9 @@ struct fixture {
 	struct sl_producer *p;
 	struct sl_producer_config cfg;
 	uint64_t now;
+	uint32_t window; /* stream_batches_max of the topic fixture_start() adds */
 	unsigned deliveries;
+	unsigned unknown_offsets; /* successful deliveries without a base offset */
 	struct sl_delivery last;
 	int errors[64];
 	uint64_t sequences[64];
@@ -50,6 +52,9 @@ static void fixture_on_delivery(void *ctx, const struct sl_delivery *d)
 		fx->errors[fx->deliveries] = d->error;
 		fx->sequences[fx->deliveries] = d->sequence;
 	}
+	if (d->error == 0 && d->base_offset == SL_OFFSET_UNKNOWN) {
+		fx->unknown_offsets++;
+	}
 	fx->deliveries++;
 	fx->last = *d;
 }
@@ -66,7 +71,7 @@ static void fixture_start(struct fixture *fx, uint32_t partitions)
 	assert_int_equal(rc, 0);
 	fx->now = 1000 * MS;
 	producer_test_set_clock(fx->p, fixture_clock, fx);
-	assert_int_equal(producer_test_add_topic(fx->p, TOPIC, partitions), 0);
+	assert_int_equal(producer_test_add_topic(fx->p, TOPIC, partitions, fx->window), 0);
 }
 
 static int setup(void **state)
@@ -79,6 +84,7 @@ static int setup(void **state)
 	fx->cfg.retry_timeout_us = 1000;
 	fx->cfg.retry_timeout_max_us = 4000;
 	fx->cfg.retries_max = 3;
+	fx->window = 64;
 	*state = fx;
 	return 0;
 }
@@ -202,14 +208,25 @@ static void test_sl_producer_poll_sets_stream_head_once_earlier_acked(void **sta
 	assert_int_equal(fake_router_recv(&fx->router, &f2, 1000), 0);
 	assert_int_equal(f2.hdr.sequence, 2);
 	assert_int_equal(f2.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, 0);
-	/* An ack for 1 alone does not make 2 a head: 0 is still unacked. */
+	/* 0 went out before 1, so 1's ack says the router has 0 too: 0's ack was lost and
+	 * 0 goes again at once, still the stream head. */
 	fake_router_ack(&fx->router, &f1, 10, SL_ACK_APPENDED);
 	poll_until(fx, 1);
-	fx->now += 1 * MS;
-	recv_produce(fx, &f, 0, true);
 	assert_int_equal(fake_router_recv(&fx->router, &f, 1000), 0);
-	assert_int_equal(f.hdr.sequence, 2);
-	assert_int_equal(f.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, 0);
+	assert_int_equal(f.hdr.sequence, 0);
+	assert_int_equal(f.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, SL_WIRE_FLAG_STREAM_HEAD);
+	assert_true(fake_router_idle(&fx->router));
+	/* An ack for 1 alone does not make 2 a head: 0 is still unacked. */
+	fx->now += 1 * MS;
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(fake_router_recv(&fx->router, &f, 1000), 0);
+		if (f.hdr.sequence == 2) {
+			assert_int_equal(f.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, 0);
+		} else {
+			assert_int_equal(f.hdr.sequence, 0);
+		}
+	}
 	/* Once 0 is acked, 2's next transmission is the stream head. */
 	fake_router_ack(&fx->router, &f0, 9, SL_ACK_APPENDED);
 	poll_until(fx, 2);
@@ -263,19 +280,59 @@ static void test_sl_producer_poll_fails_rest_of_stream_on_permanent_nack(void **
 	poll_until(fx, 3);
 	assert_int_equal(fx->errors[2], 0);
 
-	/* The hole at 1: the next batch goes out as 3 with STREAM_HEAD; the router says it
-	 * waits for 1, and the producer renumbers the batch to 1 at once. */
+	/* The hole at 1: the next batch goes out as 3 with STREAM_HEAD, which the router
+	 * skips ahead to. Not renumbered: sequences are never reused. */
 	produce_n(fx, 1);
 	recv_produce(fx, &f, 3, true);
-	fake_router_nack(&fx->router, &f, SL_NACK_OUT_OF_SEQUENCE, 1);
-	recv_produce(fx, &f, 1, true);
 	fake_router_ack(&fx->router, &f, 1, SL_ACK_APPENDED);
 	poll_until(fx, 4);
 	assert_int_equal(fx->last.error, 0);
-	assert_int_equal(fx->last.sequence, 1);
+	assert_int_equal(fx->last.sequence, 3);
+	assert_int_equal(fx->last.base_offset, 1);
 	/* And the stream continues from there. */
 	produce_n(fx, 1);
+	recv_produce(fx, &f, 4, true);
+}
+
+/*
+ * After a hole at 1, the new stream head (2) is lost and the batch after it (3) reaches
+ * the router, which still waits for the failed 1. The producer resends its oldest batch as
+ * the stream head rather than renumbering anything: a renumbered copy could be taken
+ * for a duplicate of a sequence the router appended after skipping ahead.
+ */
+static void test_sl_producer_poll_resends_head_when_router_waits_for_hole(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f0, f1, f2, f3, f;
+
+	fx->cfg.linger_us = 0;
+	fixture_start(fx, 1);
+	produce_n(fx, 2);
+	recv_produce(fx, &f0, 0, true);
+	assert_int_equal(fake_router_recv(&fx->router, &f1, 1000), 0);
+	fake_router_ack(&fx->router, &f0, 0, SL_ACK_APPENDED);
+	fake_router_nack(&fx->router, &f1, SL_NACK_TOO_LARGE, 0);
+	poll_until(fx, 2);
+	assert_int_equal(fx->errors[1], -SL_ETOOLARGE);
+	produce_n(fx, 2);
+	recv_produce(fx, &f2, 2, true); /* "lost" */
+	assert_int_equal(fake_router_recv(&fx->router, &f3, 1000), 0);
+	assert_int_equal(f3.hdr.sequence, 3);
+	assert_int_equal(f3.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, 0);
+	fx->now += 500 * US;
+	fake_router_nack(&fx->router, &f3, SL_NACK_OUT_OF_SEQUENCE, 1);
 	recv_produce(fx, &f, 2, true);
+	assert_true(fake_router_idle(&fx->router));
+	fake_router_ack(&fx->router, &f, 1, SL_ACK_APPENDED);
+	poll_until(fx, 3);
+	assert_int_equal(fx->last.sequence, 2);
+	/* Its ack brings back 3, now the stream head. */
+	assert_int_equal(fake_router_recv(&fx->router, &f, 1000), 0);
+	assert_int_equal(f.hdr.sequence, 3);
+	assert_int_equal(f.hdr.flags & SL_WIRE_FLAG_STREAM_HEAD, SL_WIRE_FLAG_STREAM_HEAD);
+	fake_router_ack(&fx->router, &f, 2, SL_ACK_APPENDED);
+	poll_until(fx, 4);
+	assert_int_equal(fx->last.error, 0);
 }
 
 static void test_sl_producer_poll_resends_expected_on_out_of_sequence(void **state)
@@ -311,6 +368,35 @@ static void test_sl_producer_poll_resends_expected_on_out_of_sequence(void **sta
 	assert_int_equal(st.nacks, 2);
 	assert_int_equal(st.retransmits, 3);
 	assert_int_equal(st.events_acked, 3);
+}
+
+/* The router handles a stream's frames in the order they were sent: a NACK of 1 that
+ * still waits for 0, whose only copy went out before 1, proves that copy lost. */
+static void test_sl_producer_poll_resends_at_once_what_a_nack_proves_lost(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f1, f;
+	struct sl_producer_stats st;
+
+	fx->cfg.linger_us = 0;
+	fixture_start(fx, 1);
+	produce_n(fx, 2);
+	recv_produce(fx, &f, 0, true); /* "lost" */
+	assert_int_equal(fake_router_recv(&fx->router, &f1, 1000), 0);
+	/* No time passes: well within the prompt gap, yet 0 goes again at once. */
+	fake_router_nack(&fx->router, &f1, SL_NACK_OUT_OF_SEQUENCE, 0);
+	recv_produce(fx, &f, 0, true);
+	/* The same copy of 1 NACKed again says nothing about the new copy of 0. */
+	fake_router_nack(&fx->router, &f1, SL_NACK_OUT_OF_SEQUENCE, 0);
+	expect_nothing_sent(fx);
+	fake_router_ack(&fx->router, &f, 0, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	recv_produce(fx, &f, 1, true);
+	fake_router_ack(&fx->router, &f, 1, SL_ACK_APPENDED);
+	poll_until(fx, 2);
+	sl_producer_stats_get(fx->p, &st);
+	assert_int_equal(st.retransmits, 2);
+	assert_int_equal(st.nacks, 2);
 }
 
 static void test_sl_producer_poll_resends_head_when_router_has_no_state(void **state)
@@ -441,6 +527,7 @@ static void test_sl_producer_poll_finishes_on_send_with_acks_none(void **state)
 
 	fx->cfg.acks = SL_ACKS_NONE;
 	fx->cfg.linger_us = 0;
+	fx->window = 1; /* nothing is waited for, so the window does not hold batches back */
 	fixture_start(fx, 1);
 	produce_n(fx, 2);
 	recv_produce(fx, &f, 0, true);
@@ -452,6 +539,129 @@ static void test_sl_producer_poll_finishes_on_send_with_acks_none(void **state)
 	assert_int_equal(fx->last.error, 0);
 	assert_int_equal(fx->last.base_offset, SL_OFFSET_UNKNOWN);
 	assert_int_equal(sl_flush(fx->p, 0), 0);
+}
+
+/* Receives the next PRODUCE, which must be of `partition` and `seq`. */
+static void recv_batch(struct fixture *fx, struct wire_frame *f, uint32_t partition, uint64_t seq)
+{
+	assert_int_equal(fake_router_recv(&fx->router, f, 1000), 0);
+	assert_int_equal(f->hdr.type, SL_WIRE_PRODUCE);
+	assert_int_equal(f->hdr.partition, partition);
+	assert_int_equal(f->hdr.sequence, seq);
+}
+
+/*
+ * Regression: the producer kept hundreds of batches per stream in flight while the
+ * router remembered 8, so a retransmit of the oldest got an unknown offset. Now at most
+ * stream_batches_max are sent past the oldest unacked one; the rest wait for its ack.
+ */
+static void test_sl_producer_poll_caps_unacked_batches_per_stream(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame fs[6], f0, f;
+	struct sl_producer_stats st;
+
+	fx->cfg.linger_us = 0;
+	fx->window = 3;
+	fixture_start(fx, 1);
+	produce_n(fx, 6);
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	for (uint64_t seq = 0; seq < 3; seq++) {
+		recv_batch(fx, &fs[seq], 0, seq);
+	}
+	assert_true(fake_router_idle(&fx->router));
+	sl_producer_stats_get(fx->p, &st);
+	assert_int_equal(st.batches_sent, 3);
+	assert_int_equal(st.inflight_batches, 6);
+	/* An ack past the oldest does not move the window: 3 would be 3 past 0. As 0 went
+	 * out before 1, it also says the router has 0: 0's ack was lost, and 0 goes again
+	 * at once rather than stall the window until its timer. */
+	fx->now += 500 * US;
+	fake_router_ack(&fx->router, &fs[1], 1, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	recv_produce(fx, &f0, 0, true);
+	assert_true(fake_router_idle(&fx->router));
+	/* Its duplicate ack, offset known, lets 3 and 4 go: 2 + 3 > 4. */
+	fake_router_ack(&fx->router, &f0, 0, SL_ACK_DUPLICATE);
+	poll_until(fx, 2);
+	assert_int_equal(fx->last.base_offset, 0);
+	recv_batch(fx, &fs[3], 0, 3);
+	recv_batch(fx, &fs[4], 0, 4);
+	assert_true(fake_router_idle(&fx->router));
+	/* A full window never holds back the oldest batch's retransmits: 2 goes again on
+	 * its timer, now as the stream head. */
+	fx->now += 500 * US;
+	recv_produce(fx, &f, 2, true);
+	assert_true(fake_router_idle(&fx->router));
+	for (uint64_t seq = 2; seq < 5; seq++) {
+		fake_router_ack(&fx->router, &fs[seq], seq, SL_ACK_APPENDED);
+	}
+	poll_until(fx, 5);
+	recv_batch(fx, &fs[5], 0, 5);
+	fake_router_ack(&fx->router, &fs[5], 5, SL_ACK_APPENDED);
+	assert_int_equal(sl_flush(fx->p, 1000), 0);
+	assert_int_equal(fx->deliveries, 6);
+	assert_int_equal(fx->unknown_offsets, 0);
+	sl_producer_stats_get(fx->p, &st);
+	assert_int_equal(st.batches_sent, 6);
+	assert_int_equal(st.retransmits, 2);
+	assert_int_equal(st.inflight_batches, 0);
+}
+
+/* Each stream has its own window: one stream waiting does not hold back another. */
+static void test_sl_producer_poll_caps_each_stream_separately(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fx->cfg.linger_us = 0;
+	fx->window = 1;
+	fixture_start(fx, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(sl_produce_to(fx->p, TOPIC, 0, NULL, 0, "a", 1), 0);
+		assert_int_equal(sl_produce_to(fx->p, TOPIC, 1, NULL, 0, "b", 1), 0);
+	}
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	recv_batch(fx, &f, 0, 0);
+	recv_batch(fx, &f, 1, 0);
+	assert_true(fake_router_idle(&fx->router));
+	fake_router_ack(&fx->router, &f, 0, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	recv_batch(fx, &f, 1, 1);
+	assert_true(fake_router_idle(&fx->router));
+}
+
+/* Keyless events move on to a partition with room rather than queue behind a stream
+ * whose window is full (here: partition 1, waiting for the ack of its only batch). */
+static void test_sl_produce_keyless_skips_stream_with_full_window(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame fs[3], f0, f2;
+
+	fx->cfg.linger_us = 0; /* every event is a batch of its own */
+	fx->window = 1;
+	fixture_start(fx, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(sl_produce(fx->p, TOPIC, NULL, 0, "x", 1), 0);
+	}
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	for (uint32_t part = 0; part < 3; part++) {
+		recv_batch(fx, &fs[part], part, 0);
+	}
+	fake_router_ack(&fx->router, &fs[2], 0, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	/* Every window was full when 2 was sealed: round robin went on to 0, whose batch
+	 * now waits. Then 2 has room and 1 has not: the next event goes to 2. */
+	assert_int_equal(sl_produce(fx->p, TOPIC, NULL, 0, "x", 1), 0);
+	assert_int_equal(sl_produce(fx->p, TOPIC, NULL, 0, "x", 1), 0);
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	recv_batch(fx, &f2, 2, 1);
+	assert_true(fake_router_idle(&fx->router));
+	/* 0's ack releases the batch that waited behind it. */
+	fake_router_ack(&fx->router, &fs[0], 0, SL_ACK_APPENDED);
+	poll_until(fx, 2);
+	recv_batch(fx, &f0, 0, 1);
+	assert_true(fake_router_idle(&fx->router));
 }
 
 static void test_sl_produce_spreads_keyless_round_robin(void **state)
@@ -553,7 +763,7 @@ static void test_sl_flush_times_out_when_router_silent(void **state)
 	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
 	fx->cfg.router = fx->router.hostport;
 	assert_int_equal(sl_producer_create(&fx->cfg, &fx->p), 0);
-	assert_int_equal(producer_test_add_topic(fx->p, TOPIC, 1), 0);
+	assert_int_equal(producer_test_add_topic(fx->p, TOPIC, 1, 64), 0);
 	assert_int_equal(sl_produce(fx->p, TOPIC, NULL, 0, "x", 1), 0);
 	assert_int_equal(sl_flush(fx->p, 3), -ETIMEDOUT);
 	/* The retry budget (1 + 2 + 4 + 4 ms) runs out: the batch fails, flush ends. */
@@ -564,16 +774,48 @@ static void test_sl_flush_times_out_when_router_silent(void **state)
 	fake_router_stop(&fx->router);
 }
 
+/* A router that announces no window (0, as before the field existed) gets one batch in
+ * flight per partition at a time. */
+static void test_sl_produce_window_of_router_announcing_zero_is_one(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fx->router.stream_batches_max = 0;
+	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+	fx->cfg.router = fx->router.hostport;
+	fx->cfg.linger_us = 0;
+	fx->cfg.retry_timeout_us = 1000000; /* real clock here: no retransmit in the way */
+	fx->cfg.retry_timeout_max_us = 1000000;
+	fx->cfg.on_delivery = fixture_on_delivery;
+	fx->cfg.ctx = fx;
+	assert_int_equal(sl_producer_create(&fx->cfg, &fx->p), 0);
+	/* METADATA comes from the reference thread; the batch waits for a poll to go. */
+	assert_int_equal(sl_produce_to(fx->p, TOPIC, 0, NULL, 0, "a", 1), 0);
+	fake_router_stop(&fx->router);
+	assert_int_equal(sl_produce_to(fx->p, TOPIC, 0, NULL, 0, "b", 1), 0);
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	recv_batch(fx, &f, 0, 0);
+	assert_true(fake_router_idle(&fx->router));
+	fake_router_ack(&fx->router, &f, 0, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	recv_batch(fx, &f, 0, 1);
+}
+
 static void test_sl_flush_acks_every_event_once_under_loss(void **state)
 {
 	struct fixture *fx = *state;
 	struct sl_producer_stats st;
 	const uint64_t events = 20000;
 
+	/* A window far below the ~150 batches the byte budget allows per partition. */
+	fx->router.stream_batches_max = 8;
 	assert_int_equal(fake_router_start(&fx->router, 4, events), 0);
 	fx->cfg.router = fx->router.hostport;
 	fx->cfg.retries_max = 20;
 	fx->cfg.inflight_bytes_max = 256 * 1024;
+	fx->cfg.on_delivery = fixture_on_delivery;
+	fx->cfg.ctx = fx;
 	assert_int_equal(sl_producer_create(&fx->cfg, &fx->p), 0);
 	producer_test_set_loss(fx->p, 100, 100, 42);
 	for (uint64_t i = 0; i < events;) {
@@ -596,6 +838,10 @@ static void test_sl_flush_acks_every_event_once_under_loss(void **state)
 	assert_int_equal(st.events_failed, 0);
 	assert_true(st.retransmits > 0);
 	assert_int_equal(atomic_load(&fx->router.appended_events), events);
+	/* Every retransmit stayed within the router's window: all offsets are known. */
+	assert_true(atomic_load(&fx->router.duplicates) > 0);
+	assert_int_equal(atomic_load(&fx->router.duplicates_unknown), 0);
+	assert_int_equal(fx->unknown_offsets, 0);
 	for (uint64_t i = 0; i < events; i++) {
 		if (fx->router.seen[i] != 1) {
 			fail_msg("event %llu appended %u times", (unsigned long long)i,
@@ -626,7 +872,13 @@ int main(void)
 			test_sl_producer_poll_fails_rest_of_stream_on_permanent_nack, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
+			test_sl_producer_poll_resends_head_when_router_waits_for_hole, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
 			test_sl_producer_poll_resends_expected_on_out_of_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_producer_poll_resends_at_once_what_a_nack_proves_lost, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sl_producer_poll_resends_head_when_router_has_no_state, setup,
 			teardown),
@@ -640,6 +892,12 @@ int main(void)
 			test_sl_produce_rejects_oversize_without_side_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sl_producer_poll_finishes_on_send_with_acks_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_producer_poll_caps_unacked_batches_per_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sl_producer_poll_caps_each_stream_separately,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_produce_keyless_skips_stream_with_full_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sl_produce_spreads_keyless_round_robin, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sl_produce_keyed_events_stay_on_one_partition,
@@ -652,6 +910,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sl_flush_times_out_when_router_silent, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_produce_window_of_router_announcing_zero_is_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sl_flush_acks_every_event_once_under_loss,
 						setup, teardown),
 	};

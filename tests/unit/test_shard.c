@@ -2,8 +2,8 @@
 /*
  * The shard's frame handling, driven without a socket: a fake netdev hands injected
  * mbufs to shard_poll() and captures what it sends, and every reply is checked through
- * wire_decode(). Covers every dedupe branch (stream head, fencing, duplicates with and
- * without a remembered offset, out of sequence), table and ring limits, the mesh
+ * wire_decode(). Covers every dedupe branch (stream head, skipping ahead, fencing,
+ * duplicates within and beyond the dedupe window, out of sequence), table and ring limits, the mesh
  * hand-off between two shards, the request types, and garbage. After every test the
  * mbuf pools are full again: no leak on any path.
  */
@@ -29,6 +29,7 @@
 #define QUEUE_MAX 64u
 #define TOPIC "orders"
 #define PARTITIONS 4u
+#define WINDOW 8u
 
 /* A netdev whose queues are arrays: tests push RX, shards fill TX. */
 struct fake_queue {
@@ -100,7 +101,7 @@ static struct fixture fx;
 static unsigned pool_id;
 
 static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
-		       bool auto_create)
+		       uint32_t dedupe_window, bool auto_create)
 {
 	struct route_topic topic = {.partitions = PARTITIONS, .name_len = sizeof(TOPIC) - 1};
 	struct route_conf rc = {.partitions_default = 8,
@@ -130,6 +131,7 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .frame_bytes_max = SL_WIRE_FRAME_BYTES_DEFAULT,
 				      .partitions_max = partitions_max,
 				      .producers_max = producers_max,
+				      .dedupe_window = dedupe_window,
 				      .producer_idle_s = 1,
 				      .idle_sleep_us = 0};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
@@ -142,14 +144,14 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 static int setup_one(void **state)
 {
 	(void)state;
-	fixture_up(1, 64, 64, true);
+	fixture_up(1, 64, 64, WINDOW, true);
 	return 0;
 }
 
 static int setup_two(void **state)
 {
 	(void)state;
-	fixture_up(2, 64, 64, true);
+	fixture_up(2, 64, 64, WINDOW, true);
 	return 0;
 }
 
@@ -423,20 +425,93 @@ static void test_shard_produce_duplicate_answers_remembered_offset(void **state)
 	assert_int_equal(counter(0, SL_STAT_APPENDED_BATCHES), 2);
 }
 
-static void test_shard_produce_duplicate_forgotten_offset_is_unknown(void **state)
+/* Regression: the window used to be a constant 8, far below what producers keep in
+ * flight, so retransmits after ~9 batches were acked with an unknown offset. */
+static void test_shard_produce_duplicate_within_window_gets_offset(void **state)
+{
+	const uint32_t window = 5; /* not a power of two: slots are sequence mod window */
+	const uint64_t appended = 3 * window + 2;
+
+	(void)state;
+	teardown(NULL);
+	fixture_up(1, 64, 64, window, true);
+	for (uint64_t seq = 0; seq < appended; seq++) {
+		inject_produce(0, P(.sequence = seq, .head = seq == 0, .records = 2));
+	}
+	shard_poll(fx.shard[0]);
+	for (uint64_t seq = 0; seq < appended; seq++) {
+		expect_ack(0, seq, SL_ACK_APPENDED, 2 * seq);
+	}
+	/* The last `window` batches are told their offsets, oldest and newest included. */
+	for (uint64_t seq = appended - window; seq < appended; seq++) {
+		inject_produce(0, P(.sequence = seq, .records = 2));
+	}
+	shard_poll(fx.shard[0]);
+	for (uint64_t seq = appended - window; seq < appended; seq++) {
+		expect_ack(0, seq, SL_ACK_DUPLICATE, 2 * seq);
+	}
+	assert_int_equal(counter(0, SL_STAT_DUPLICATES), window);
+	assert_int_equal(counter(0, SL_STAT_APPENDED_BATCHES), appended);
+}
+
+static void test_shard_produce_duplicate_beyond_window_is_unknown(void **state)
 {
 	(void)state;
-	for (uint64_t seq = 0; seq <= SHARD_REMEMBER; seq++) {
+	for (uint64_t seq = 0; seq <= WINDOW; seq++) {
 		inject_produce(0, P(.sequence = seq, .head = seq == 0));
 	}
 	inject_produce(0, P(.sequence = 0));
 	inject_produce(0, P(.sequence = 1));
 	shard_poll(fx.shard[0]);
-	for (uint64_t seq = 0; seq <= SHARD_REMEMBER; seq++) {
+	for (uint64_t seq = 0; seq <= WINDOW; seq++) {
 		expect_ack(0, seq, SL_ACK_APPENDED, seq);
 	}
+	/* Still a duplicate (never appended twice), but its offset is no longer known. */
 	expect_ack(0, 0, SL_ACK_DUPLICATE, SL_OFFSET_UNKNOWN);
 	expect_ack(0, 1, SL_ACK_DUPLICATE, 1);
+	assert_int_equal(counter(0, SL_STAT_APPENDED_BATCHES), WINDOW + 1);
+}
+
+static void test_shard_produce_stream_head_skips_ahead(void **state)
+{
+	(void)state;
+	inject_produce(0, P(.sequence = 0, .head = true, .records = 2));
+	inject_produce(0, P(.sequence = 1, .records = 3));
+	inject_produce(0, P(.sequence = 4, .records = 1));		 /* no head: refused */
+	inject_produce(0, P(.sequence = 4, .head = true, .records = 1)); /* skips 2 and 3 */
+	inject_produce(0, P(.sequence = 5, .records = 1));
+	inject_produce(0, P(.sequence = 4, .records = 1)); /* retransmit of the new head */
+	inject_produce(0, P(.sequence = 1, .records = 3)); /* appended before the skip */
+	shard_poll(fx.shard[0]);
+	expect_ack(0, 0, SL_ACK_APPENDED, 0);
+	expect_ack(0, 1, SL_ACK_APPENDED, 2);
+	expect_nack(0, SL_NACK_OUT_OF_SEQUENCE, 2);
+	expect_ack(0, 4, SL_ACK_APPENDED, 5);
+	expect_ack(0, 5, SL_ACK_APPENDED, 6);
+	expect_ack(0, 4, SL_ACK_DUPLICATE, 5);
+	expect_ack(0, 1, SL_ACK_DUPLICATE, SL_OFFSET_UNKNOWN);
+	assert_int_equal(counter(0, SL_STAT_APPENDED_BATCHES), 4);
+	assert_int_equal(counter(0, SL_STAT_APPENDED_EVENTS), 7);
+	assert_int_equal(counter(0, SL_STAT_DROP_OUT_OF_SEQUENCE), 1);
+}
+
+/* With acks=none every batch is a stream head: a lost datagram must not wedge the
+ * stream, whose later batches would otherwise all be refused without anyone noticing. */
+static void test_shard_produce_ack_none_survives_lost_batch(void **state)
+{
+	(void)state;
+	inject_produce(0, P(.sequence = 0, .head = true, .acks = TEST_ACKS_NONE));
+	/* sequence 1 lost on the way */
+	inject_produce(0, P(.sequence = 2, .head = true, .acks = TEST_ACKS_NONE));
+	inject_produce(0, P(.sequence = 3, .head = true, .acks = TEST_ACKS_NONE));
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_APPENDED_BATCHES), 3);
+	assert_int_equal(counter(0, SL_STAT_DROP_OUT_OF_SEQUENCE), 0);
+	/* Offsets stayed contiguous: the next stream's batch lands right after them. */
+	inject_produce(0, P(.producer_id = 2, .sequence = 0, .head = true));
+	shard_poll(fx.shard[0]);
+	expect_ack(0, 0, SL_ACK_APPENDED, 3);
 }
 
 static void test_shard_produce_gap_is_out_of_sequence(void **state)
@@ -495,7 +570,7 @@ static void test_shard_produce_unknown_topic_without_auto_create(void **state)
 {
 	(void)state;
 	teardown(NULL);
-	fixture_up(1, 64, 64, false);
+	fixture_up(1, 64, 64, WINDOW, false);
 	inject_produce(0, P(.topic = "other", .sequence = 0, .head = true));
 	inject_produce(0, P(.sequence = 0, .head = true));
 	shard_poll(fx.shard[0]);
@@ -508,7 +583,7 @@ static void test_shard_produce_partitions_full_is_busy(void **state)
 {
 	(void)state;
 	teardown(NULL);
-	fixture_up(1, SHARD_TABLE_ENTRIES_MIN, 64, true);
+	fixture_up(1, SHARD_TABLE_ENTRIES_MIN, 64, WINDOW, true);
 	for (uint32_t p = 0; p <= SHARD_TABLE_ENTRIES_MIN; p++) {
 		inject_produce(0, P(.topic = "other", .sequence = 0, .head = true,
 				    .partition = p % 8, .producer_id = 1 + p / 8));
@@ -526,7 +601,7 @@ static void test_shard_produce_producers_full_is_busy(void **state)
 {
 	(void)state;
 	teardown(NULL);
-	fixture_up(1, 64, SHARD_TABLE_ENTRIES_MIN, true);
+	fixture_up(1, 64, SHARD_TABLE_ENTRIES_MIN, WINDOW, true);
 	for (uint64_t id = 1; id <= SHARD_TABLE_ENTRIES_MIN + 1; id++) {
 		inject_produce(0, P(.producer_id = id, .sequence = 0, .head = true));
 	}
@@ -648,6 +723,7 @@ static void test_shard_poll_metadata_lists_topics(void **state)
 	assert_int_equal(md.partitions_default, 8);
 	assert_int_equal(md.shards, 1);
 	assert_int_equal(md.auto_create, 1);
+	assert_int_equal(md.stream_batches_max, WINDOW);
 	assert_int_equal(md.topic_count, 1);
 	assert_int_equal(wire_get_u32(r.body + 16), PARTITIONS);
 	assert_int_equal(r.body[20], 6);
@@ -882,6 +958,11 @@ static void test_shard_create_rejects_bad_conf(void **state)
 	fx.conf.producers_max = SHARD_TABLE_ENTRIES_MIN - 1;
 	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
 	fx.conf = saved;
+	fx.conf.dedupe_window = SHARD_DEDUPE_WINDOW_MIN - 1;
+	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
+	fx.conf.dedupe_window = SHARD_DEDUPE_WINDOW_MAX + 1;
+	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
+	fx.conf = saved;
 	assert_null(s);
 }
 
@@ -909,8 +990,14 @@ int main(void)
 			test_shard_produce_duplicate_answers_remembered_offset, setup_one,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_shard_produce_duplicate_forgotten_offset_is_unknown, setup_one,
+			test_shard_produce_duplicate_within_window_gets_offset, setup_one,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_produce_duplicate_beyond_window_is_unknown, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_produce_stream_head_skips_ahead,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_produce_ack_none_survives_lost_batch,
+						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_produce_gap_is_out_of_sequence,
 						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_produce_ack_none_sends_nothing,

@@ -407,7 +407,8 @@ static void test_wire_decode_metadata_and_stats(void **state)
 				     .partitions_default = 8,
 				     .shards = 2,
 				     .topic_count = 1,
-				     .auto_create = 1};
+				     .auto_create = 1,
+				     .stream_batches_max = 0x0420};
 	struct sl_wire_topic_entry e = {.partitions = 4, .name_len = 3};
 	struct sl_wire_stats s = {.shard = 1, .shards = 2, .counter_count = 3};
 	uint64_t counters[3] = {1, 2, 3};
@@ -415,6 +416,12 @@ static void test_wire_decode_metadata_and_stats(void **state)
 	(void)state;
 	wire_header_init(&h, SL_WIRE_METADATA_RESPONSE);
 	wire_metadata_write(body, &m);
+	/* stream_batches_max: u16 at 14, little-endian, after a reserved zero byte. */
+	assert_int_equal(body[12], 1);
+	assert_int_equal(body[13], 0);
+	assert_int_equal(body[14], 0x20);
+	assert_int_equal(body[15], 0x04);
+	assert_int_equal(wire_get_u16(body + 14), 0x0420);
 	assert_int_equal(wire_begin(&b, buf, sizeof(buf), &h, NULL, 0), 0);
 	assert_int_equal(wire_add_body(&b, body, 16), 0);
 	assert_int_equal(wire_add_body(&b, &e, sizeof(e)), 0);
