@@ -94,12 +94,30 @@ enum dpdk_rx_verdict {
 enum dpdk_rx_verdict dpdk_rx_frame(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc);
 
 /*
+ * dpdk_rx_frame() writing the sender of a datagram into *peer instead of m's private
+ * area: for mbufs from pools that have none (libsluice-dpdk's producer reads from an RX
+ * queue the application configured with its own pool).
+ */
+enum dpdk_rx_verdict dpdk_rx_frame_peer(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc,
+					struct netdev_peer *peer);
+
+/*
  * Prepends Ethernet (with the peer's 802.1Q tag if it has one), IPv4 and UDP headers to
  * the payload in m, addressed to m's netdev_peer (MAC from the peer, else from the ARP
  * table), with checksums filled or left to the port's offload. Returns false, with the
  * drop counted and m untouched, when the peer's MAC is unknown or m lacks headroom.
  */
 bool dpdk_tx_encap(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc);
+
+/* dpdk_tx_encap() to *peer (borrowed) rather than to the peer in m's private area. */
+bool dpdk_tx_encap_peer(struct dpdk_queue *q, struct rte_mbuf *m, const struct netdev_peer *peer,
+			uint64_t now_tsc);
+
+/*
+ * Overwrites m (a fresh single-segment mbuf with at least 60 bytes of room) with a
+ * broadcast ARP request from q's MAC and address asking for target_ip4 (network order).
+ */
+void dpdk_arp_request_build(const struct dpdk_queue *q, struct rte_mbuf *m, uint32_t target_ip4);
 
 /* Adds n to counter `stat` of q. Only q's shard may call this. */
 static inline void dpdk_count(struct dpdk_queue *q, enum netdev_stat stat, uint64_t n)

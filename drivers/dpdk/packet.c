@@ -157,7 +157,8 @@ static bool dpdk_udp_cksum_is_bad(const struct dpdk_queue *q, const struct rte_m
 /* The UDP part: our port, lengths and checksum; on success m holds the payload. */
 static enum dpdk_rx_verdict dpdk_rx_udp(struct dpdk_queue *q, struct rte_mbuf *m,
 					struct dpdk_rx_frame *fr, struct rte_ipv4_hdr *ip,
-					uint32_t ihl, uint32_t ip_len, uint64_t now_tsc)
+					uint32_t ihl, uint32_t ip_len, uint64_t now_tsc,
+					struct netdev_peer *peer)
 {
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
 
@@ -172,7 +173,6 @@ static enum dpdk_rx_verdict dpdk_rx_udp(struct dpdk_queue *q, struct rte_mbuf *m
 	if (dpdk_udp_cksum_is_bad(q, m, ip, udp, udp_len)) {
 		return dpdk_drop(q, NETDEV_STAT_UDP_BAD_CHECKSUM);
 	}
-	struct netdev_peer *peer = netdev_mbuf_peer(m);
 	peer->ip4 = ip->src_addr;
 	peer->port = udp->src_port;
 	memcpy(peer->mac, &fr->eth->src_addr, sizeof(peer->mac));
@@ -194,7 +194,8 @@ static enum dpdk_rx_verdict dpdk_rx_udp(struct dpdk_queue *q, struct rte_mbuf *m
 
 /* IPv4: header sanity, destination, checksum, fragments, then by protocol. */
 static enum dpdk_rx_verdict dpdk_rx_ipv4(struct dpdk_queue *q, struct rte_mbuf *m,
-					 struct dpdk_rx_frame *fr, uint64_t now_tsc)
+					 struct dpdk_rx_frame *fr, uint64_t now_tsc,
+					 struct netdev_peer *peer)
 {
 	if (fr->len < fr->l2 + sizeof(struct rte_ipv4_hdr)) {
 		return dpdk_drop(q, NETDEV_STAT_IP_BAD_HEADER);
@@ -217,7 +218,7 @@ static enum dpdk_rx_verdict dpdk_rx_ipv4(struct dpdk_queue *q, struct rte_mbuf *
 		return dpdk_drop(q, NETDEV_STAT_IP_FRAGMENT);
 	}
 	if (ip->next_proto_id == IPPROTO_UDP) {
-		return dpdk_rx_udp(q, m, fr, ip, ihl, ip_len, now_tsc);
+		return dpdk_rx_udp(q, m, fr, ip, ihl, ip_len, now_tsc, peer);
 	}
 	if (ip->next_proto_id == IPPROTO_ICMP) {
 		enum dpdk_rx_verdict v = dpdk_rx_icmp(q, m, fr, ip, ihl, ip_len);
@@ -231,7 +232,8 @@ static enum dpdk_rx_verdict dpdk_rx_ipv4(struct dpdk_queue *q, struct rte_mbuf *
 	return dpdk_drop(q, NETDEV_STAT_NOT_UDP);
 }
 
-enum dpdk_rx_verdict dpdk_rx_frame(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc)
+enum dpdk_rx_verdict dpdk_rx_frame_peer(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc,
+					struct netdev_peer *peer)
 {
 	struct dpdk_rx_frame fr = {
 		.base = rte_pktmbuf_mtod(m, uint8_t *),
@@ -265,12 +267,17 @@ enum dpdk_rx_verdict dpdk_rx_frame(struct dpdk_queue *q, struct rte_mbuf *m, uin
 	if (type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
 		return dpdk_drop(q, NETDEV_STAT_NOT_IPV4);
 	}
-	return dpdk_rx_ipv4(q, m, &fr, now_tsc);
+	return dpdk_rx_ipv4(q, m, &fr, now_tsc, peer);
 }
 
-bool dpdk_tx_encap(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc)
+enum dpdk_rx_verdict dpdk_rx_frame(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc)
 {
-	const struct netdev_peer *peer = netdev_mbuf_peer(m);
+	return dpdk_rx_frame_peer(q, m, now_tsc, netdev_mbuf_peer(m));
+}
+
+bool dpdk_tx_encap_peer(struct dpdk_queue *q, struct rte_mbuf *m, const struct netdev_peer *peer,
+			uint64_t now_tsc)
+{
 	struct rte_ether_addr dst;
 	uint32_t payload = m->data_len;
 	uint32_t l2 = sizeof(struct rte_ether_hdr) +
@@ -337,4 +344,34 @@ bool dpdk_tx_encap(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc)
 		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 	}
 	return true;
+}
+
+bool dpdk_tx_encap(struct dpdk_queue *q, struct rte_mbuf *m, uint64_t now_tsc)
+{
+	return dpdk_tx_encap_peer(q, m, netdev_mbuf_peer(m), now_tsc);
+}
+
+void dpdk_arp_request_build(const struct dpdk_queue *q, struct rte_mbuf *m, uint32_t target_ip4)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+
+	SL_ASSERT(rte_pktmbuf_tailroom(m) + m->data_len >= RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	/* Padded to the 60 bytes of a minimal frame: the padding is zero. */
+	memset(p, 0, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	eth->src_addr = q->mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	a->arp_hlen = RTE_ETHER_ADDR_LEN;
+	a->arp_plen = sizeof(uint32_t);
+	a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	a->arp_data.arp_sha = q->mac;
+	a->arp_data.arp_sip = q->ip4;
+	a->arp_data.arp_tip = target_ip4;
+	m->data_len = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
+	m->pkt_len = m->data_len;
+	m->ol_flags &= RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL;
 }

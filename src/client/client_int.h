@@ -2,7 +2,8 @@
 /*
  * Private declarations shared by the .c files of libsluice: the batch pool and its
  * lists, the retransmit timer heap, the (stream, sequence) map, the topic table, the
- * partitioner, the kernel UDP transport and the blocking request helper. The producer
+ * partitioner, the transport interface (kernel UDP here, DPDK in libsluice-dpdk) and the
+ * blocking request helper. The producer
  * itself (struct sl_producer) lives in producer_int.h. Nothing here is installed.
  */
 #ifndef SL_CLIENT_INT_H
@@ -51,16 +52,42 @@ struct client_addr {
  */
 int client_addr_parse(const char *hostport, struct client_addr *out);
 
-/* ---- transport_udp.c ---- */
+/* ---- transports ---- */
 
-/* One connected, non-blocking kernel UDP socket with its burst buffers. */
+struct transport;
+
+/*
+ * What a producer or a blocking request needs from the network, implemented by the
+ * kernel UDP transport (transport_udp.c) and by libsluice-dpdk's DPDK transport. Every
+ * datagram is one whole sluice frame to or from the router; the reliability machinery
+ * above (poll.c, reliability.c, request.c) is the same for all transports.
+ */
+struct transport_ops {
+	/* Sends up to n datagrams (iov[i] is one datagram, borrowed for the call). Returns
+	 * how many were taken (0..n), or -errno when the first could not be (-EAGAIN or
+	 * -ENOBUFS: no room now, try again at the next poll). */
+	int (*send_burst)(struct transport *t, const struct iovec *iov, unsigned n);
+	/* Receives up to CLIENT_BURST datagrams from the router without blocking. Returns
+	 * how many arrived (0..CLIENT_BURST) or -errno; the t->rx_kept kept are
+	 * t->rx_data[i] / t->rx_len[i], valid until the next call. */
+	int (*recv_burst)(struct transport *t);
+	/* Waits up to timeout_ns for a datagram. Returns 1 (recv_burst has something, or
+	 * may have), 0 (timeout) or -errno. */
+	int (*wait)(struct transport *t, uint64_t timeout_ns);
+	/* Releases everything the transport holds. */
+	void (*close)(struct transport *t);
+};
+
+/* One transport instance: the ops, the received burst, and the state of either kind. */
 struct transport {
-	int fd;
-	uint32_t tx_drop_permille; /* test hook: datagrams silently not sent */
-	uint32_t rx_drop_permille; /* test hook: datagrams received and discarded */
-	uint64_t rng;		   /* xorshift64 state of the loss hook */
-	uint8_t *rx_buf;	   /* CLIENT_BURST * CLIENT_RX_BYTES */
-	unsigned rx_kept;	   /* datagrams of the last burst that survived the hook */
+	const struct transport_ops *ops; /* NULL: not open */
+	void *priv;			 /* a transport's own state (DPDK) */
+	int fd;				 /* UDP: connected non-blocking socket */
+	uint32_t tx_drop_permille;	 /* test hook: datagrams silently not sent */
+	uint32_t rx_drop_permille;	 /* test hook: datagrams received and discarded */
+	uint64_t rng;			 /* xorshift64 state of the loss hook */
+	uint8_t *rx_buf;		 /* CLIENT_BURST * CLIENT_RX_BYTES */
+	unsigned rx_kept;		 /* datagrams of the last burst that survived the hook */
 	const uint8_t *rx_data[CLIENT_BURST];
 	uint32_t rx_len[CLIENT_BURST];
 	struct mmsghdr rx_msgs[CLIENT_BURST];
@@ -68,33 +95,43 @@ struct transport {
 	struct mmsghdr tx_msgs[CLIENT_BURST];
 };
 
-/*
- * Opens a non-blocking UDP socket connected to `addr` and allocates the receive
- * buffers. Returns 0, -ENOMEM, or -errno from socket/connect.
- */
-int transport_open(struct transport *t, const struct client_addr *addr);
-
-/* Closes the socket and frees the buffers. Safe on a zeroed or closed transport. */
-void transport_close(struct transport *t);
+/* Opens a transport to `addr` with transport-specific settings `ctx` (borrowed). */
+typedef int transport_open_fn(struct transport *t, const struct client_addr *addr, const void *ctx);
 
 /*
- * Sends up to n datagrams (iov[i] is one datagram; borrowed for the call) with one
- * sendmmsg. Returns how many were handed to the kernel (0..n), or -errno when the first
- * could not be (-EAGAIN when the socket buffer is full).
+ * The kernel UDP transport: opens a non-blocking UDP socket connected to `addr` and
+ * allocates the receive buffers; ctx is unused. Returns 0, -ENOMEM, or -errno from
+ * socket/connect.
  */
-int transport_send_burst(struct transport *t, const struct iovec *iov, unsigned n);
+int transport_udp_open(struct transport *t, const struct client_addr *addr, const void *ctx);
 
-/*
- * Receives up to CLIENT_BURST datagrams without blocking. Returns how many the kernel
- * gave (0..CLIENT_BURST) or -errno; the t->rx_kept that survived the loss hook are
- * t->rx_data[i] / t->rx_len[i], valid until the next call.
- */
-int transport_recv_burst(struct transport *t);
+/* Closes t. Safe on a zeroed or closed transport. */
+static inline void transport_close(struct transport *t)
+{
+	if (t->ops != NULL) {
+		t->ops->close(t);
+		t->ops = NULL;
+	}
+}
 
-/* Waits up to timeout_ns for the socket to become readable. Returns 1, 0, or -errno. */
-int transport_wait(struct transport *t, uint64_t timeout_ns);
+/* See struct transport_ops. */
+static inline int transport_send_burst(struct transport *t, const struct iovec *iov, unsigned n)
+{
+	return t->ops->send_burst(t, iov, n);
+}
 
-/* Test hook: drops tx/rx permille of datagrams with a deterministic PRNG from `seed`. */
+static inline int transport_recv_burst(struct transport *t)
+{
+	return t->ops->recv_burst(t);
+}
+
+static inline int transport_wait(struct transport *t, uint64_t timeout_ns)
+{
+	return t->ops->wait(t, timeout_ns);
+}
+
+/* Test hook: drops tx/rx permille of datagrams with a deterministic PRNG from `seed`
+ * (the UDP transport applies it; others ignore it). */
 void transport_set_loss(struct transport *t, unsigned tx_permille, unsigned rx_permille,
 			uint64_t seed);
 
@@ -117,6 +154,15 @@ int request_exchange(struct transport *t, const uint8_t *frame, uint32_t len, ui
  */
 int request_metadata(const struct client_addr *addr, const char *topic, uint32_t timeout_ms,
 		     struct sl_metadata *out);
+
+/*
+ * request_metadata() over an open transport t (borrowed), for transports that cannot
+ * open a second channel (DPDK). Valid frames that do not answer the request are handed
+ * to other(other_ctx) when it is not NULL, so that acks arriving meanwhile are not lost.
+ */
+int request_metadata_on(struct transport *t, const char *topic, uint32_t timeout_ms,
+			struct sl_metadata *out,
+			void (*other)(const struct wire_frame *f, void *ctx), void *other_ctx);
 
 /* A random 64-bit number from getrandom(2) (clock and pid mixed in as a fallback). */
 uint64_t request_random_u64(void);

@@ -20,6 +20,8 @@ struct metadata_match {
 	size_t topic_len;
 	struct sl_metadata *out;
 	int result;
+	void (*other)(const struct wire_frame *f, void *ctx);
+	void *other_ctx;
 };
 
 static void metadata_find_topic(const struct wire_frame *f, const struct sl_wire_metadata *m,
@@ -45,6 +47,9 @@ static bool metadata_match(const struct wire_frame *f, void *ctx)
 	struct sl_wire_metadata m;
 
 	if (f->hdr.producer_id != mm->request_id) {
+		if (mm->other != NULL) {
+			mm->other(f, mm->other_ctx);
+		}
 		return false;
 	}
 	if (f->hdr.type == SL_WIRE_NACK) {
@@ -70,14 +75,20 @@ static bool metadata_match(const struct wire_frame *f, void *ctx)
 	return true;
 }
 
-int request_metadata(const struct client_addr *addr, const char *topic, uint32_t timeout_ms,
-		     struct sl_metadata *out)
+int request_metadata_on(struct transport *t, const char *topic, uint32_t timeout_ms,
+			struct sl_metadata *out,
+			void (*other)(const struct wire_frame *f, void *ctx), void *other_ctx)
 {
 	uint8_t frame[SL_WIRE_HEADER_BYTES + SL_WIRE_TOPIC_BYTES_MAX + SL_WIRE_ALIGN];
 	struct sl_wire_header h;
 	struct wire_builder b;
-	struct transport t;
-	struct metadata_match mm = {.topic = topic, .out = out, .result = -ETIMEDOUT};
+	struct metadata_match mm = {
+		.topic = topic,
+		.out = out,
+		.result = -ETIMEDOUT,
+		.other = other,
+		.other_ctx = other_ctx,
+	};
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
 	int rc;
 
@@ -93,14 +104,20 @@ int request_metadata(const struct client_addr *addr, const char *topic, uint32_t
 		return rc;
 	}
 	uint32_t len = wire_finish(&b);
-	rc = transport_open(&t, addr);
+	rc = request_exchange(t, frame, len, METADATA_RESEND_NS, deadline, metadata_match, &mm);
+	return rc == 0 ? mm.result : rc;
+}
+
+int request_metadata(const struct client_addr *addr, const char *topic, uint32_t timeout_ms,
+		     struct sl_metadata *out)
+{
+	struct transport t;
+	int rc = transport_udp_open(&t, addr, NULL);
+
 	if (rc != 0) {
 		return rc;
 	}
-	rc = request_exchange(&t, frame, len, METADATA_RESEND_NS, deadline, metadata_match, &mm);
-	if (rc == 0) {
-		rc = mm.result;
-	}
+	rc = request_metadata_on(&t, topic, timeout_ms, out, NULL, NULL);
 	transport_close(&t);
 	return rc;
 }

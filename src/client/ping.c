@@ -50,7 +50,7 @@ int sl_ping(const char *router, uint32_t timeout_ms, uint64_t *rtt_ns)
 	if (rc != 0) {
 		return rc;
 	}
-	rc = transport_open(&t, &addr);
+	rc = transport_udp_open(&t, &addr, NULL);
 	if (rc != 0) {
 		return rc;
 	}

@@ -50,7 +50,8 @@ static int producer_config_check(const struct sl_producer_config *cfg)
 	return 0;
 }
 
-int sl_producer_create(const struct sl_producer_config *cfg, struct sl_producer **out)
+int producer_create(const struct sl_producer_config *cfg, transport_open_fn *open,
+		    const void *open_ctx, bool metadata_inband, struct sl_producer **out)
 {
 	struct sl_producer *p;
 	uint32_t batches_max;
@@ -106,7 +107,8 @@ int sl_producer_create(const struct sl_producer_config *cfg, struct sl_producer 
 	if (rc != 0) {
 		goto out_fini_seqs;
 	}
-	rc = transport_open(&p->tx, &p->addr);
+	p->metadata_inband = metadata_inband;
+	rc = open(&p->tx, &p->addr, open_ctx);
 	if (rc != 0) {
 		goto out_fini_topics;
 	}
@@ -126,6 +128,11 @@ out_free_router:
 out_free_producer:
 	free(p);
 	return rc;
+}
+
+int sl_producer_create(const struct sl_producer_config *cfg, struct sl_producer **out)
+{
+	return producer_create(cfg, transport_udp_open, NULL, false, out);
 }
 
 void sl_producer_destroy(struct sl_producer *p)
@@ -238,6 +245,14 @@ void producer_seal(struct sl_producer *p, struct batch *b)
 	}
 }
 
+/* A reply that arrived during an in-band METADATA exchange: an ack like any other. */
+static void producer_reply_meanwhile(const struct wire_frame *f, void *ctx)
+{
+	struct sl_producer *p = ctx;
+
+	producer_handle_reply(p, f, producer_now(p));
+}
+
 /* Finds the topic, asking the router on first use (blocking, bounded). */
 static int producer_topic(struct sl_producer *p, const char *name, struct topic **out)
 {
@@ -257,7 +272,12 @@ static int producer_topic(struct sl_producer *p, const char *name, struct topic 
 	if (!wire_topic_is_valid((const uint8_t *)name, len)) {
 		return -EINVAL;
 	}
-	rc = request_metadata(&p->addr, name, p->cfg.metadata_timeout_ms, &md);
+	if (p->metadata_inband) {
+		rc = request_metadata_on(&p->tx, name, p->cfg.metadata_timeout_ms, &md,
+					 producer_reply_meanwhile, p);
+	} else {
+		rc = request_metadata(&p->addr, name, p->cfg.metadata_timeout_ms, &md);
+	}
 	if (rc != 0) {
 		return rc;
 	}

@@ -23,6 +23,7 @@ struct sl_producer {
 	uint64_t srtt_ns;	/* smoothed round trip of first transmissions */
 	uint64_t tx_serial;	/* datagrams sent so far: numbers each transmission */
 	bool starved;		/* sl_produce said -EAGAIN: seal lingering batches now */
+	bool metadata_inband;	/* METADATA goes over tx, not over a socket of its own */
 	struct client_addr addr;
 	struct transport tx;
 	struct batch_pool pool;
@@ -45,6 +46,16 @@ static inline uint64_t producer_now(const struct sl_producer *p)
 }
 
 /* ---- producer.c ---- */
+
+/*
+ * sl_producer_create() over the transport that open(open_ctx) makes to cfg->router:
+ * transport_udp_open for libsluice, the DPDK transport for libsluice-dpdk. With
+ * metadata_inband, a topic's first METADATA goes over that transport (acks arriving
+ * meanwhile are handled) rather than over a kernel socket of its own. Same returns as
+ * sl_producer_create(), plus the open function's errors.
+ */
+int producer_create(const struct sl_producer_config *cfg, transport_open_fn *open,
+		    const void *open_ctx, bool metadata_inband, struct sl_producer **out);
 
 /* Seals b (OPEN): gives it the stream's next sequence and queues it for sending, or
  * makes it wait when its stream's window is full. */

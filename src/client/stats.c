@@ -181,7 +181,7 @@ int sl_stats_fetch(const char *router, uint32_t timeout_ms, struct sl_shard_stat
 	if (sm.have == NULL) {
 		return -ENOMEM;
 	}
-	rc = transport_open(&t, &addr);
+	rc = transport_udp_open(&t, &addr, NULL);
 	if (rc != 0) {
 		goto out_free_have;
 	}

@@ -20,11 +20,14 @@
  * The kernel caps this at net.core.[rw]mem_max; a smaller buffer only costs drops. */
 #define TRANSPORT_SOCKBUF_BYTES (4 << 20)
 
-int transport_open(struct transport *t, const struct client_addr *addr)
+static const struct transport_ops transport_udp_ops;
+
+int transport_udp_open(struct transport *t, const struct client_addr *addr, const void *ctx)
 {
 	int bufsz = TRANSPORT_SOCKBUF_BYTES;
 	int rc;
 
+	(void)ctx;
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
 	t->rx_buf = malloc((size_t)CLIENT_BURST * CLIENT_RX_BYTES);
@@ -49,6 +52,7 @@ int transport_open(struct transport *t, const struct client_addr *addr)
 		t->rx_msgs[i].msg_hdr.msg_iov = &t->rx_iov[i];
 		t->rx_msgs[i].msg_hdr.msg_iovlen = 1;
 	}
+	t->ops = &transport_udp_ops;
 	return 0;
 
 out_close_fd:
@@ -60,7 +64,7 @@ out_free_buf:
 	return rc;
 }
 
-void transport_close(struct transport *t)
+static void udp_close(struct transport *t)
 {
 	if (t->fd >= 0) {
 		close(t->fd);
@@ -86,7 +90,7 @@ static bool transport_drop(struct transport *t, uint32_t permille)
 	return permille > 0 && transport_rand(t) % 1000 < permille;
 }
 
-int transport_send_burst(struct transport *t, const struct iovec *iov, unsigned n)
+static int udp_send_burst(struct transport *t, const struct iovec *iov, unsigned n)
 {
 	unsigned m = 0;
 	unsigned map[CLIENT_BURST];
@@ -117,7 +121,7 @@ int transport_send_burst(struct transport *t, const struct iovec *iov, unsigned 
 	return (unsigned)rc == m ? (int)n : (int)map[rc];
 }
 
-int transport_recv_burst(struct transport *t)
+static int udp_recv_burst(struct transport *t)
 {
 	int rc;
 
@@ -139,7 +143,7 @@ int transport_recv_burst(struct transport *t)
 	return rc;
 }
 
-int transport_wait(struct transport *t, uint64_t timeout_ns)
+static int udp_wait(struct transport *t, uint64_t timeout_ns)
 {
 	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
 	struct timespec ts = {
@@ -153,6 +157,13 @@ int transport_wait(struct transport *t, uint64_t timeout_ns)
 	}
 	return rc > 0 ? 1 : 0;
 }
+
+static const struct transport_ops transport_udp_ops = {
+	.send_burst = udp_send_burst,
+	.recv_burst = udp_recv_burst,
+	.wait = udp_wait,
+	.close = udp_close,
+};
 
 void transport_set_loss(struct transport *t, unsigned tx_permille, unsigned rx_permille,
 			uint64_t seed)
