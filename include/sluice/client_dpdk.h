@@ -33,7 +33,9 @@ struct sl_dpdk_transport_config {
 	uint32_t arp_retries;	 /* ARP requests resent within it; default 5 */
 	void *mbuf_pool;	 /* struct rte_mempool * to build frames in (data room of at
 				  * least RTE_PKTMBUF_HEADROOM + 42 + frame_bytes_max), or
-				  * NULL (default): the producer creates and frees its own */
+				  * NULL (default): the producer creates its own, freed by
+				  * sl_producer_destroy() once the port has given back every
+				  * mbuf (otherwise left allocated: never freed under the PMD) */
 	uint32_t mbufs;		 /* size of that own pool; default 1024 */
 };
 

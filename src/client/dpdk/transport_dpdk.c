@@ -175,6 +175,19 @@ static int xdpdk_wait(struct transport *t, uint64_t timeout_ns)
 	}
 }
 
+/*
+ * Frees the producer's own pool, unless frames from it are still on the port (a NIC
+ * frees transmitted mbufs lazily): then the pool is left allocated, since freeing it
+ * would hand the PMD freed memory. Asks the PMD to free completed ones first.
+ */
+static void xdpdk_pool_release(struct xdpdk *x)
+{
+	(void)rte_eth_tx_done_cleanup(x->q.port_id, x->q.queue_id, 0);
+	if (rte_mempool_full(x->pool)) {
+		rte_mempool_free(x->pool);
+	}
+}
+
 static void xdpdk_close(struct transport *t)
 {
 	struct xdpdk *x = t->priv;
@@ -182,7 +195,7 @@ static void xdpdk_close(struct transport *t)
 	if (x != NULL) {
 		dpdk_arp_fini(&x->q.arp);
 		if (x->pool_owned) {
-			rte_mempool_free(x->pool);
+			xdpdk_pool_release(x);
 		}
 		rte_free(x);
 	}
@@ -343,7 +356,7 @@ static int xdpdk_open(struct transport *t, const struct client_addr *addr, const
 
 out_free_pool:
 	if (x->pool_owned) {
-		rte_mempool_free(x->pool);
+		xdpdk_pool_release(x);
 	}
 out_fini_arp:
 	dpdk_arp_fini(&x->q.arp);
