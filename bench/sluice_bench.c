@@ -5,6 +5,8 @@
  * sends pre-encoded, valid PRODUCE frames with a bounded window of datagrams in flight
  * and counts the replies, so the same generator measures the echo baseline and the
  * router (whose replies are ACKs). Results are one JSON line for bench/ scripts.
+ * `pcap` writes a classic pcap of valid Ethernet/IPv4/UDP PRODUCE frames for the
+ * pipeline benchmark (bench/pipeline.sh), which replays it into sluiced with net_pcap.
  */
 #include "core/clock.h"
 #include "core/wire.h"
@@ -316,6 +318,268 @@ static int bench_load_main(int argc, char **argv)
 	return bench_run_load(&l);
 }
 
+/* The pcap file: classic format (microsecond timestamps), Ethernet link type. */
+#define BENCH_PCAP_MAGIC 0xa1b2c3d4u
+#define BENCH_PCAP_LINKTYPE_ETHERNET 1u
+#define BENCH_PCAP_SNAPLEN 65535u
+#define BENCH_L2L3L4_BYTES 42u /* Ethernet + IPv4 (no options) + UDP */
+#define BENCH_PCAP_PARTITIONS_MAX 65536u
+
+struct bench_pcap {
+	const char *out;
+	uint32_t partitions;
+	uint32_t events_per_frame;
+	uint32_t event_bytes;
+	uint32_t frames;
+	uint32_t router_ip; /* network byte order */
+	uint32_t src_ip;
+	uint16_t router_port; /* host byte order */
+	uint8_t router_mac[6];
+	uint8_t src_mac[6];
+};
+
+static void bench_put16be(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void bench_put32le(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t bench_sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	}
+	if (len & 1) {
+		sum += (uint32_t)(p[len - 1] << 8);
+	}
+	while (sum >> 16) {
+		sum = (sum & 0xffff) + (sum >> 16);
+	}
+	return sum;
+}
+
+/*
+ * Wraps the sluice frame at f + 42 (len bytes) in Ethernet/IPv4/UDP addressed to the
+ * router, with both checksums computed; returns the Ethernet frame's length. The UDP
+ * source port differs per partition, as it would across producers.
+ */
+static uint32_t bench_pcap_encap(const struct bench_pcap *c, uint8_t *f, uint32_t len,
+				 uint32_t partition, uint16_t ip_id)
+{
+	uint8_t *ip = f + 14;
+	uint8_t *udp = ip + 20;
+	uint16_t udp_len = (uint16_t)(8 + len);
+
+	memcpy(f, c->router_mac, 6);
+	memcpy(f + 6, c->src_mac, 6);
+	bench_put16be(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	bench_put16be(ip + 2, (uint16_t)(20 + udp_len));
+	bench_put16be(ip + 4, ip_id);
+	bench_put16be(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, &c->src_ip, 4);
+	memcpy(ip + 16, &c->router_ip, 4);
+	bench_put16be(ip + 10, (uint16_t)~bench_sum16(ip, 20, 0));
+	bench_put16be(udp, (uint16_t)(20000 + partition % 40000));
+	bench_put16be(udp + 2, c->router_port);
+	bench_put16be(udp + 4, udp_len);
+	bench_put16be(udp + 6, 0);
+	uint32_t sum = bench_sum16(ip + 12, 8, IPPROTO_UDP + udp_len);
+	uint16_t ck = (uint16_t)~bench_sum16(udp, udp_len, sum);
+	bench_put16be(udp + 6, ck == 0 ? 0xffff : ck);
+	return BENCH_L2L3L4_BYTES + len;
+}
+
+static int bench_pcap_write(const struct bench_pcap *c, FILE *fp)
+{
+	static uint8_t frame[BENCH_DGRAM_MAX + BENCH_L2L3L4_BYTES];
+	static uint8_t value[BENCH_DGRAM_MAX];
+	uint8_t hdr[24];
+	uint64_t producer_id = 0x736c75696365ull; /* "sluice": fixed, the file is reproducible */
+
+	bench_put32le(hdr, BENCH_PCAP_MAGIC);
+	hdr[4] = 2; /* version 2.4 */
+	hdr[5] = 0;
+	hdr[6] = 4;
+	hdr[7] = 0;
+	bench_put32le(hdr + 8, 0);  /* thiszone */
+	bench_put32le(hdr + 12, 0); /* sigfigs */
+	bench_put32le(hdr + 16, BENCH_PCAP_SNAPLEN);
+	bench_put32le(hdr + 20, BENCH_PCAP_LINKTYPE_ETHERNET);
+	if (fwrite(hdr, sizeof(hdr), 1, fp) != 1) {
+		return -EIO;
+	}
+	memset(value, 0x5a, sizeof(value));
+	for (uint32_t i = 0; i < c->frames; i++) {
+		/* Round robin over the partitions: stream p's frames are i = p, p + N, ... so
+		 * each stream's sequences are consecutive in file order from 0. */
+		uint32_t p = i % c->partitions;
+		struct sl_wire_header h;
+		struct wire_builder b;
+
+		wire_header_init(&h, SL_WIRE_PRODUCE);
+		h.producer_id = producer_id;
+		h.producer_epoch = 1;
+		h.partition = p;
+		h.sequence = i / c->partitions;
+		h.ack_level = SL_ACKS_RECEIVED;
+		h.flags = h.sequence == 0 ? SL_WIRE_FLAG_STREAM_HEAD : 0;
+		if (wire_begin(&b, frame + BENCH_L2L3L4_BYTES, BENCH_DGRAM_MAX, &h, "bench", 5) !=
+		    0) {
+			return -EMSGSIZE;
+		}
+		for (uint32_t e = 0; e < c->events_per_frame; e++) {
+			if (wire_add_record(&b, NULL, 0, value, c->event_bytes, i) != 0) {
+				return -EMSGSIZE;
+			}
+		}
+		uint32_t len = bench_pcap_encap(c, frame, wire_finish(&b), p, (uint16_t)i);
+		uint8_t rec[16];
+		bench_put32le(rec, i / 1000000u); /* one frame per microsecond */
+		bench_put32le(rec + 4, i % 1000000u);
+		bench_put32le(rec + 8, len);
+		bench_put32le(rec + 12, len);
+		if (fwrite(rec, sizeof(rec), 1, fp) != 1 || fwrite(frame, len, 1, fp) != 1) {
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static int bench_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char extra;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &extra) !=
+	    6) {
+		return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 0xff) {
+			return -EINVAL;
+		}
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int bench_pcap_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"out", required_argument, NULL, 'o'},
+		{"partitions", required_argument, NULL, 'p'},
+		{"events-per-frame", required_argument, NULL, 'n'},
+		{"event-bytes", required_argument, NULL, 'e'},
+		{"frames", required_argument, NULL, 'f'},
+		{"router-ip", required_argument, NULL, 'i'},
+		{"router-port", required_argument, NULL, 'P'},
+		{"router-mac", required_argument, NULL, 'm'},
+		{"src-ip", required_argument, NULL, 's'},
+		{"src-mac", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
+	};
+	struct bench_pcap c = {.partitions = 16,
+			       .events_per_frame = 1,
+			       .event_bytes = 64,
+			       .frames = 4096,
+			       .router_port = 7800,
+			       .src_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+	const char *router_ip = "10.0.0.1";
+	const char *src_ip = "10.0.0.2";
+	const char *router_mac = "02:70:63:61:70:00"; /* net_pcap's first port */
+	unsigned long port = c.router_port;
+	int bad = 0;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			c.out = optarg;
+			break;
+		case 'p':
+			c.partitions = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			c.events_per_frame = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'e':
+			c.event_bytes = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			c.frames = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			router_ip = optarg;
+			break;
+		case 'P':
+			port = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			router_mac = optarg;
+			break;
+		case 's':
+			src_ip = optarg;
+			break;
+		case 'S':
+			bad |= bench_parse_mac(optarg, c.src_mac);
+			break;
+		default:
+			return 2;
+		}
+	}
+	bad |= bench_parse_mac(router_mac, c.router_mac);
+	bad |= inet_pton(AF_INET, router_ip, &c.router_ip) == 1 ? 0 : -EINVAL;
+	bad |= inet_pton(AF_INET, src_ip, &c.src_ip) == 1 ? 0 : -EINVAL;
+	uint32_t frame =
+		wire_prefix_bytes(5) + c.events_per_frame * wire_record_bytes(0, c.event_bytes);
+	if (bad != 0 || c.out == NULL || c.partitions == 0 ||
+	    c.partitions > BENCH_PCAP_PARTITIONS_MAX || c.events_per_frame == 0 ||
+	    c.events_per_frame > SL_WIRE_RECORDS_MAX || c.frames == 0 || port == 0 ||
+	    port > 65535 || c.event_bytes > SL_WIRE_FRAME_BYTES_MAX) {
+		(void)fprintf(stderr, "sluice-bench pcap: bad arguments\n");
+		return 2;
+	}
+	if (frame > SL_WIRE_FRAME_BYTES_DEFAULT) {
+		(void)fprintf(stderr,
+			      "sluice-bench pcap: %u events of %u bytes make a %u-byte frame, "
+			      "above the router's default %u\n",
+			      c.events_per_frame, c.event_bytes, frame,
+			      SL_WIRE_FRAME_BYTES_DEFAULT);
+		return 2;
+	}
+	c.router_port = (uint16_t)port;
+	FILE *fp = fopen(c.out, "wb");
+	if (fp == NULL) {
+		(void)fprintf(stderr, "sluice-bench pcap: %s: %s\n", c.out, strerror(errno));
+		return 1;
+	}
+	int err = bench_pcap_write(&c, fp);
+	if (fclose(fp) != 0 && err == 0) {
+		err = -errno;
+	}
+	if (err != 0) {
+		(void)fprintf(stderr, "sluice-bench pcap: %s: %s\n", c.out, strerror(-err));
+		return 1;
+	}
+	printf("{\"frames\":%u,\"partitions\":%u,\"events_per_frame\":%u,\"event_bytes\":%u,"
+	       "\"frame_bytes\":%u}\n",
+	       c.frames, c.partitions, c.events_per_frame, c.event_bytes,
+	       frame + BENCH_L2L3L4_BYTES);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	(void)signal(SIGINT, bench_on_signal);
@@ -326,9 +590,17 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "load") == 0) {
 		return bench_load_main(argc - 1, argv + 1);
 	}
+	if (argc >= 2 && strcmp(argv[1], "pcap") == 0) {
+		return bench_pcap_main(argc - 1, argv + 1);
+	}
 	(void)fprintf(stderr, "usage: sluice-bench echo IP:PORT\n"
 			      "       sluice-bench load [--router IP:PORT] [--event-bytes N]\n"
 			      "                         [--events-per-frame N] [--frame-bytes N]\n"
-			      "                         [--window DATAGRAMS] [--seconds S]\n");
+			      "                         [--window DATAGRAMS] [--seconds S]\n"
+			      "       sluice-bench pcap --out FILE [--partitions N] [--frames M]\n"
+			      "                         [--events-per-frame K] [--event-bytes B]\n"
+			      "                         [--router-ip IP] [--router-port P]\n"
+			      "                         [--router-mac MAC] [--src-ip IP]\n"
+			      "                         [--src-mac MAC]\n");
 	return 2;
 }
