@@ -105,6 +105,21 @@ typedef int transport_open_fn(struct transport *t, const struct client_addr *add
  */
 int transport_udp_open(struct transport *t, const struct client_addr *addr, const void *ctx);
 
+/* The loss hook's decision for one datagram: true drops it (xorshift64 on t->rng). */
+static inline bool transport_drop(struct transport *t, uint32_t permille)
+{
+	uint64_t x = t->rng;
+
+	if (permille == 0) {
+		return false;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	t->rng = x;
+	return x % 1000 < permille;
+}
+
 /* Closes t. Safe on a zeroed or closed transport. */
 static inline void transport_close(struct transport *t)
 {
@@ -130,8 +145,8 @@ static inline int transport_wait(struct transport *t, uint64_t timeout_ns)
 	return t->ops->wait(t, timeout_ns);
 }
 
-/* Test hook: drops tx/rx permille of datagrams with a deterministic PRNG from `seed`
- * (the UDP transport applies it; others ignore it). */
+/* Test hook: drops tx/rx permille of datagrams with a deterministic PRNG from `seed`.
+ * Every transport applies it, below everything that counts datagrams. */
 void transport_set_loss(struct transport *t, unsigned tx_permille, unsigned rx_permille,
 			uint64_t seed);
 

@@ -74,22 +74,6 @@ static void udp_close(struct transport *t)
 	t->rx_buf = NULL;
 }
 
-static uint64_t transport_rand(struct transport *t)
-{
-	/* xorshift64: deterministic for a seed, good enough to pick drops. */
-	uint64_t x = t->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	t->rng = x;
-	return x;
-}
-
-static bool transport_drop(struct transport *t, uint32_t permille)
-{
-	return permille > 0 && transport_rand(t) % 1000 < permille;
-}
-
 static int udp_send_burst(struct transport *t, const struct iovec *iov, unsigned n)
 {
 	unsigned m = 0;

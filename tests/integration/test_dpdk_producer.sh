@@ -5,7 +5,8 @@
 # on net_af_packet) at the other end inside a network namespace. Neither end has a
 # kernel IP address: the producer resolves the router's MAC with its own ARP request,
 # the router learns the producer's from its datagrams. Every event must be acked with
-# contiguous offsets. Usage: test_dpdk_producer.sh SLUICED DPDK_PRODUCER.
+# contiguous offsets, also in a second run that loses 10% of datagrams each way
+# (retransmits over DPDK). Usage: test_dpdk_producer.sh SLUICED DPDK_PRODUCER.
 # Exits 77 (skipped) without root or veth.
 set -euo pipefail
 
@@ -77,22 +78,32 @@ if [ "$ready" -ne 1 ]; then
 	exit 1
 fi
 
-rc=0
-out=$(ip netns exec "$ns" "$producer" --no-huge --no-pci --no-shconf -m 128 \
-	--file-prefix "sluice-dpp-$$" --log-level=error -l 0 \
-	--vdev="net_af_packet0,iface=$ns_if" -- "$router_ip:7800" "$producer_ip" "$count") ||
-	rc=$?
-echo "$out"
-if [ "$rc" -eq 77 ]; then
-	skip "the producer could not use net_af_packet on $ns_if"
-fi
-if [ "$rc" -ne 0 ]; then
-	echo "FAIL: dpdk_producer exited $rc" >&2
-	cat "$log" >&2
-	exit 1
-fi
-grep -q "^acked $count failed 0 gaps 0 " <<<"$out" || {
-	echo "FAIL: not every event acked: $out" >&2
+# run NAME TOPIC DROP_PERMILLE: one producer process; fails the test unless all acked.
+run() {
+	local rc=0 out
+	out=$(ip netns exec "$ns" "$producer" --no-huge --no-pci --no-shconf -m 128 \
+		--file-prefix "sluice-dpp-$$-$1" --log-level=error -l 0 \
+		--vdev="net_af_packet0,iface=$ns_if" -- "$router_ip:7800" "$producer_ip" \
+		"$count" "$2" "$3") || rc=$?
+	echo "$1: $out"
+	if [ "$rc" -eq 77 ]; then
+		skip "the producer could not use net_af_packet on $ns_if"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "FAIL: dpdk_producer ($1) exited $rc" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	grep -q "^acked $count failed 0 gaps 0 " <<<"$out" || {
+		echo "FAIL: not every event acked ($1): $out" >&2
+		exit 1
+	}
+	last=$out
+}
+run clean dpdk.clean 0
+run lossy dpdk.lossy 100
+[ "$(awk '{print $8}' <<<"$last")" -gt 0 ] || {
+	echo "FAIL: no retransmit with 10% loss: $last" >&2
 	exit 1
 }
 kill -0 "$pid" 2>/dev/null || {
@@ -100,4 +111,4 @@ kill -0 "$pid" 2>/dev/null || {
 	cat "$log" >&2
 	exit 1
 }
-echo "ok: $count events from a DPDK producer acked"
+echo "ok: $count events from a DPDK producer acked, and again with 10% loss each way"

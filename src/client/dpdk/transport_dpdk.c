@@ -45,7 +45,7 @@ struct xdpdk {
 	struct netdev_peer router; /* ip4/port network order, mac resolved at open */
 	struct rte_mempool *pool;  /* TX frames (and ARP requests) */
 	bool pool_owned;
-	bool rx_stashed; /* wait() read a burst: recv_burst() returns it first */
+	unsigned rx_stashed; /* datagrams wait() read: recv_burst() returns them first */
 	struct rte_mbuf *tx[CLIENT_BURST];
 };
 
@@ -66,8 +66,8 @@ static uint64_t xdpdk_now_tsc(void)
 
 /*
  * Reads one burst from the RX queue: datagrams from the router are copied into t's
- * receive slots, ARP and ICMP replies go out at once, everything else is freed.
- * Returns the datagrams kept (also t->rx_kept).
+ * receive slots (t->rx_kept of them, after the loss hook), ARP and ICMP replies go out
+ * at once, everything else is freed. Returns the datagrams from the router.
  */
 static unsigned xdpdk_poll_rx(struct transport *t)
 {
@@ -75,6 +75,7 @@ static unsigned xdpdk_poll_rx(struct transport *t)
 	struct rte_mbuf *m[CLIENT_BURST];
 	uint16_t n = rte_eth_rx_burst(x->q.port_id, x->q.queue_id, m, CLIENT_BURST);
 	uint64_t now_tsc = xdpdk_now_tsc();
+	unsigned from_router = 0;
 
 	t->rx_kept = 0;
 	for (uint16_t i = 0; i < n; i++) {
@@ -85,6 +86,10 @@ static unsigned xdpdk_poll_rx(struct transport *t)
 			    m[i]->data_len > CLIENT_RX_BYTES) {
 				dpdk_count(&x->q, NETDEV_STAT_NOT_FOR_US, 1);
 				break;
+			}
+			from_router++;
+			if (transport_drop(t, t->rx_drop_permille)) {
+				break; /* the loss hook: counts as received */
 			}
 			uint8_t *slot = t->rx_buf + (size_t)t->rx_kept * CLIENT_RX_BYTES;
 			memcpy(slot, rte_pktmbuf_mtod(m[i], const void *), m[i]->data_len);
@@ -104,50 +109,59 @@ static unsigned xdpdk_poll_rx(struct transport *t)
 		}
 		rte_pktmbuf_free(m[i]);
 	}
-	return t->rx_kept;
+	return from_router;
 }
 
 static int xdpdk_send_burst(struct transport *t, const struct iovec *iov, unsigned n)
 {
 	struct xdpdk *x = t->priv;
 	uint64_t now_tsc = xdpdk_now_tsc();
-	unsigned k = 0;
+	unsigned map[CLIENT_BURST]; /* x->tx[j] carries iov[map[j]] */
+	unsigned built = 0;
+	unsigned i = 0;
 
 	SL_ASSERT_HOT(n <= CLIENT_BURST);
-	for (; k < n; k++) {
+	for (; i < n; i++) {
+		if (transport_drop(t, t->tx_drop_permille)) {
+			continue; /* the loss hook: counts as sent */
+		}
 		struct rte_mbuf *m = rte_pktmbuf_alloc(x->pool);
 		if (m == NULL) {
 			break; /* pool empty: the rest waits for the next poll */
 		}
 		/* The producer never sends more than frame_bytes_max, checked at open
 		 * against the pool's data room. */
-		char *p = rte_pktmbuf_append(m, (uint16_t)iov[k].iov_len);
+		char *p = rte_pktmbuf_append(m, (uint16_t)iov[i].iov_len);
 		SL_ASSERT(p != NULL);
-		memcpy(p, iov[k].iov_base, iov[k].iov_len);
-		if (!dpdk_tx_encap_peer(&x->q, m, &x->router, now_tsc)) {
-			rte_pktmbuf_free(m); /* cannot happen: the MAC is known, headroom too */
-			break;
-		}
-		x->tx[k] = m;
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		/* Cannot fail: the router's MAC is known and the mbuf has headroom. */
+		bool encapped = dpdk_tx_encap_peer(&x->q, m, &x->router, now_tsc);
+		SL_ASSERT(encapped);
+		x->tx[built] = m;
+		map[built++] = i;
 	}
 	uint16_t sent =
-		k > 0 ? rte_eth_tx_burst(x->q.port_id, x->q.queue_id, x->tx, (uint16_t)k) : 0;
+		built > 0 ? rte_eth_tx_burst(x->q.port_id, x->q.queue_id, x->tx, (uint16_t)built)
+			  : 0;
 	dpdk_count(&x->q, NETDEV_STAT_TX_FRAMES, sent);
-	if (sent < k) {
-		dpdk_count(&x->q, NETDEV_STAT_TX_DROP_FULL, k - sent);
-		rte_pktmbuf_free_bulk(&x->tx[sent], k - sent);
+	if (sent < built) {
+		/* TX queue full: everything before the first unsent frame was taken. */
+		dpdk_count(&x->q, NETDEV_STAT_TX_DROP_FULL, built - sent);
+		rte_pktmbuf_free_bulk(&x->tx[sent], built - sent);
+		return map[sent] > 0 ? (int)map[sent] : -ENOBUFS;
 	}
-	/* Nothing taken: no mbuf or a full TX ring. The producer retries at its next poll. */
-	return sent > 0 || n == 0 ? (int)sent : -ENOBUFS;
+	/* Nothing taken: no mbuf. The producer retries at its next poll. */
+	return i > 0 || n == 0 ? (int)i : -ENOBUFS;
 }
 
 static int xdpdk_recv_burst(struct transport *t)
 {
 	struct xdpdk *x = t->priv;
 
-	if (x->rx_stashed) {
-		x->rx_stashed = false;
-		return (int)t->rx_kept;
+	if (x->rx_stashed > 0) {
+		unsigned n = x->rx_stashed;
+		x->rx_stashed = 0;
+		return (int)n;
 	}
 	return (int)xdpdk_poll_rx(t);
 }
@@ -159,8 +173,11 @@ static int xdpdk_wait(struct transport *t, uint64_t timeout_ns)
 	uint64_t start = clock_monotonic_ns();
 
 	for (;;) {
-		if (x->rx_stashed || xdpdk_poll_rx(t) > 0) {
-			x->rx_stashed = true;
+		if (x->rx_stashed > 0) {
+			return 1;
+		}
+		x->rx_stashed = xdpdk_poll_rx(t);
+		if (x->rx_stashed > 0) {
 			return 1;
 		}
 		uint64_t waited = clock_monotonic_ns() - start;
