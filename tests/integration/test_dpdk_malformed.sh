@@ -10,6 +10,7 @@
 # Usage: test_dpdk_malformed.sh SLUICED SLUICE RAW_SEND. Exits 77 (skipped) without
 # root or veth.
 set -euo pipefail
+. "$(dirname "$0")/veth_lib.sh"
 
 sluiced=$1
 sluice=$2
@@ -24,41 +25,10 @@ log=$(mktemp)
 pid=""
 count=50 # frames per case
 
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
+trap veth_cleanup EXIT
 
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	ip link del "$host_if" 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
-	rm -f "$log"
-}
-trap cleanup EXIT
-
-[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace, a veth pair and raw sockets"
-command -v ip >/dev/null || skip "no ip(8)"
-command -v ethtool >/dev/null || skip "no ethtool(8): the namespace end needs tx checksumming off"
 command -v python3 >/dev/null || skip "no python3 to read the stats JSON"
-ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
-if ! ip link add "$host_if" type veth peer name "$ns_if" 2>/dev/null; then
-	skip "no veth support in this kernel"
-fi
-ip link set "$ns_if" netns "$ns"
-ip link set "$host_if" up
-ip -n "$ns" addr add "$ns_ip/24" dev "$ns_if"
-ip -n "$ns" link set "$ns_if" up
-ip -n "$ns" link set lo up
-# Otherwise the kernel leaves UDP checksums for an offload a veth never performs.
-ip netns exec "$ns" ethtool -K "$ns_if" tx off >/dev/null
+veth_setup "$ns_ip/24"
 
 eal=(--no-huge --no-pci --no-shconf -m 256 --file-prefix "sluice-mal-$$"
 	--log-level=error --vdev="net_af_packet0,iface=$host_if,qpairs=2")
@@ -70,29 +40,7 @@ fi
 	--mbufs 4096 >"$log" 2>&1 &
 pid=$!
 
-ready=0
-for _ in $(seq 100); do
-	if grep -q "ready: 2 shards" "$log"; then
-		ready=1
-		break
-	fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$ready" -ne 1 ]; then
-	cat "$log" >&2
-	if grep -q "no ethdev port" "$log"; then
-		skip "net_af_packet could not attach to $host_if here"
-	fi
-	echo "FAIL: sluiced did not start" >&2
-	exit 1
-fi
-
-fail() {
-	echo "FAIL: $*" >&2
-	cat "$log" >&2
-	exit 1
-}
+router_wait 2
 
 in_ns() {
 	ip netns exec "$ns" "$@"

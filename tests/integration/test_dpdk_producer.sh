@@ -9,6 +9,7 @@
 # (retransmits over DPDK). Usage: test_dpdk_producer.sh SLUICED DPDK_PRODUCER.
 # Exits 77 (skipped) without root or veth.
 set -euo pipefail
+. "$(dirname "$0")/veth_lib.sh"
 
 sluiced=$1
 producer=$2
@@ -21,35 +22,9 @@ producer_ip=10.98.0.2
 log=$(mktemp)
 pid=""
 
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
+trap veth_cleanup EXIT
 
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	ip link del "$host_if" 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
-	rm -f "$log"
-}
-trap cleanup EXIT
-
-[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace and a veth pair"
-command -v ip >/dev/null || skip "no ip(8)"
-ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
-if ! ip link add "$host_if" type veth peer name "$ns_if" 2>/dev/null; then
-	skip "no veth support in this kernel"
-fi
-ip link set "$ns_if" netns "$ns"
-ip link set "$host_if" up
-ip -n "$ns" link set "$ns_if" up
+veth_setup
 
 lcores=(--lcores '0@0,1@1')
 if [ "$(nproc)" -lt 2 ]; then
@@ -60,23 +35,7 @@ fi
 	-- --driver dpdk --listen "$router_ip:7800" --mbufs 4096 >"$log" 2>&1 &
 pid=$!
 
-ready=0
-for _ in $(seq 100); do
-	if grep -q "ready: 1 shards" "$log"; then
-		ready=1
-		break
-	fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$ready" -ne 1 ]; then
-	cat "$log" >&2
-	if grep -q "no ethdev port" "$log"; then
-		skip "net_af_packet could not attach to $host_if here"
-	fi
-	echo "FAIL: sluiced did not start" >&2
-	exit 1
-fi
+router_wait 1
 
 # run NAME TOPIC DROP_PERMILLE: one producer process; fails the test unless all acked.
 run() {
