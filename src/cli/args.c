@@ -6,6 +6,8 @@
  */
 #include "cli/cli.h"
 
+#include "core/wire.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -91,4 +93,82 @@ int cli_getopt_error(int argc, char **argv, char *err)
 const char *cli_error_text(int err)
 {
 	return err == -ETIMEDOUT ? "no answer from the router (timed out)" : sl_strerror(err);
+}
+
+enum {
+	REQUEST_OPT_ROUTER = 256,
+	REQUEST_OPT_TOPIC,
+	REQUEST_OPT_TIMEOUT_MS,
+	REQUEST_OPT_JSON,
+	REQUEST_OPT_HELP,
+};
+
+static const struct option request_options[] = {
+	{"router", required_argument, NULL, REQUEST_OPT_ROUTER},
+	{"topic", required_argument, NULL, REQUEST_OPT_TOPIC},
+	{"timeout-ms", required_argument, NULL, REQUEST_OPT_TIMEOUT_MS},
+	{"json", no_argument, NULL, REQUEST_OPT_JSON},
+	{"help", no_argument, NULL, REQUEST_OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+/* One flag of a request command; returns 0 or -EINVAL with err filled. */
+static int cli_request_flag(int c, bool with_topic, struct cli_request_opts *opts, char *err)
+{
+	uint64_t v;
+
+	switch (c) {
+	case REQUEST_OPT_ROUTER:
+		opts->router = optarg;
+		return cli_check_router("--router", optarg, err);
+	case REQUEST_OPT_TOPIC:
+		if (!with_topic) {
+			snprintf(err, CLI_ERR_BYTES, "--topic: not a flag of this command");
+			return -EINVAL;
+		}
+		opts->topic = optarg;
+		if (!wire_topic_is_valid((const uint8_t *)optarg, strlen(optarg))) {
+			snprintf(err, CLI_ERR_BYTES, "--topic: '%s' is not a valid topic", optarg);
+			return -EINVAL;
+		}
+		return 0;
+	case REQUEST_OPT_TIMEOUT_MS:
+		if (cli_parse_u64("--timeout-ms", optarg, 1, 3600000u, &v, err) != 0) {
+			return -EINVAL;
+		}
+		opts->timeout_ms = (uint32_t)v;
+		return 0;
+	case REQUEST_OPT_JSON:
+		opts->json = true;
+		return 0;
+	default: /* REQUEST_OPT_HELP */
+		opts->help = true;
+		return 0;
+	}
+}
+
+int cli_request_parse(int argc, char **argv, uint32_t timeout_ms_default, bool with_topic,
+		      struct cli_request_opts *opts, char *err)
+{
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->router = CLI_ROUTER_DEFAULT;
+	opts->timeout_ms = timeout_ms_default;
+	err[0] = '\0';
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", request_options, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			return cli_getopt_error(argc, argv, err);
+		}
+		if (cli_request_flag(c, with_topic, opts, err) != 0) {
+			return -EINVAL;
+		}
+	}
+	if (!opts->help && optind < argc) {
+		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -43,6 +43,22 @@ int cli_check_router(const char *flag, const char *arg, char *err);
  * it (argv[optind - 1] is the culprit). Returns -EINVAL. */
 int cli_getopt_error(int argc, char **argv, char *err);
 
+/* The flags of the one-request commands (stats, ping, metadata). */
+struct cli_request_opts {
+	const char *router;
+	const char *topic; /* metadata only; NULL when not given */
+	uint32_t timeout_ms;
+	bool json;
+	bool help;
+};
+
+/*
+ * Parses --router, --timeout-ms (1..3600000), --json, --help and, when with_topic,
+ * --topic (a valid topic name). Returns 0 or -EINVAL with a message in err.
+ */
+int cli_request_parse(int argc, char **argv, uint32_t timeout_ms_default, bool with_topic,
+		      struct cli_request_opts *opts, char *err);
+
 /* sl_strerror(err), except that a timeout says the router did not answer. */
 const char *cli_error_text(int err);
 
@@ -136,46 +152,24 @@ int cli_produce_main(int argc, char **argv);
 
 /* ---- stats.c ---- */
 
-struct cli_stats_opts {
-	const char *router;
-	uint32_t timeout_ms;
-	bool json;
-	bool help;
-};
-
 /* Parses `sluice stats` flags. Returns 0 or -EINVAL with a message in err. */
-int cli_stats_parse(int argc, char **argv, struct cli_stats_opts *opts, char *err);
+int cli_stats_parse(int argc, char **argv, struct cli_request_opts *opts, char *err);
 
 /* Runs `sluice stats` (argv[0] is "stats"). Returns an enum cli_exit. */
 int cli_stats_main(int argc, char **argv);
 
 /* ---- ping.c ---- */
 
-struct cli_ping_opts {
-	const char *router;
-	uint32_t timeout_ms;
-	bool json;
-	bool help;
-};
-
 /* Parses `sluice ping` flags. Returns 0 or -EINVAL with a message in err. */
-int cli_ping_parse(int argc, char **argv, struct cli_ping_opts *opts, char *err);
+int cli_ping_parse(int argc, char **argv, struct cli_request_opts *opts, char *err);
 
 /* Runs `sluice ping`. Returns an enum cli_exit. */
 int cli_ping_main(int argc, char **argv);
 
 /* ---- metadata.c ---- */
 
-struct cli_metadata_opts {
-	const char *router;
-	const char *topic;
-	uint32_t timeout_ms;
-	bool json;
-	bool help;
-};
-
 /* Parses `sluice metadata` flags. Returns 0 or -EINVAL with a message in err. */
-int cli_metadata_parse(int argc, char **argv, struct cli_metadata_opts *opts, char *err);
+int cli_metadata_parse(int argc, char **argv, struct cli_request_opts *opts, char *err);
 
 /* Runs `sluice metadata`. Returns an enum cli_exit. */
 int cli_metadata_main(int argc, char **argv);

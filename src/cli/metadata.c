@@ -6,30 +6,10 @@
  */
 #include "cli/cli.h"
 
-#include "core/wire.h"
-
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 
 #define METADATA_TIMEOUT_MS_DEFAULT 2000u
-
-enum {
-	OPT_ROUTER = 256,
-	OPT_TOPIC,
-	OPT_TIMEOUT_MS,
-	OPT_JSON,
-	OPT_HELP,
-};
-
-static const struct option metadata_options[] = {
-	{"router", required_argument, NULL, OPT_ROUTER},
-	{"topic", required_argument, NULL, OPT_TOPIC},
-	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
-};
 
 static void metadata_usage(FILE *f)
 {
@@ -45,59 +25,14 @@ static void metadata_usage(FILE *f)
 	      f);
 }
 
-int cli_metadata_parse(int argc, char **argv, struct cli_metadata_opts *opts, char *err)
+int cli_metadata_parse(int argc, char **argv, struct cli_request_opts *opts, char *err)
 {
-	uint64_t v;
-	int c;
-
-	memset(opts, 0, sizeof(*opts));
-	opts->router = CLI_ROUTER_DEFAULT;
-	opts->timeout_ms = METADATA_TIMEOUT_MS_DEFAULT;
-	err[0] = '\0';
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", metadata_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_ROUTER:
-			opts->router = optarg;
-			if (cli_check_router("--router", optarg, err) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case OPT_TOPIC:
-			opts->topic = optarg;
-			if (!wire_topic_is_valid((const uint8_t *)optarg, strlen(optarg))) {
-				snprintf(err, CLI_ERR_BYTES, "--topic: '%s' is not a valid topic",
-					 optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_TIMEOUT_MS:
-			if (cli_parse_u64("--timeout-ms", optarg, 1, 3600000u, &v, err) != 0) {
-				return -EINVAL;
-			}
-			opts->timeout_ms = (uint32_t)v;
-			break;
-		case OPT_JSON:
-			opts->json = true;
-			break;
-		case OPT_HELP:
-			opts->help = true;
-			break;
-		default:
-			return cli_getopt_error(argc, argv, err);
-		}
-	}
-	if (!opts->help && optind < argc) {
-		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return cli_request_parse(argc, argv, METADATA_TIMEOUT_MS_DEFAULT, true, opts, err);
 }
 
 int cli_metadata_main(int argc, char **argv)
 {
-	struct cli_metadata_opts o;
+	struct cli_request_opts o;
 	struct sl_metadata md;
 	char err[CLI_ERR_BYTES];
 	int rc;

@@ -6,25 +6,9 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 
 #define PING_TIMEOUT_MS_DEFAULT 1000u
-
-enum {
-	OPT_ROUTER = 256,
-	OPT_TIMEOUT_MS,
-	OPT_JSON,
-	OPT_HELP,
-};
-
-static const struct option ping_options[] = {
-	{"router", required_argument, NULL, OPT_ROUTER},
-	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
-};
 
 static void ping_usage(FILE *f)
 {
@@ -38,51 +22,14 @@ static void ping_usage(FILE *f)
 	      f);
 }
 
-int cli_ping_parse(int argc, char **argv, struct cli_ping_opts *opts, char *err)
+int cli_ping_parse(int argc, char **argv, struct cli_request_opts *opts, char *err)
 {
-	uint64_t v;
-	int c;
-
-	memset(opts, 0, sizeof(*opts));
-	opts->router = CLI_ROUTER_DEFAULT;
-	opts->timeout_ms = PING_TIMEOUT_MS_DEFAULT;
-	err[0] = '\0';
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", ping_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_ROUTER:
-			opts->router = optarg;
-			if (cli_check_router("--router", optarg, err) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case OPT_TIMEOUT_MS:
-			if (cli_parse_u64("--timeout-ms", optarg, 1, 3600000u, &v, err) != 0) {
-				return -EINVAL;
-			}
-			opts->timeout_ms = (uint32_t)v;
-			break;
-		case OPT_JSON:
-			opts->json = true;
-			break;
-		case OPT_HELP:
-			opts->help = true;
-			break;
-		default:
-			return cli_getopt_error(argc, argv, err);
-		}
-	}
-	if (!opts->help && optind < argc) {
-		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return cli_request_parse(argc, argv, PING_TIMEOUT_MS_DEFAULT, false, opts, err);
 }
 
 int cli_ping_main(int argc, char **argv)
 {
-	struct cli_ping_opts o;
+	struct cli_request_opts o;
 	char err[CLI_ERR_BYTES];
 	uint64_t rtt = 0;
 	int rc;

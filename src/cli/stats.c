@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +15,6 @@
 #define STATS_SHARDS_MAX 1024u
 /* Table columns beyond this many shards are left out (totals stay complete). */
 #define STATS_TABLE_SHARDS_MAX 16u
-
-enum {
-	OPT_ROUTER = 256,
-	OPT_TIMEOUT_MS,
-	OPT_JSON,
-	OPT_HELP,
-};
-
-static const struct option stats_options[] = {
-	{"router", required_argument, NULL, OPT_ROUTER},
-	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
-};
 
 static void stats_usage(FILE *f)
 {
@@ -44,46 +28,9 @@ static void stats_usage(FILE *f)
 	      f);
 }
 
-int cli_stats_parse(int argc, char **argv, struct cli_stats_opts *opts, char *err)
+int cli_stats_parse(int argc, char **argv, struct cli_request_opts *opts, char *err)
 {
-	uint64_t v;
-	int c;
-
-	memset(opts, 0, sizeof(*opts));
-	opts->router = CLI_ROUTER_DEFAULT;
-	opts->timeout_ms = STATS_TIMEOUT_MS_DEFAULT;
-	err[0] = '\0';
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", stats_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_ROUTER:
-			opts->router = optarg;
-			if (cli_check_router("--router", optarg, err) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case OPT_TIMEOUT_MS:
-			if (cli_parse_u64("--timeout-ms", optarg, 1, 3600000u, &v, err) != 0) {
-				return -EINVAL;
-			}
-			opts->timeout_ms = (uint32_t)v;
-			break;
-		case OPT_JSON:
-			opts->json = true;
-			break;
-		case OPT_HELP:
-			opts->help = true;
-			break;
-		default:
-			return cli_getopt_error(argc, argv, err);
-		}
-	}
-	if (!opts->help && optind < argc) {
-		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return cli_request_parse(argc, argv, STATS_TIMEOUT_MS_DEFAULT, false, opts, err);
 }
 
 static unsigned stats_counter_count(const struct sl_shard_stats *s, unsigned n)
@@ -161,7 +108,7 @@ static void stats_print_table(const struct sl_shard_stats *s, unsigned n)
 
 int cli_stats_main(int argc, char **argv)
 {
-	struct cli_stats_opts o;
+	struct cli_request_opts o;
 	struct sl_shard_stats *s;
 	char err[CLI_ERR_BYTES];
 	unsigned n = 0;

@@ -111,7 +111,7 @@ static void test_cli_produce_parse_help(void **state)
 
 static void test_cli_stats_parse_rejects_bad_flags(void **state)
 {
-	struct cli_stats_opts o;
+	struct cli_request_opts o;
 	char err[CLI_ERR_BYTES];
 	char *ok[] = {"stats", "--router", "127.0.0.1:7800", "--json", "--timeout-ms", "50", NULL};
 	char *bad_timeout[] = {"stats", "--timeout-ms", "0", NULL};
@@ -129,7 +129,7 @@ static void test_cli_stats_parse_rejects_bad_flags(void **state)
 
 static void test_cli_metadata_parse_rejects_bad_topic(void **state)
 {
-	struct cli_metadata_opts o;
+	struct cli_request_opts o;
 	char err[CLI_ERR_BYTES];
 	char *bad[] = {"metadata", "--topic", "a*", NULL};
 	char *ok[] = {"metadata", "--topic", "a.b", NULL};
