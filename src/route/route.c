@@ -34,9 +34,10 @@ uint16_t route_owner(const uint8_t *name, size_t len, uint32_t partition, uint16
 }
 
 /* Slot of name in the index: its topic's slot, or the empty slot where it would go. */
-static uint32_t route_index_find(const struct route_table *t, const uint8_t *name, size_t len)
+static uint32_t route_index_find(const struct route_table *t, uint32_t topic_hash,
+				 const uint8_t *name, size_t len)
 {
-	uint32_t slot = route_topic_hash(name, len) & t->index_mask;
+	uint32_t slot = topic_hash & t->index_mask;
 
 	for (;;) {
 		uint32_t v = t->index[slot];
@@ -93,7 +94,9 @@ int route_table_create(const struct route_conf *conf, struct route_table **out)
 			rc = -EINVAL;
 			goto out_free_topics;
 		}
-		uint32_t slot = route_index_find(t, (const uint8_t *)topic->name, topic->name_len);
+		const uint8_t *name = (const uint8_t *)topic->name;
+		uint32_t slot = route_index_find(t, route_topic_hash(name, topic->name_len), name,
+						 topic->name_len);
 		if (t->index[slot] != 0) {
 			rc = -EINVAL; /* named twice */
 			goto out_free_topics;
@@ -126,7 +129,13 @@ void route_table_destroy(struct route_table *t)
 
 uint32_t route_partitions(const struct route_table *t, const uint8_t *name, size_t len)
 {
-	uint32_t v = t->index[route_index_find(t, name, len)];
+	return route_partitions_hashed(t, route_topic_hash(name, len), name, len);
+}
+
+uint32_t route_partitions_hashed(const struct route_table *t, uint32_t topic_hash,
+				 const uint8_t *name, size_t len)
+{
+	uint32_t v = t->index[route_index_find(t, topic_hash, name, len)];
 
 	if (v != 0) {
 		return t->topics[v - 1].partitions;

@@ -51,6 +51,11 @@ void route_table_destroy(struct route_table *t);
  */
 uint32_t route_partitions(const struct route_table *t, const uint8_t *name, size_t len);
 
+/* route_partitions() for a caller that already has route_topic_hash(name, len): the
+ * per-batch path hashes a topic name once for both this lookup and the owner. */
+uint32_t route_partitions_hashed(const struct route_table *t, uint32_t topic_hash,
+				 const uint8_t *name, size_t len);
+
 /* Partition count of a topic that is not configured (whether or not auto-create is on). */
 uint32_t route_partitions_default(const struct route_table *t);
 

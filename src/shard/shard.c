@@ -256,7 +256,9 @@ static void shard_mesh_flush(struct shard *s)
 static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
 	const struct sl_wire_header *h = &f->hdr;
-	uint32_t partitions = route_partitions(s->env->routes, f->topic, h->topic_len);
+	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);
+	uint32_t partitions =
+		route_partitions_hashed(s->env->routes, topic_hash, f->topic, h->topic_len);
 
 	shard_count(s, SL_STAT_PRODUCE_FRAMES, 1);
 	if (h->partition >= partitions) {
@@ -264,7 +266,6 @@ static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struc
 		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_TOPIC, partitions, 0);
 		return;
 	}
-	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);
 	uint16_t owner = route_owner_hashed(topic_hash, h->partition, s->shards);
 	if (owner == s->index) {
 		shard_produce(s, m, f, topic_hash);
