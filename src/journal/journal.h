@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A shard's journal: the only owner of its data files. journal_open() recovers the
+ * directory (truncating a torn tail, refusing corruption) and replays every entry to the
+ * shard so it can rebuild partition offsets and producer dedupe state. On the shard loop,
+ * journal_append() copies a batch once into a staging chunk; journal_poll() seals chunks
+ * by size (--flush-bytes) or age (--flush-us), writes them with few large aligned writes,
+ * issues the fdatasync covering them once their writes completed (group commit,
+ * pipelined with the next chunk's writes), and advances the durable end that durable
+ * acks wait for. Segments are created, preallocated and zero-filled ahead of use
+ * through the same asynchronous I/O, so the shard never blocks. No DPDK here: memory
+ * comes from libnuma on the shard's node.
+ */
+#ifndef SL_JOURNAL_JOURNAL_H
+#define SL_JOURNAL_JOURNAL_H
+
+#include "journal/format.h"
+#include "journal/io.h"
+#include "journal/scan.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum journal_fsync {
+	JOURNAL_FSYNC_ALWAYS = 0,   /* one fdatasync per flush */
+	JOURNAL_FSYNC_INTERVAL = 1, /* at most one per fsync_us; durable acks wait for it */
+	JOURNAL_FSYNC_NEVER = 2,    /* durable once written (survives a process crash only) */
+};
+
+/* Bounds checked by journal_open() and the daemon's flags. */
+#define JOURNAL_FLUSH_BYTES_MIN JOURNAL_BLOCK_BYTES
+#define JOURNAL_FLUSH_BYTES_MAX (64u << 20)
+#define JOURNAL_FLUSH_US_MAX 1000000u
+#define JOURNAL_FSYNC_US_MAX 10000000u
+#define JOURNAL_BUFFERS_MIN 2u
+#define JOURNAL_BUFFERS_MAX 1024u
+/* Largest single write: a chunk is written as ceil(bytes / this) writes. */
+#define JOURNAL_WRITE_BYTES_MAX (1u << 20)
+
+struct journal_conf {
+	const char *dir;	/* this shard's directory; created (with parents) if missing */
+	uint16_t shard;		/* recorded in segment headers */
+	int socket;		/* NUMA node of the staging memory; -1: local */
+	uint64_t segment_bytes; /* JOURNAL_SEGMENT_BYTES_MIN..MAX, multiple of BLOCK */
+	uint32_t flush_bytes;	/* seal a chunk at this many bytes, FLUSH_BYTES_MIN..MAX */
+	uint32_t flush_us;	/* or when its oldest entry is this old, 0..FLUSH_US_MAX */
+	enum journal_fsync fsync;
+	uint32_t fsync_us; /* INTERVAL: at most one fdatasync per this long */
+	uint32_t buffers;  /* staging chunks of flush_bytes (+ slack), BUFFERS_MIN..MAX */
+	bool direct_io;	   /* O_DIRECT; falls back to buffered where the fs refuses it */
+	enum journal_io_kind io;
+	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
+	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
+	uint64_t *counters;
+};
+
+/*
+ * Journal counters, in this order in the caller's array (and in enum sl_stat as
+ * SL_STAT_JOURNAL_*). The fsync latency histogram counts fdatasyncs by completion time.
+ */
+enum journal_stat {
+	JOURNAL_STAT_BATCHES,		/* entries appended */
+	JOURNAL_STAT_BYTES,		/* entry bytes appended */
+	JOURNAL_STAT_WRITES,		/* write operations issued */
+	JOURNAL_STAT_WRITE_BYTES,	/* bytes they wrote (block-rounded, tail rewrites incl.) */
+	JOURNAL_STAT_FSYNCS,		/* fdatasyncs issued */
+	JOURNAL_STAT_FLUSH_SIZE,	/* chunks sealed because they reached flush_bytes */
+	JOURNAL_STAT_FLUSH_TIME,	/* ... because flush_us passed */
+	JOURNAL_STAT_FLUSH_ROLL,	/* ... because the segment was full */
+	JOURNAL_STAT_FLUSH_CLOSE,	/* ... at shutdown */
+	JOURNAL_STAT_BUSY,		/* appends refused: every chunk full or in flight */
+	JOURNAL_STAT_STORAGE_ERRORS,	/* failed writes, fdatasyncs, creations */
+	JOURNAL_STAT_SEGMENTS_CREATED,
+	JOURNAL_STAT_SEGMENTS_DELETED,	/* by retention */
+	JOURNAL_STAT_RETENTION_BYTES,	/* bytes freed by retention */
+	JOURNAL_STAT_ROLL_WAITS,	/* appends refused: next segment not ready yet */
+	JOURNAL_STAT_TORN_TRUNCATIONS,	/* torn tails cut at start-up */
+	JOURNAL_STAT_FSYNC_US_LT_50,	/* fdatasync latency histogram */
+	JOURNAL_STAT_FSYNC_US_LT_100,
+	JOURNAL_STAT_FSYNC_US_LT_200,
+	JOURNAL_STAT_FSYNC_US_LT_500,
+	JOURNAL_STAT_FSYNC_US_LT_1000,
+	JOURNAL_STAT_FSYNC_US_LT_2000,
+	JOURNAL_STAT_FSYNC_US_LT_5000,
+	JOURNAL_STAT_FSYNC_US_LT_20000,
+	JOURNAL_STAT_FSYNC_US_GE_20000,
+	JOURNAL_STAT_COUNT,
+};
+
+/* Name of a counter as `sluice stats` shows it without the "journal_" prefix. */
+const char *journal_stat_name(enum journal_stat stat);
+
+/* One batch to append; pointers are borrowed for the call only. */
+struct journal_batch {
+	const uint8_t *topic;
+	uint8_t topic_len;
+	uint8_t flags; /* enum journal_entry_flag */
+	uint16_t record_count;
+	uint32_t partition;
+	uint32_t producer_epoch;
+	uint64_t base_offset;
+	uint64_t producer_id;
+	uint64_t sequence;
+	const uint8_t *body; /* the PRODUCE frame's records */
+	uint32_t body_len;   /* multiple of 8 */
+};
+
+struct journal;
+
+/*
+ * Opens (creating when missing) the journal in conf->dir: lists and scans its segments,
+ * calls replay(ctx, entry) for every valid entry in position order (replay may be NULL),
+ * cuts a torn tail (zeroing it, synced; counted and logged with its position), removes
+ * unfinished trailing segments, allocates the staging chunks, creates the I/O back end
+ * (logging which one and, on fallback, why) and makes sure the segment to append to
+ * exists. Blocks: call before the shard polls. Returns 0; -EINVAL for a bad conf;
+ * -EPROTO when the journal is corrupt or of an unknown version (logged with file,
+ * position and reason; nothing is changed on disk); -errno of the I/O.
+ */
+int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void *ctx,
+		 struct journal **out);
+
+/*
+ * Waits for everything appended to be written and (unless fsync is NEVER) synced, then
+ * closes the files and frees j (NULL is a no-op). Blocks: shutdown only. Returns 0 or the
+ * first storage error seen since open.
+ */
+int journal_close(struct journal *j);
+
+/*
+ * Copies one batch into the staging chunk, stamping it with now_ns (CLOCK_REALTIME) and
+ * the next journal position. *end receives the position right after the entry: the
+ * batch is durable once journal_durable_end() >= *end. Returns 0; -EAGAIN when no
+ * staging chunk has room (answer busy); -EROFS when the journal stopped after a
+ * storage error, or -ENOSPC while it cannot get its next segment (answer storage).
+ * Never blocks, never allocates.
+ */
+int journal_append(struct journal *j, const struct journal_batch *b, uint64_t now_ns,
+		   uint64_t *end);
+
+/*
+ * The journal's share of a shard loop iteration: reaps completions, advances the written
+ * and durable ends, seals a chunk that reached flush_bytes or whose oldest entry is
+ * older than flush_us (now_us: any monotonic microsecond clock), submits writes and
+ * fdatasyncs, prepares the next segment, retries a segment creation that failed for
+ * space once a second. Never blocks. Returns the number of completions handled.
+ */
+unsigned journal_poll(struct journal *j, uint64_t now_us);
+
+/* Every entry ending at or before this position is on stable storage (per --fsync). */
+uint64_t journal_durable_end(const struct journal *j);
+
+/* Position right after the last appended entry. */
+uint64_t journal_appended_end(const struct journal *j);
+
+/* False once a storage error stopped the journal (until restart), or while it waits for
+ * space to create its next segment. */
+bool journal_is_writable(const struct journal *j);
+
+/* True once a storage error stopped the journal for good (until restart): what was not
+ * yet durable will never be. */
+bool journal_has_failed(const struct journal *j);
+
+/* True when nothing is staged, in flight or waiting for its fdatasync. */
+bool journal_is_idle(const struct journal *j);
+
+/* The I/O back end in use. */
+enum journal_io_kind journal_io_kind_used(const struct journal *j);
+
+/* Reads counter `stat`. */
+uint64_t journal_counter(const struct journal *j, enum journal_stat stat);
+
+#endif

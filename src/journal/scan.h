@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Synchronous, read-only walk over a shard's journal directory: lists the segments in
+ * position order, validates every segment header and every entry (CRC32C included), and
+ * tells a torn tail (what a crash leaves behind) from corruption (damage to data that
+ * was synced). Used at start-up by journal_open() before the shard polls, and by
+ * `sluice journal verify|dump|stats`. Never writes.
+ */
+#ifndef SL_JOURNAL_SCAN_H
+#define SL_JOURNAL_SCAN_H
+
+#include "journal/format.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct journal_segment_info {
+	uint64_t base_position; /* from the file name, checked against the header */
+	uint64_t capacity;	/* positions the segment holds: segment_bytes - BLOCK */
+	uint64_t file_bytes;	/* size of the file now */
+	uint64_t created_ns;
+	uint64_t end_position; /* after its last valid entry (filled by journal_scan) */
+	uint64_t entries;      /* valid entries (filled by journal_scan) */
+	char name[JOURNAL_SEGMENT_NAME_BYTES];
+};
+
+/* A shard directory's segments, sorted by base position. */
+struct journal_dir {
+	char path[PATH_MAX];
+	struct journal_segment_info *segments; /* [count], malloc'd */
+	unsigned count;
+};
+
+/*
+ * Lists the segments of `path` (files named like JOURNAL_SEGMENT_NAME_FORMAT; anything
+ * else is ignored). Reads no segment yet. Returns 0, -ENOENT when path does not exist,
+ * -ENOTDIR, -ENOMEM, or -errno of opendir. Allocates: start-up and tools only.
+ */
+int journal_dir_list(const char *path, struct journal_dir *out);
+
+void journal_dir_free(struct journal_dir *d);
+
+/* What journal_scan() found. */
+struct journal_scan_result {
+	uint64_t entries;      /* valid entries, all segments */
+	uint64_t entry_bytes;  /* their bytes */
+	uint64_t end_position; /* after the last valid entry: where appending continues */
+	unsigned end_segment;  /* index of the segment holding end_position (count: none) */
+	/* Torn tail: damage at the end of the newest data that recovery may cut away. */
+	bool torn;
+	uint64_t torn_position;
+	enum journal_reject torn_reason;
+	uint64_t torn_bytes; /* bytes from torn_position to the last non-zero byte seen */
+	/* Trailing segments whose header was never completely written (an interrupted
+	 * creation): recovery deletes them; they hold no data. */
+	unsigned unfinished_segments;
+	/* Corruption: damage recovery must not cut away. scan stops there. */
+	bool corrupt;
+	unsigned corrupt_segment;
+	uint64_t corrupt_position;
+	enum journal_reject corrupt_reason;
+	char message[512]; /* a sentence naming file, position and reason; "" when clean */
+};
+
+/* Called for every valid entry in position order; `segment` indexes d->segments. The
+ * entry's pointers are valid during the call only. Return 0 to go on, non-zero to stop
+ * the scan with that value. */
+typedef int journal_entry_fn(void *ctx, const struct journal_entry *e, unsigned segment);
+
+/*
+ * Reads every segment of d in order with large sequential reads, checks each header
+ * (magic, CRC, version, base position continuing the previous segment's range) and
+ * each entry, calls fn (may be NULL) for each valid entry and fills res and the
+ * segments' end_position/entries. Damage in the newest segment holding data is a torn
+ * tail when no valid entry lies more than the segment's window_bytes past it; any other
+ * damage is corruption. Returns 0 (res says whether it was torn or corrupt), what fn
+ * returned, -ENOMEM, -EIO style -errno of a read, or -EPROTO for an unknown format
+ * version (res->message names the file and version).
+ */
+int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
+		 struct journal_scan_result *res);
+
+#endif
