@@ -245,14 +245,14 @@ uint32_t wire_frame_crc(const void *buf, size_t len)
 	return crc32c_extend(crc, p + crc_at + 4, len - crc_at - 4);
 }
 
-/* PRODUCE: every record in bounds, aligned, and exactly record_count of them. */
-static enum sl_wire_reject wire_check_records(const struct wire_frame *f)
+enum sl_wire_reject wire_records_check(const uint8_t *body, uint32_t body_len,
+				       uint16_t record_count)
 {
-	const uint8_t *p = f->body;
-	const uint8_t *end = f->body + f->body_len;
+	const uint8_t *p = body;
+	const uint8_t *end = body + body_len;
 	uint32_t count = 0;
 
-	if (f->hdr.record_count == 0) {
+	if (record_count == 0) {
 		return SL_WIRE_REJECT_BAD_COUNT;
 	}
 	while (p < end) {
@@ -271,13 +271,13 @@ static enum sl_wire_reject wire_check_records(const struct wire_frame *f)
 		}
 		p += wire_align((uint32_t)need);
 		count++;
-		if (count > f->hdr.record_count) {
+		if (count > record_count) {
 			return SL_WIRE_REJECT_BAD_COUNT;
 		}
 	}
-	/* p > end only when padding of the last record runs past the body: the body is a
-	 * multiple of 8 (checked), so this cannot happen; keep the check anyway. */
-	if (p != end || count != f->hdr.record_count) {
+	/* p > end only when padding of the last record runs past the body: a body that is
+	 * a multiple of 8 cannot do that; keep the check anyway. */
+	if (p != end || count != record_count) {
 		return SL_WIRE_REJECT_BAD_COUNT;
 	}
 	return SL_WIRE_OK;
@@ -293,7 +293,7 @@ static enum sl_wire_reject wire_check_body(const struct wire_frame *f)
 		if (f->hdr.ack_level > SL_ACKS_MAX) {
 			return SL_WIRE_REJECT_BAD_FIELD;
 		}
-		return wire_check_records(f);
+		return wire_records_check(f->body, f->body_len, f->hdr.record_count);
 	case SL_WIRE_ACK:
 	case SL_WIRE_NACK:
 		return f->body_len == 16 ? SL_WIRE_OK : SL_WIRE_REJECT_BAD_COUNT;

@@ -100,6 +100,23 @@ enum sl_stat wire_reject_stat(enum sl_wire_reject r);
  */
 bool wire_topic_is_valid(const uint8_t *name, size_t len);
 
+/*
+ * Checks a PRODUCE body (body_len bytes, also a journal entry's body): every record in
+ * bounds with zero attributes, the records filling the body exactly, and exactly
+ * record_count (>= 1) of them. Returns SL_WIRE_OK, SL_WIRE_REJECT_BAD_COUNT or
+ * SL_WIRE_REJECT_BAD_FIELD. Reads nothing outside body[0..body_len).
+ */
+enum sl_wire_reject wire_records_check(const uint8_t *body, uint32_t body_len,
+				       uint16_t record_count);
+
+/* Starts iterating the records of a body that passed wire_records_check(). */
+static inline void wire_record_iter_init_body(struct wire_record_iter *it, const uint8_t *body,
+					      uint32_t body_len)
+{
+	it->next = body;
+	it->end = body + body_len;
+}
+
 /* Starts iterating the records of a decoded PRODUCE frame. */
 void wire_record_iter_init(struct wire_record_iter *it, const struct wire_frame *f);
 

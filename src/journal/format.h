@@ -147,8 +147,10 @@ void journal_segment_header_encode(void *dst, uint16_t shard, uint64_t base_posi
 				   uint64_t segment_bytes, uint64_t created_ns,
 				   uint32_t window_bytes);
 
-/* Validates a segment header block. Returns JOURNAL_OK, TRUNCATED, BAD_MAGIC, BAD_CRC or
- * BAD_VERSION (checked after the CRC so a damaged header is not called "unknown version"). */
+/* Validates a segment header block. Returns JOURNAL_OK, TRUNCATED, BAD_MAGIC, BAD_CRC,
+ * BAD_VERSION (checked after the CRC so a damaged header is not called "unknown version"),
+ * BAD_LENGTH (segment_bytes out of MIN..MAX or not a multiple of the block) or BAD_FIELD
+ * (base_position not 8-aligned, or base + segment_bytes wrapping). */
 enum journal_reject journal_segment_header_decode(const void *buf, size_t len,
 						  struct journal_segment_header *out);
 
