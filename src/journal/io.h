@@ -26,7 +26,7 @@ enum journal_io_op {
 	JOURNAL_IO_OP_READ,
 	JOURNAL_IO_OP_FDATASYNC,
 	JOURNAL_IO_OP_FALLOCATE,
-	JOURNAL_IO_OP_OPEN,  /* openat(AT_FDCWD, path, flags, 0644); res: the fd */
+	JOURNAL_IO_OP_OPEN, /* openat(AT_FDCWD, path, flags, 0644); res: the fd */
 	JOURNAL_IO_OP_CLOSE,
 	JOURNAL_IO_OP_UNLINK,
 	JOURNAL_IO_OP_COUNT,
@@ -46,8 +46,9 @@ struct journal_io;
 
 /*
  * Creates a back end for at most `depth` operations in flight. With `buffers` (may be
- * NULL when nbuffers is 0) the io_uring back end registers them (fixed buffers); the
- * thread back end ignores them. AUTO tries io_uring first (creation and one probe of the
+ * NULL when nbuffers is 0) the io_uring back end registers them (fixed buffers; when the
+ * kernel refuses, e.g. for RLIMIT_MEMLOCK, they are used unregistered); the thread back
+ * end ignores them. AUTO tries io_uring first (creation and one probe of the
  * operations used) and falls back to the thread. Returns 0, -EINVAL, -ENOMEM, or the
  * io_uring error when kind is URING. Never logs: journal_io_kind_name(journal_io_kind())
  * and journal_io_fallback_reason() say what was chosen and why.
@@ -68,16 +69,26 @@ const char *journal_io_kind_name(enum journal_io_kind kind);
  * or NULL when it did not. */
 const char *journal_io_fallback_reason(const struct journal_io *io);
 
+/*
+ * False when only another thread may drive io: an io_uring ring set up SINGLE_ISSUER
+ * belongs to the thread that first submitted to it (journal_io_create() leaves it
+ * disabled until then, so it may be created on another thread). Elsewhere submit, reap
+ * and wait do nothing useful, and journal_io_destroy() does not wait for what is in flight
+ * (the kernel finishes it when the ring is torn down).
+ */
+bool journal_io_is_usable_here(const struct journal_io *io);
+
 /* Operations queued or in flight, not yet reaped. */
 unsigned journal_io_inflight(const struct journal_io *io);
 
 /*
  * Queue one operation. The memory (buf, path) is borrowed until its completion is
  * reaped. buffer_index: the index of a registered buffer that contains buf, or -1.
- * Return 0, or -EBUSY when `depth` operations are already queued or in flight.
+ * Return 0, or -EBUSY when `depth` operations are already queued or in flight. Both back
+ * ends continue a short write, so a write completes with len or -errno.
  */
-int journal_io_write(struct journal_io *io, int fd, const void *buf, uint32_t len,
-		     uint64_t offset, int buffer_index, uint64_t tag);
+int journal_io_write(struct journal_io *io, int fd, const void *buf, uint32_t len, uint64_t offset,
+		     int buffer_index, uint64_t tag);
 int journal_io_read(struct journal_io *io, int fd, void *buf, uint32_t len, uint64_t offset,
 		    int buffer_index, uint64_t tag);
 int journal_io_fdatasync(struct journal_io *io, int fd, uint64_t tag);
