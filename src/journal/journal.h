@@ -59,23 +59,23 @@ struct journal_conf {
  * SL_STAT_JOURNAL_*). The fsync latency histogram counts fdatasyncs by completion time.
  */
 enum journal_stat {
-	JOURNAL_STAT_BATCHES,		/* entries appended */
-	JOURNAL_STAT_BYTES,		/* entry bytes appended */
-	JOURNAL_STAT_WRITES,		/* write operations issued */
-	JOURNAL_STAT_WRITE_BYTES,	/* bytes they wrote (block-rounded, tail rewrites incl.) */
-	JOURNAL_STAT_FSYNCS,		/* fdatasyncs issued */
-	JOURNAL_STAT_FLUSH_SIZE,	/* chunks sealed because they reached flush_bytes */
-	JOURNAL_STAT_FLUSH_TIME,	/* ... because flush_us passed */
-	JOURNAL_STAT_FLUSH_ROLL,	/* ... because the segment was full */
-	JOURNAL_STAT_FLUSH_CLOSE,	/* ... at shutdown */
-	JOURNAL_STAT_BUSY,		/* appends refused: every chunk full or in flight */
-	JOURNAL_STAT_STORAGE_ERRORS,	/* failed writes, fdatasyncs, creations */
+	JOURNAL_STAT_BATCHES,	     /* entries appended */
+	JOURNAL_STAT_BYTES,	     /* entry bytes appended */
+	JOURNAL_STAT_WRITES,	     /* write operations issued */
+	JOURNAL_STAT_WRITE_BYTES,    /* bytes they wrote (block-rounded, tail rewrites incl.) */
+	JOURNAL_STAT_FSYNCS,	     /* fdatasyncs issued */
+	JOURNAL_STAT_FLUSH_SIZE,     /* chunks sealed because they reached flush_bytes */
+	JOURNAL_STAT_FLUSH_TIME,     /* ... because flush_us passed */
+	JOURNAL_STAT_FLUSH_ROLL,     /* ... because the segment was full */
+	JOURNAL_STAT_FLUSH_CLOSE,    /* ... at shutdown */
+	JOURNAL_STAT_BUSY,	     /* appends refused: every chunk full or in flight */
+	JOURNAL_STAT_STORAGE_ERRORS, /* failed writes, fdatasyncs, creations */
 	JOURNAL_STAT_SEGMENTS_CREATED,
-	JOURNAL_STAT_SEGMENTS_DELETED,	/* by retention */
-	JOURNAL_STAT_RETENTION_BYTES,	/* bytes freed by retention */
-	JOURNAL_STAT_ROLL_WAITS,	/* appends refused: next segment not ready yet */
-	JOURNAL_STAT_TORN_TRUNCATIONS,	/* torn tails cut at start-up */
-	JOURNAL_STAT_FSYNC_US_LT_50,	/* fdatasync latency histogram */
+	JOURNAL_STAT_SEGMENTS_DELETED, /* by retention */
+	JOURNAL_STAT_RETENTION_BYTES,  /* bytes freed by retention */
+	JOURNAL_STAT_ROLL_WAITS,       /* appends refused: next segment not ready yet */
+	JOURNAL_STAT_TORN_TRUNCATIONS, /* torn tails cut at start-up */
+	JOURNAL_STAT_FSYNC_US_LT_50,   /* fdatasync latency histogram */
 	JOURNAL_STAT_FSYNC_US_LT_100,
 	JOURNAL_STAT_FSYNC_US_LT_200,
 	JOURNAL_STAT_FSYNC_US_LT_500,
@@ -169,5 +169,8 @@ enum journal_io_kind journal_io_kind_used(const struct journal *j);
 
 /* Reads counter `stat`. */
 uint64_t journal_counter(const struct journal *j, enum journal_stat stat);
+
+/* Test hook: the journal's I/O back end, to inject results with journal_io_inject(). */
+struct journal_io *journal_test_io(struct journal *j);
 
 #endif

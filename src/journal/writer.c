@@ -1,1 +1,1330 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The journal writer: recovery at open, then appends staged in chunks and written, synced
+ * and rolled over segments through journal/io.h without ever blocking the shard.
+ *
+ * Positions. A journal position is a virtual byte address. A segment based at b with
+ * capacity c (segment_bytes - BLOCK) holds positions [b, b + c) at file offsets
+ * BLOCK + (p - b); the next segment is based at b + c, so it can be created, preallocated,
+ * given its header and synced ahead of use (from when the current one is half used).
+ * Entries never span segments: one that does not fit rolls to the next segment and the
+ * rest of the old one stays zero.
+ *
+ * Staging. `buffers` page-aligned chunks of chunk_bytes (flush_bytes + largest entry +
+ * one block) from the shard's NUMA node, registered with io_uring, used in ring order. A
+ * chunk covers a block-aligned file range of one segment; entries are encoded straight
+ * into it. Sealing pads it with zeros to a block; its partial last block is copied into the
+ * next chunk, whose first write rewrites that block with more data (the O_DIRECT tail
+ * rewrite). A chunk is sealed at flush_bytes, when its oldest entry is flush_us old, at a
+ * roll and at close.
+ *
+ * Writing and syncing. A sealed chunk goes out as ceil(len / WRITE_BYTES_MAX) unlinked
+ * writes. Consecutive chunks overlap on the rewritten block, so chunk k+1 is issued only
+ * once every write of chunk k completed; chunk k's fdatasync is issued then (ALWAYS), and
+ * runs while chunk k+1 is written (pipelined group commit). INTERVAL issues one when data
+ * is unsynced and fsync_us passed; NEVER counts data as durable once written. An
+ * fdatasync issued at written end W makes everything below W durable when it completes;
+ * the durable end is the largest such W. Except with NEVER, a chunk is not issued while it
+ * would leave more than window_bytes (2 chunks, recorded in the segment header) unsynced in
+ * its segment: an fdatasync is issued early instead, so recovery can tell a torn tail
+ * (within the window) from corruption. Roll barrier: the first write into a segment waits
+ * until everything before it is written and synced, even with NEVER, so only the newest
+ * segment holding data can have a torn tail.
+ *
+ * Failure. A failed data write or fdatasync stops the journal for good (no retry: the page
+ * cache may have dropped the dirty pages, "fsyncgate"): the durable end freezes and
+ * appends answer -EROFS. No space to preallocate the next segment is not a failure: the
+ * half-made file is removed, creation is retried once a second from journal_poll(), and
+ * meanwhile appends that need the next segment answer -ENOSPC.
+ *
+ * Threads. journal_open() may run on another thread than the shard; the io_uring ring
+ * belongs to the first thread that polls. All memory is allocated in journal_open().
+ */
+#include "journal/journal.h"
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <numa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOURNAL_LOG "journal"
+/* Segments open at once: one being retired, the current one, the next one. */
+#define JOURNAL_SEG_SLOTS 3u
+/* fdatasyncs of data in flight at once. */
+#define JOURNAL_FSYNC_SLOTS 8u
+/* Operations on segment files in flight at once (creation steps, close, unlink). */
+#define JOURNAL_SEG_OPS_MAX (2u * JOURNAL_SEG_SLOTS)
+#define JOURNAL_SPACE_RETRY_US 1000000u
+/* Completions taken per journal_poll(): a few bursts, then back to the shard. */
+#define JOURNAL_REAP_BURST 32u
+#define JOURNAL_REAP_ROUNDS 4u
+#define JOURNAL_CLOSE_WAIT_US 100000u
+
+#define JOURNAL_TAG_SHIFT 56
+#define JOURNAL_TAG_WRITE 1ull
+#define JOURNAL_TAG_FSYNC 2ull
+#define JOURNAL_TAG_SEG 3ull
+
+enum journal_seg_state {
+	JOURNAL_SEG_EMPTY,	/* slot free */
+	JOURNAL_SEG_OPENING,	/* creation: open in flight */
+	JOURNAL_SEG_ALLOCATING, /* fallocate in flight */
+	JOURNAL_SEG_HEADER,	/* header write in flight */
+	JOURNAL_SEG_SYNCING,	/* fdatasync of the file in flight */
+	JOURNAL_SEG_DIRSYNC,	/* fdatasync of the directory in flight */
+	JOURNAL_SEG_READY,	/* created, waiting for the roll */
+	JOURNAL_SEG_ACTIVE,	/* appended to, or still being written and synced */
+	JOURNAL_SEG_CLOSING,	/* close in flight */
+	JOURNAL_SEG_DISCARDING, /* no space: close and unlink in flight */
+};
+
+struct journal_seg {
+	uint64_t seq; /* segments in the order this process used them */
+	uint64_t base;
+	uint64_t limit;	   /* base + capacity */
+	uint64_t data_end; /* after the last chunk written into it; 0: none */
+	int fd;
+	unsigned ops; /* operations in flight on this slot */
+	bool full;    /* appends must roll (its header's window is too small) */
+	enum journal_seg_state state;
+	char path[PATH_MAX];
+};
+
+struct journal_chunk {
+	uint8_t *buf;
+	uint64_t pos;	  /* journal position of buf[0] */
+	uint64_t seg_seq; /* the segment it belongs to */
+	uint32_t used;	  /* bytes staged, carry included */
+	uint32_t carry;	  /* leading bytes copied from the previous chunk */
+	uint32_t write_len;
+	uint32_t writes_left;
+};
+
+struct journal_sync_slot {
+	uint64_t covers; /* written end when issued */
+	uint64_t issued_ns;
+	uint64_t seg_seq;
+	bool busy;
+};
+
+struct journal {
+	char dir[PATH_MAX];
+	struct journal_conf conf;
+	uint64_t *counters;
+	struct journal_io *io;
+	int dir_fd;
+	int open_flags; /* for data files: O_RDWR | O_CLOEXEC [| O_DIRECT] */
+	uint32_t chunk_bytes;
+	uint32_t window_bytes;
+	uint32_t writes_per_chunk_max;
+	unsigned io_depth;
+	unsigned nchunks;
+	struct journal_chunk *chunks;
+	uint8_t *header_block; /* the next segment's header, registered as buffer nchunks */
+	/* Chunks [free_seq, write_seq) are being written, [write_seq, seal_seq) are sealed,
+	 * seal_seq is being filled when `open`. */
+	uint64_t free_seq;
+	uint64_t write_seq;
+	uint64_t seal_seq;
+	bool open;
+	uint64_t open_since_us; /* poll clock when the open chunk got its first entry */
+	uint64_t tail_pos;	/* where the next chunk starts (block-aligned) */
+	uint32_t tail_carry;	/* bytes of it the last sealed chunk holds */
+	struct journal_seg seg[JOURNAL_SEG_SLOTS];
+	uint64_t cur_seq;
+	uint64_t appended_end;
+	uint64_t written_end; /* every write below completed */
+	uint64_t written_seg_seq;
+	uint64_t synced_end; /* every byte below is synced */
+	uint64_t fsync_issued_end;
+	uint64_t last_fsync_us;
+	struct journal_sync_slot fsync[JOURNAL_FSYNC_SLOTS];
+	uint64_t now_us;
+	bool failed;
+	int first_error;
+	bool space_short; /* the next segment could not be preallocated */
+	uint64_t space_retry_us;
+	bool closing;
+	uint64_t own_counters[JOURNAL_STAT_COUNT];
+};
+
+static const char *const journal_stat_names[JOURNAL_STAT_COUNT] = {
+	[JOURNAL_STAT_BATCHES] = "batches",
+	[JOURNAL_STAT_BYTES] = "bytes",
+	[JOURNAL_STAT_WRITES] = "writes",
+	[JOURNAL_STAT_WRITE_BYTES] = "write_bytes",
+	[JOURNAL_STAT_FSYNCS] = "fsyncs",
+	[JOURNAL_STAT_FLUSH_SIZE] = "flush_size",
+	[JOURNAL_STAT_FLUSH_TIME] = "flush_time",
+	[JOURNAL_STAT_FLUSH_ROLL] = "flush_roll",
+	[JOURNAL_STAT_FLUSH_CLOSE] = "flush_close",
+	[JOURNAL_STAT_BUSY] = "busy",
+	[JOURNAL_STAT_STORAGE_ERRORS] = "storage_errors",
+	[JOURNAL_STAT_SEGMENTS_CREATED] = "segments_created",
+	[JOURNAL_STAT_SEGMENTS_DELETED] = "segments_deleted",
+	[JOURNAL_STAT_RETENTION_BYTES] = "retention_bytes",
+	[JOURNAL_STAT_ROLL_WAITS] = "roll_waits",
+	[JOURNAL_STAT_TORN_TRUNCATIONS] = "torn_truncations",
+	[JOURNAL_STAT_FSYNC_US_LT_50] = "fsync_us_lt_50",
+	[JOURNAL_STAT_FSYNC_US_LT_100] = "fsync_us_lt_100",
+	[JOURNAL_STAT_FSYNC_US_LT_200] = "fsync_us_lt_200",
+	[JOURNAL_STAT_FSYNC_US_LT_500] = "fsync_us_lt_500",
+	[JOURNAL_STAT_FSYNC_US_LT_1000] = "fsync_us_lt_1000",
+	[JOURNAL_STAT_FSYNC_US_LT_2000] = "fsync_us_lt_2000",
+	[JOURNAL_STAT_FSYNC_US_LT_5000] = "fsync_us_lt_5000",
+	[JOURNAL_STAT_FSYNC_US_LT_20000] = "fsync_us_lt_20000",
+	[JOURNAL_STAT_FSYNC_US_GE_20000] = "fsync_us_ge_20000",
+};
+
+/* Upper bounds (exclusive) of the fsync latency buckets, LT_50 onwards. */
+static const uint32_t journal_fsync_bucket_us[] = {50, 100, 200, 500, 1000, 2000, 5000, 20000};
+
+const char *journal_stat_name(enum journal_stat stat)
+{
+	return stat < JOURNAL_STAT_COUNT ? journal_stat_names[stat] : "unknown";
+}
+
+/* Only the journal's thread writes counters; readers load them relaxed. */
+static void journal_count(struct journal *j, enum journal_stat stat, uint64_t n)
+{
+	uint64_t *c = &j->counters[stat];
+
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static uint64_t journal_tag(uint64_t kind, uint64_t value)
+{
+	return kind << JOURNAL_TAG_SHIFT | value;
+}
+
+static uint64_t journal_round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+static struct journal_seg *journal_seg_of(struct journal *j, uint64_t seq)
+{
+	return &j->seg[seq % JOURNAL_SEG_SLOTS];
+}
+
+static struct journal_chunk *journal_chunk_of(struct journal *j, uint64_t seq)
+{
+	return &j->chunks[seq % j->nchunks];
+}
+
+/* Stops the journal for good after a storage error; logs the first one only. */
+static void journal_fail(struct journal *j, int res, const char *what, const char *path)
+{
+	journal_count(j, JOURNAL_STAT_STORAGE_ERRORS, 1);
+	if (j->failed) {
+		return;
+	}
+	j->failed = true;
+	j->first_error = res;
+	sl_log(SL_LOG_ERR, JOURNAL_LOG,
+	       "%s of %s failed: %s; the journal accepts nothing more until restart", what, path,
+	       strerror(-res));
+}
+
+/* ---- Synchronous helpers, for journal_open() and journal_close() only ---- */
+
+static int journal_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? -errno : -EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Reads up to len bytes; what lies past the end of the file reads as zeros. */
+static int journal_pread_zero(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			return -errno;
+		}
+		if (n == 0) {
+			break;
+		}
+		done += (size_t)n;
+	}
+	memset(p + done, 0, len - done);
+	return 0;
+}
+
+static int journal_fdatasync_now(int fd)
+{
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static int journal_mkdir_parents(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path)) {
+		return -EINVAL;
+	}
+	memcpy(path, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0') {
+			continue;
+		}
+		char saved = path[i];
+		path[i] = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			return -errno;
+		}
+		path[i] = saved;
+	}
+	return 0;
+}
+
+static int journal_seg_path(const struct journal *j, uint64_t base, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	/* Formatted aside: out may lie in j, and snprintf's arguments must not overlap. */
+	int n = snprintf(path, sizeof(path), "%s/" JOURNAL_SEGMENT_NAME_FORMAT, j->dir,
+			 (unsigned long long)base);
+
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
+		return -ENAMETOOLONG;
+	}
+	memcpy(out, path, (size_t)n + 1);
+	return 0;
+}
+
+/* Opens a data file; drops O_DIRECT for good when the file system refuses it. */
+static int journal_open_data_fd(struct journal *j, const char *path, int extra)
+{
+	int fd = open(path, j->open_flags | extra, 0644);
+
+	if (fd < 0 && errno == EINVAL && (j->open_flags & O_DIRECT)) {
+		j->open_flags &= ~O_DIRECT;
+		sl_log(SL_LOG_WARNING, JOURNAL_LOG,
+		       "the file system of %s refused O_DIRECT: writing through the page cache",
+		       j->dir);
+		fd = open(path, j->open_flags | extra, 0644);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* ---- Open: configuration and memory ---- */
+
+static bool journal_conf_is_valid(const struct journal_conf *c)
+{
+	return c->dir != NULL && c->dir[0] != '\0' && strlen(c->dir) < PATH_MAX - 32 &&
+	       c->segment_bytes >= JOURNAL_SEGMENT_BYTES_MIN &&
+	       c->segment_bytes <= JOURNAL_SEGMENT_BYTES_MAX &&
+	       c->segment_bytes % JOURNAL_BLOCK_BYTES == 0 &&
+	       c->flush_bytes >= JOURNAL_FLUSH_BYTES_MIN &&
+	       c->flush_bytes <= JOURNAL_FLUSH_BYTES_MAX && c->flush_us <= JOURNAL_FLUSH_US_MAX &&
+	       c->fsync <= JOURNAL_FSYNC_NEVER && c->fsync_us <= JOURNAL_FSYNC_US_MAX &&
+	       c->buffers >= JOURNAL_BUFFERS_MIN && c->buffers <= JOURNAL_BUFFERS_MAX &&
+	       c->io <= JOURNAL_IO_THREAD;
+}
+
+static void *journal_numa_alloc(size_t bytes, int socket)
+{
+	if (numa_available() < 0 || socket < 0) {
+		return numa_alloc_local(bytes);
+	}
+	return numa_alloc_onnode(bytes, socket);
+}
+
+static void journal_free_memory(struct journal *j)
+{
+	if (j->chunks != NULL) {
+		for (unsigned i = 0; i < j->nchunks; i++) {
+			if (j->chunks[i].buf != NULL) {
+				numa_free(j->chunks[i].buf, j->chunk_bytes);
+			}
+		}
+	}
+	if (j->header_block != NULL) {
+		numa_free(j->header_block, JOURNAL_BLOCK_BYTES);
+	}
+	free(j->chunks);
+	free(j);
+}
+
+static int journal_alloc(const struct journal_conf *conf, struct journal **out)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		return -ENOMEM;
+	}
+	j->conf = *conf;
+	memcpy(j->dir, conf->dir, strlen(conf->dir) + 1);
+	j->conf.dir = j->dir;
+	j->counters = conf->counters != NULL ? conf->counters : j->own_counters;
+	j->dir_fd = -1;
+	j->open_flags = O_RDWR | O_CLOEXEC | (conf->direct_io ? O_DIRECT : 0);
+	/* numa_alloc_* hand out whole pages: O_DIRECT-aligned. */
+	j->chunk_bytes = (uint32_t)journal_round_up(
+		(uint64_t)conf->flush_bytes + JOURNAL_ENTRY_BYTES_MAX + JOURNAL_BLOCK_BYTES, 4096);
+	j->window_bytes = 2 * j->chunk_bytes;
+	j->writes_per_chunk_max =
+		(j->chunk_bytes + JOURNAL_WRITE_BYTES_MAX - 1) / JOURNAL_WRITE_BYTES_MAX;
+	j->nchunks = conf->buffers;
+	for (unsigned i = 0; i < JOURNAL_SEG_SLOTS; i++) {
+		j->seg[i].fd = -1;
+	}
+	j->chunks = calloc(j->nchunks, sizeof(*j->chunks));
+	j->header_block = journal_numa_alloc(JOURNAL_BLOCK_BYTES, conf->socket);
+	if (j->chunks == NULL || j->header_block == NULL) {
+		goto out_free;
+	}
+	for (unsigned i = 0; i < j->nchunks; i++) {
+		j->chunks[i].buf = journal_numa_alloc(j->chunk_bytes, conf->socket);
+		if (j->chunks[i].buf == NULL) {
+			goto out_free;
+		}
+	}
+	*out = j;
+	return 0;
+
+out_free:
+	journal_free_memory(j);
+	return -ENOMEM;
+}
+
+static int journal_io_setup(struct journal *j)
+{
+	struct iovec *iov = calloc(j->nchunks + 1, sizeof(*iov));
+	unsigned depth = j->writes_per_chunk_max + JOURNAL_FSYNC_SLOTS + JOURNAL_SEG_OPS_MAX;
+	int rc;
+
+	if (iov == NULL) {
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < j->nchunks; i++) {
+		iov[i] = (struct iovec){.iov_base = j->chunks[i].buf, .iov_len = j->chunk_bytes};
+	}
+	iov[j->nchunks] =
+		(struct iovec){.iov_base = j->header_block, .iov_len = JOURNAL_BLOCK_BYTES};
+	if (depth < JOURNAL_IO_DEPTH_MIN) {
+		depth = JOURNAL_IO_DEPTH_MIN;
+	}
+	j->io_depth = depth;
+	rc = journal_io_create(j->conf.io, depth, iov, j->nchunks + 1, &j->io);
+	free(iov);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s: cannot start %s I/O: %s", j->dir,
+		       journal_io_kind_name(j->conf.io), strerror(-rc));
+		return rc;
+	}
+	if (journal_io_fallback_reason(j->io) != NULL) {
+		sl_log(SL_LOG_WARNING, JOURNAL_LOG, "%s: %s; writing with the %s back end", j->dir,
+		       journal_io_fallback_reason(j->io),
+		       journal_io_kind_name(journal_io_kind(j->io)));
+	} else {
+		sl_log(SL_LOG_INFO, JOURNAL_LOG, "%s: writing with the %s back end", j->dir,
+		       journal_io_kind_name(journal_io_kind(j->io)));
+	}
+	return 0;
+}
+
+/* ---- Open: recovery ---- */
+
+/* Zeroes file offsets [from, to) (to block-aligned) and syncs them. */
+static int journal_zero_range(struct journal *j, int fd, uint64_t from, uint64_t to)
+{
+	uint8_t *buf = j->chunks[0].buf;
+	uint64_t off = from & ~(uint64_t)(JOURNAL_BLOCK_BYTES - 1);
+	int rc;
+
+	/* The first block keeps its bytes before `from`; O_DIRECT writes whole blocks. */
+	rc = journal_pread_zero(fd, buf, JOURNAL_BLOCK_BYTES, off);
+	if (rc != 0) {
+		return rc;
+	}
+	memset(buf + (from - off), 0, JOURNAL_BLOCK_BYTES - (from - off));
+	memset(buf + JOURNAL_BLOCK_BYTES, 0, j->chunk_bytes - JOURNAL_BLOCK_BYTES);
+	while (off < to) {
+		uint64_t len = to - off < j->chunk_bytes ? to - off : j->chunk_bytes;
+		rc = journal_pwrite_full(fd, buf, len, off);
+		if (rc != 0) {
+			return rc;
+		}
+		memset(buf, 0, JOURNAL_BLOCK_BYTES);
+		off += len;
+	}
+	return journal_fdatasync_now(fd);
+}
+
+static int journal_cut_torn(struct journal *j, const struct journal_dir *d,
+			    const struct journal_scan_result *res)
+{
+	const struct journal_segment_info *s = NULL;
+	char path[PATH_MAX];
+	int rc;
+
+	for (unsigned i = 0; i < d->count; i++) {
+		const struct journal_segment_info *c = &d->segments[i];
+		if (res->torn_position >= c->base_position &&
+		    res->torn_position < c->base_position + c->capacity) {
+			s = c;
+		}
+	}
+	if (s == NULL) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s: torn position %llu lies in no segment", j->dir,
+		       (unsigned long long)res->torn_position);
+		return -EPROTO;
+	}
+	uint64_t from = journal_segment_offset(s->base_position, res->torn_position);
+	uint64_t to = journal_round_up(from + res->torn_bytes, JOURNAL_BLOCK_BYTES);
+	uint64_t file_end = journal_round_up(s->file_bytes, JOURNAL_BLOCK_BYTES);
+	uint64_t seg_end = JOURNAL_BLOCK_BYTES + s->capacity;
+	to = to < seg_end ? to : seg_end;
+	to = to < file_end ? to : file_end;
+	rc = journal_seg_path(j, s->base_position, path, sizeof(path));
+	if (rc != 0) {
+		return rc;
+	}
+	int fd = journal_open_data_fd(j, path, 0);
+	if (fd < 0) {
+		return fd;
+	}
+	rc = to > from ? journal_zero_range(j, fd, from, to) : 0;
+	(void)close(fd);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot cut the torn tail of %s: %s", path,
+		       strerror(-rc));
+		return rc;
+	}
+	journal_count(j, JOURNAL_STAT_TORN_TRUNCATIONS, 1);
+	sl_log(SL_LOG_WARNING, JOURNAL_LOG,
+	       "cut a torn tail in %s at position %llu (file offset %llu): %s, %llu bytes cut",
+	       path, (unsigned long long)res->torn_position, (unsigned long long)from,
+	       journal_reject_name(res->torn_reason), (unsigned long long)(to - from));
+	return 0;
+}
+
+/* Removes the segments after the one appending continues in: unfinished creations and
+ * segments created ahead of use. They hold no data. */
+static int journal_remove_trailing(struct journal *j, const struct journal_dir *d,
+				   const struct journal_scan_result *res)
+{
+	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : 0;
+	char path[PATH_MAX];
+	int rc;
+
+	if (first >= d->count) {
+		return 0;
+	}
+	for (unsigned i = first; i < d->count; i++) {
+		rc = journal_seg_path(j, d->segments[i].base_position, path, sizeof(path));
+		if (rc == 0 && unlink(path) < 0) {
+			rc = -errno;
+		}
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot remove %s: %s", path,
+			       strerror(-rc));
+			return rc;
+		}
+	}
+	sl_log(SL_LOG_INFO, JOURNAL_LOG,
+	       "%s: removed %u trailing segments holding no data (%u unfinished)", j->dir,
+	       d->count - first, res->unfinished_segments);
+	return journal_fdatasync_now(j->dir_fd);
+}
+
+/* Creates, preallocates, heads and syncs a segment file now. Returns its fd. */
+static int journal_create_segment_now(struct journal *j, uint64_t base, const char *path)
+{
+	int fd = journal_open_data_fd(j, path, O_CREAT | O_TRUNC);
+	int rc;
+
+	if (fd < 0) {
+		return fd;
+	}
+	rc = fallocate(fd, 0, 0, (off_t)j->conf.segment_bytes) < 0 ? -errno : 0;
+	if (rc == 0) {
+		journal_segment_header_encode(j->header_block, j->conf.shard, base,
+					      j->conf.segment_bytes, clock_realtime_ns(),
+					      j->window_bytes);
+		rc = journal_pwrite_full(fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
+	}
+	if (rc == 0) {
+		rc = journal_fdatasync_now(fd);
+	}
+	if (rc == 0) {
+		rc = journal_fdatasync_now(j->dir_fd);
+	}
+	if (rc != 0) {
+		(void)close(fd);
+		(void)unlink(path);
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot create %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	journal_count(j, JOURNAL_STAT_SEGMENTS_CREATED, 1);
+	return fd;
+}
+
+/* Reads the block holding `end` into chunk 0 so the first write rewrites it intact. */
+static int journal_stage_tail(struct journal *j, const struct journal_seg *s, uint64_t end)
+{
+	struct journal_chunk *c = &j->chunks[0];
+	uint64_t off = journal_segment_offset(s->base, end);
+	uint32_t carry = (uint32_t)(off % JOURNAL_BLOCK_BYTES);
+	int rc;
+
+	j->appended_end = end;
+	j->tail_pos = end - carry;
+	j->tail_carry = carry;
+	if (carry == 0) {
+		return 0;
+	}
+	rc = journal_pread_zero(s->fd, c->buf, JOURNAL_BLOCK_BYTES, off - carry);
+	if (rc != 0) {
+		return rc;
+	}
+	*c = (struct journal_chunk){.buf = c->buf,
+				    .pos = end - carry,
+				    .seg_seq = s->seq,
+				    .used = carry,
+				    .carry = carry};
+	j->open = true;
+	return 0;
+}
+
+/* Opens the segment appending continues in (or creates the first) as slot 0. */
+static int journal_start_segment(struct journal *j, const struct journal_dir *d,
+				 const struct journal_scan_result *res)
+{
+	struct journal_seg *s = &j->seg[0];
+	struct journal_segment_header h;
+	bool exists = res->end_segment < d->count;
+	uint64_t base = exists ? d->segments[res->end_segment].base_position : 0;
+	int rc;
+
+	*s = (struct journal_seg){.base = base, .fd = -1, .state = JOURNAL_SEG_ACTIVE};
+	rc = journal_seg_path(j, base, s->path, sizeof(s->path));
+	if (rc != 0) {
+		return rc;
+	}
+	if (!exists) {
+		s->limit = base + j->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+		s->fd = journal_create_segment_now(j, base, s->path);
+		return s->fd < 0 ? s->fd : journal_stage_tail(j, s, base);
+	}
+	s->limit = base + d->segments[res->end_segment].capacity;
+	s->data_end = res->end_position;
+	s->fd = journal_open_data_fd(j, s->path, 0);
+	if (s->fd < 0) {
+		return s->fd;
+	}
+	/* Appending into a segment whose header promises a smaller window than ours would
+	 * let recovery mistake a torn tail for corruption: start the next one instead. */
+	rc = journal_pread_zero(s->fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
+	if (rc == 0) {
+		s->full = journal_segment_header_decode(j->header_block, JOURNAL_BLOCK_BYTES, &h) !=
+				  JOURNAL_OK ||
+			  h.window_bytes < j->window_bytes;
+		/* What a crashed process left in the page cache becomes durable now. */
+		rc = journal_fdatasync_now(s->fd);
+	}
+	return rc != 0 ? rc : journal_stage_tail(j, s, res->end_position);
+}
+
+static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ctx)
+{
+	struct journal_dir d;
+	struct journal_scan_result res;
+	int rc = journal_dir_list(j->dir, &d);
+
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot list %s: %s", j->dir, strerror(-rc));
+		return rc;
+	}
+	rc = journal_scan(&d, replay, ctx, &res);
+	if (rc == -EPROTO || (rc == 0 && res.corrupt)) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s", res.message);
+		rc = -EPROTO;
+		goto out_free;
+	}
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "reading the journal in %s stopped: %s", j->dir,
+		       strerror(rc < 0 ? -rc : EIO));
+		goto out_free;
+	}
+	if (res.torn) {
+		rc = journal_cut_torn(j, &d, &res);
+		if (rc != 0) {
+			goto out_free;
+		}
+	}
+	rc = journal_remove_trailing(j, &d, &res);
+	if (rc != 0) {
+		goto out_free;
+	}
+	rc = journal_start_segment(j, &d, &res);
+	if (rc == 0) {
+		j->written_end = j->appended_end;
+		j->synced_end = j->appended_end;
+		j->fsync_issued_end = j->appended_end;
+	}
+out_free:
+	journal_dir_free(&d);
+	return rc;
+}
+
+static void journal_close_fds(struct journal *j)
+{
+	for (unsigned i = 0; i < JOURNAL_SEG_SLOTS; i++) {
+		if (j->seg[i].fd >= 0) {
+			(void)close(j->seg[i].fd);
+			j->seg[i].fd = -1;
+		}
+	}
+	if (j->dir_fd >= 0) {
+		(void)close(j->dir_fd);
+		j->dir_fd = -1;
+	}
+}
+
+int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void *ctx,
+		 struct journal **out)
+{
+	struct journal *j;
+	int rc;
+
+	*out = NULL;
+	if (!journal_conf_is_valid(conf)) {
+		return -EINVAL;
+	}
+	rc = journal_mkdir_parents(conf->dir);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot create %s: %s", conf->dir, strerror(-rc));
+		return rc;
+	}
+	rc = journal_alloc(conf, &j);
+	if (rc != 0) {
+		return rc;
+	}
+	j->dir_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dir_fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	rc = journal_recover(j, replay, ctx);
+	if (rc != 0) {
+		goto out_close;
+	}
+	rc = journal_io_setup(j);
+	if (rc != 0) {
+		goto out_close;
+	}
+	*out = j;
+	return 0;
+
+out_close:
+	journal_close_fds(j);
+out_free:
+	journal_free_memory(j);
+	return rc;
+}
+
+/* ---- Appending ---- */
+
+/* Seals the open chunk: pads it to a block and notes its partial block for the next. */
+static void journal_chunk_seal(struct journal *j, enum journal_stat why)
+{
+	struct journal_chunk *c = journal_chunk_of(j, j->seal_seq);
+	uint32_t len = (uint32_t)journal_round_up(c->used, JOURNAL_BLOCK_BYTES);
+
+	SL_ASSERT(j->open && c->used > c->carry);
+	memset(c->buf + c->used, 0, len - c->used);
+	c->write_len = len;
+	j->tail_pos = c->pos + (c->used & ~(JOURNAL_BLOCK_BYTES - 1));
+	j->tail_carry = c->used & (JOURNAL_BLOCK_BYTES - 1);
+	j->seal_seq++;
+	j->open = false;
+	journal_count(j, why, 1);
+}
+
+static bool journal_chunk_has_data(const struct journal *j)
+{
+	const struct journal_chunk *c = &j->chunks[j->seal_seq % j->nchunks];
+
+	return j->open && c->used > c->carry;
+}
+
+/* Opens chunk seal_seq at the tail; false when every chunk is sealed or in flight. */
+static bool journal_chunk_open(struct journal *j)
+{
+	if (j->seal_seq - j->free_seq >= j->nchunks) {
+		return false;
+	}
+	struct journal_chunk *c = journal_chunk_of(j, j->seal_seq);
+	*c = (struct journal_chunk){
+		.buf = c->buf,
+		.pos = j->tail_pos,
+		.seg_seq = j->cur_seq,
+		.used = j->tail_carry,
+		.carry = j->tail_carry,
+	};
+	if (j->tail_carry > 0) {
+		/* The previous chunk is sealed, maybe in flight, never reused before this
+		 * one: copying out of it is safe. */
+		const struct journal_chunk *prev = journal_chunk_of(j, j->seal_seq - 1);
+		memcpy(c->buf, prev->buf + (j->tail_pos - prev->pos), j->tail_carry);
+	}
+	j->open = true;
+	return true;
+}
+
+/* Moves appending to the next segment, which must be ready. */
+static int journal_roll(struct journal *j)
+{
+	struct journal_seg *next = journal_seg_of(j, j->cur_seq + 1);
+
+	if (next->state != JOURNAL_SEG_READY || next->seq != j->cur_seq + 1) {
+		journal_count(j, JOURNAL_STAT_ROLL_WAITS, 1);
+		return -ENOSPC;
+	}
+	if (journal_chunk_has_data(j)) {
+		journal_chunk_seal(j, JOURNAL_STAT_FLUSH_ROLL);
+	}
+	j->open = false; /* a chunk holding only the carried block is dropped */
+	next->state = JOURNAL_SEG_ACTIVE;
+	j->cur_seq++;
+	j->appended_end = next->base;
+	j->tail_pos = next->base;
+	j->tail_carry = 0;
+	return 0;
+}
+
+int journal_append(struct journal *j, const struct journal_batch *b, uint64_t now_ns, uint64_t *end)
+{
+	uint32_t bytes = journal_entry_bytes(b->topic_len, b->body_len);
+	const struct journal_seg *s = journal_seg_of(j, j->cur_seq);
+	int rc;
+
+	if (j->failed) {
+		return -EROFS;
+	}
+	if (b->body_len % JOURNAL_ALIGN != 0 || bytes > JOURNAL_ENTRY_BYTES_MAX) {
+		return -EINVAL;
+	}
+	if (s->full || j->appended_end + bytes > s->limit) {
+		rc = journal_roll(j);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	if (!j->open && !journal_chunk_open(j)) {
+		journal_count(j, JOURNAL_STAT_BUSY, 1);
+		return -EAGAIN;
+	}
+	struct journal_chunk *c = journal_chunk_of(j, j->seal_seq);
+	struct journal_entry_header h = {
+		.magic = JOURNAL_ENTRY_MAGIC,
+		.position = j->appended_end,
+		.base_offset = b->base_offset,
+		.producer_id = b->producer_id,
+		.sequence = b->sequence,
+		.append_ns = now_ns,
+		.partition = b->partition,
+		.producer_epoch = b->producer_epoch,
+		.record_count = b->record_count,
+		.topic_len = b->topic_len,
+		.flags = b->flags,
+	};
+	SL_ASSERT_HOT(c->pos + c->used == j->appended_end && c->used + bytes <= j->chunk_bytes);
+	if (c->used == c->carry) {
+		j->open_since_us = j->now_us;
+	}
+	c->used += journal_entry_encode(c->buf + c->used, &h, b->topic, b->body, b->body_len);
+	j->appended_end += bytes;
+	*end = j->appended_end;
+	journal_count(j, JOURNAL_STAT_BATCHES, 1);
+	journal_count(j, JOURNAL_STAT_BYTES, bytes);
+	if (c->used >= j->conf.flush_bytes) {
+		journal_chunk_seal(j, JOURNAL_STAT_FLUSH_SIZE);
+	}
+	return 0;
+}
+
+/* ---- Writing and syncing ---- */
+
+/* Issues an fdatasync covering everything written, unless one already does. */
+static void journal_sync_issue(struct journal *j)
+{
+	struct journal_seg *s = journal_seg_of(j, j->written_seg_seq);
+	unsigned slot = 0;
+
+	if (j->fsync_issued_end >= j->written_end) {
+		return;
+	}
+	while (slot < JOURNAL_FSYNC_SLOTS && j->fsync[slot].busy) {
+		slot++;
+	}
+	if (slot == JOURNAL_FSYNC_SLOTS ||
+	    journal_io_fdatasync(j->io, s->fd, journal_tag(JOURNAL_TAG_FSYNC, slot)) != 0) {
+		return; /* retried at the next poll */
+	}
+	j->fsync[slot] = (struct journal_sync_slot){
+		.covers = j->written_end,
+		.issued_ns = clock_monotonic_ns(),
+		.seg_seq = j->written_seg_seq,
+		.busy = true,
+	};
+	s->ops++;
+	j->fsync_issued_end = j->written_end;
+	j->last_fsync_us = j->now_us;
+	journal_count(j, JOURNAL_STAT_FSYNCS, 1);
+}
+
+/* True when chunk c may be written now; issues the fdatasync it waits for if needed. */
+static bool journal_chunk_may_write(struct journal *j, const struct journal_chunk *c)
+{
+	const struct journal_seg *s = journal_seg_of(j, c->seg_seq);
+
+	if (c->seg_seq != j->written_seg_seq && j->synced_end < j->written_end) {
+		journal_sync_issue(j); /* roll barrier */
+		return false;
+	}
+	if (j->conf.fsync != JOURNAL_FSYNC_NEVER) {
+		uint64_t synced = j->synced_end > s->base ? j->synced_end : s->base;
+		if (c->pos + c->used - synced > j->window_bytes) {
+			journal_sync_issue(j);
+			return false;
+		}
+	}
+	return journal_io_inflight(j->io) + j->writes_per_chunk_max <= j->io_depth;
+}
+
+/* Issues the writes of the oldest sealed chunk once the one before it is written. */
+static void journal_write_next(struct journal *j)
+{
+	if (j->write_seq == j->seal_seq || j->write_seq != j->free_seq) {
+		return;
+	}
+	struct journal_chunk *c = journal_chunk_of(j, j->write_seq);
+	struct journal_seg *s = journal_seg_of(j, c->seg_seq);
+	uint64_t off = journal_segment_offset(s->base, c->pos);
+	int index = (int)(j->write_seq % j->nchunks);
+	uint32_t done = 0;
+
+	if (!journal_chunk_may_write(j, c)) {
+		return;
+	}
+	c->writes_left = 0;
+	while (done < c->write_len) {
+		uint32_t len = c->write_len - done < JOURNAL_WRITE_BYTES_MAX
+				       ? c->write_len - done
+				       : JOURNAL_WRITE_BYTES_MAX;
+		int rc = journal_io_write(j->io, s->fd, c->buf + done, len, off + done, index,
+					  journal_tag(JOURNAL_TAG_WRITE, (uint64_t)index));
+		SL_ASSERT(rc == 0); /* room was checked above */
+		c->writes_left++;
+		done += len;
+	}
+	s->ops += c->writes_left;
+	j->write_seq++;
+	journal_count(j, JOURNAL_STAT_WRITES, c->writes_left);
+	journal_count(j, JOURNAL_STAT_WRITE_BYTES, c->write_len);
+}
+
+static void journal_write_done(struct journal *j, uint64_t index, int32_t res)
+{
+	struct journal_chunk *c = journal_chunk_of(j, j->free_seq);
+	struct journal_seg *s = journal_seg_of(j, c->seg_seq);
+
+	SL_ASSERT(j->free_seq < j->write_seq && index == j->free_seq % j->nchunks &&
+		  c->writes_left > 0);
+	s->ops--;
+	if (res < 0) {
+		journal_fail(j, res, "a write", s->path);
+	}
+	if (--c->writes_left > 0) {
+		return;
+	}
+	j->free_seq++;
+	if (j->failed) {
+		return;
+	}
+	j->written_end = c->pos + c->used;
+	j->written_seg_seq = c->seg_seq;
+	s->data_end = j->written_end;
+	if (j->conf.fsync == JOURNAL_FSYNC_ALWAYS) {
+		journal_sync_issue(j);
+	}
+}
+
+static void journal_fsync_done(struct journal *j, uint64_t slot, int32_t res)
+{
+	struct journal_sync_slot *f = &j->fsync[slot];
+	struct journal_seg *s = journal_seg_of(j, f->seg_seq);
+	uint64_t us = (clock_monotonic_ns() - f->issued_ns) / 1000u;
+	unsigned b = 0;
+
+	SL_ASSERT(slot < JOURNAL_FSYNC_SLOTS && f->busy);
+	f->busy = false;
+	s->ops--;
+	while (b < sizeof(journal_fsync_bucket_us) / sizeof(journal_fsync_bucket_us[0]) &&
+	       us >= journal_fsync_bucket_us[b]) {
+		b++;
+	}
+	journal_count(j, (enum journal_stat)(JOURNAL_STAT_FSYNC_US_LT_50 + b), 1);
+	if (res < 0) {
+		journal_fail(j, res, "fdatasync", s->path);
+	} else if (!j->failed && f->covers > j->synced_end) {
+		j->synced_end = f->covers;
+	}
+}
+
+/* ---- Segments: creation ahead of use, retirement ---- */
+
+static void journal_seg_issue(struct journal_seg *s, int rc)
+{
+	SL_ASSERT(rc == 0); /* depth leaves JOURNAL_SEG_OPS_MAX for segment operations */
+	s->ops++;
+}
+
+static uint64_t journal_seg_tag(const struct journal *j, const struct journal_seg *s)
+{
+	return journal_tag(JOURNAL_TAG_SEG, (uint64_t)(s - j->seg));
+}
+
+static bool journal_is_space_error(int32_t res)
+{
+	return res == -ENOSPC || res == -EDQUOT;
+}
+
+/* No room for the next segment: drop the half-made file and retry in a second. */
+static void journal_seg_no_space(struct journal *j, struct journal_seg *s, int32_t res)
+{
+	journal_count(j, JOURNAL_STAT_STORAGE_ERRORS, 1);
+	if (!j->space_short) {
+		sl_log(SL_LOG_WARNING, JOURNAL_LOG,
+		       "no space to create %s (%s): retrying every second; appends past the "
+		       "current segment are refused meanwhile",
+		       s->path, strerror(-res));
+	}
+	j->space_short = true;
+	j->space_retry_us = j->now_us + JOURNAL_SPACE_RETRY_US;
+	s->state = JOURNAL_SEG_EMPTY;
+	if (s->fd >= 0) {
+		s->state = JOURNAL_SEG_DISCARDING;
+		journal_seg_issue(s, journal_io_close(j->io, s->fd, journal_seg_tag(j, s)));
+		journal_seg_issue(s, journal_io_unlink(j->io, s->path, journal_seg_tag(j, s)));
+		s->fd = -1;
+	}
+}
+
+static void journal_seg_ready(struct journal *j, struct journal_seg *s)
+{
+	s->state = JOURNAL_SEG_READY;
+	journal_count(j, JOURNAL_STAT_SEGMENTS_CREATED, 1);
+	if (j->space_short) {
+		sl_log(SL_LOG_INFO, JOURNAL_LOG, "created %s: appends resume", s->path);
+	}
+	j->space_short = false;
+}
+
+/* Advances the creation of segment s by one step after an operation completed. */
+static void journal_seg_step(struct journal *j, struct journal_seg *s)
+{
+	uint64_t tag = journal_seg_tag(j, s);
+
+	switch (s->state) {
+	case JOURNAL_SEG_OPENING:
+		s->state = JOURNAL_SEG_ALLOCATING;
+		journal_seg_issue(
+			s, journal_io_fallocate(j->io, s->fd, 0, j->conf.segment_bytes, tag));
+		break;
+	case JOURNAL_SEG_ALLOCATING:
+		journal_segment_header_encode(j->header_block, j->conf.shard, s->base,
+					      j->conf.segment_bytes, clock_realtime_ns(),
+					      j->window_bytes);
+		s->state = JOURNAL_SEG_HEADER;
+		journal_seg_issue(s,
+				  journal_io_write(j->io, s->fd, j->header_block,
+						   JOURNAL_BLOCK_BYTES, 0, (int)j->nchunks, tag));
+		break;
+	case JOURNAL_SEG_HEADER:
+		s->state = JOURNAL_SEG_SYNCING;
+		journal_seg_issue(s, journal_io_fdatasync(j->io, s->fd, tag));
+		break;
+	case JOURNAL_SEG_SYNCING:
+		s->state = JOURNAL_SEG_DIRSYNC;
+		journal_seg_issue(s, journal_io_fdatasync(j->io, j->dir_fd, tag));
+		break;
+	case JOURNAL_SEG_DIRSYNC:
+		journal_seg_ready(j, s);
+		break;
+	default:
+		SL_ASSERT(!"segment step in a state without operations");
+	}
+}
+
+static void journal_seg_done(struct journal *j, uint64_t slot, int32_t res)
+{
+	struct journal_seg *s = &j->seg[slot];
+
+	SL_ASSERT(slot < JOURNAL_SEG_SLOTS && s->ops > 0);
+	s->ops--;
+	if (s->state == JOURNAL_SEG_OPENING && res >= 0) {
+		s->fd = res; /* closed with the others even when the journal failed */
+	}
+	if (s->state == JOURNAL_SEG_CLOSING || s->state == JOURNAL_SEG_DISCARDING) {
+		if (s->ops == 0) {
+			s->state = JOURNAL_SEG_EMPTY;
+		}
+		return;
+	}
+	if (j->failed) {
+		return;
+	}
+	if (res < 0 && journal_is_space_error(res) &&
+	    (s->state == JOURNAL_SEG_OPENING || s->state == JOURNAL_SEG_ALLOCATING)) {
+		journal_seg_no_space(j, s, res);
+		return;
+	}
+	if (res < 0) {
+		journal_fail(j, res, "creating the segment", s->path);
+		return;
+	}
+	journal_seg_step(j, s);
+}
+
+/* Starts creating the next segment once the current one is half used. */
+static void journal_prepare_next(struct journal *j)
+{
+	const struct journal_seg *cur = journal_seg_of(j, j->cur_seq);
+	struct journal_seg *next = journal_seg_of(j, j->cur_seq + 1);
+	uint64_t half = cur->base + (cur->limit - cur->base) / 2;
+
+	if (next->state != JOURNAL_SEG_EMPTY || j->closing ||
+	    (j->space_short && j->now_us < j->space_retry_us) ||
+	    (!cur->full && j->appended_end < half)) {
+		return;
+	}
+	*next = (struct journal_seg){
+		.seq = j->cur_seq + 1,
+		.base = cur->limit,
+		.limit = cur->limit + j->conf.segment_bytes - JOURNAL_BLOCK_BYTES,
+		.fd = -1,
+		.state = JOURNAL_SEG_OPENING,
+	};
+	int rc = journal_seg_path(j, next->base, next->path, sizeof(next->path));
+	SL_ASSERT(rc == 0); /* the directory's length was checked at open */
+	journal_seg_issue(next,
+			  journal_io_open(j->io, next->path, j->open_flags | O_CREAT | O_TRUNC,
+					  journal_seg_tag(j, next)));
+}
+
+/* Closes segments nothing refers to any more. */
+static void journal_retire_segments(struct journal *j)
+{
+	uint64_t oldest =
+		j->free_seq < j->seal_seq ? journal_chunk_of(j, j->free_seq)->seg_seq : j->cur_seq;
+
+	for (unsigned i = 0; i < JOURNAL_SEG_SLOTS; i++) {
+		struct journal_seg *s = &j->seg[i];
+		if (s->state != JOURNAL_SEG_ACTIVE || s->seq >= oldest || s->seq >= j->cur_seq ||
+		    s->ops > 0 || j->synced_end < s->data_end) {
+			continue;
+		}
+		s->state = JOURNAL_SEG_CLOSING;
+		journal_seg_issue(s, journal_io_close(j->io, s->fd, journal_seg_tag(j, s)));
+		s->fd = -1;
+	}
+}
+
+/* ---- The loop ---- */
+
+static void journal_dispatch(struct journal *j, const struct journal_io_completion *c)
+{
+	uint64_t kind = c->tag >> JOURNAL_TAG_SHIFT;
+	uint64_t value = c->tag & ((1ull << JOURNAL_TAG_SHIFT) - 1);
+
+	switch (kind) {
+	case JOURNAL_TAG_WRITE:
+		journal_write_done(j, value, c->res);
+		break;
+	case JOURNAL_TAG_FSYNC:
+		journal_fsync_done(j, value, c->res);
+		break;
+	case JOURNAL_TAG_SEG:
+		journal_seg_done(j, value, c->res);
+		break;
+	default:
+		SL_ASSERT(!"completion with an unknown tag");
+	}
+}
+
+static unsigned journal_reap(struct journal *j)
+{
+	struct journal_io_completion c[JOURNAL_REAP_BURST];
+	unsigned total = 0;
+
+	for (unsigned round = 0; round < JOURNAL_REAP_ROUNDS; round++) {
+		unsigned n = journal_io_reap(j->io, c, JOURNAL_REAP_BURST);
+		for (unsigned i = 0; i < n; i++) {
+			journal_dispatch(j, &c[i]);
+		}
+		total += n;
+		if (n < JOURNAL_REAP_BURST) {
+			break;
+		}
+	}
+	return total;
+}
+
+static void journal_sync_by_policy(struct journal *j, uint64_t now_us)
+{
+	switch (j->conf.fsync) {
+	case JOURNAL_FSYNC_ALWAYS:
+		journal_sync_issue(j); /* when the one at write completion found no room */
+		break;
+	case JOURNAL_FSYNC_INTERVAL:
+		if (now_us - j->last_fsync_us >= j->conf.fsync_us) {
+			journal_sync_issue(j);
+		}
+		break;
+	case JOURNAL_FSYNC_NEVER:
+		break;
+	}
+}
+
+unsigned journal_poll(struct journal *j, uint64_t now_us)
+{
+	unsigned n;
+
+	j->now_us = now_us;
+	n = journal_reap(j);
+	if (!j->failed) {
+		if (journal_chunk_has_data(j) &&
+		    (j->conf.flush_us == 0 || now_us - j->open_since_us >= j->conf.flush_us)) {
+			journal_chunk_seal(j, JOURNAL_STAT_FLUSH_TIME);
+		}
+		journal_write_next(j);
+		journal_sync_by_policy(j, now_us);
+		if (j->closing && j->conf.fsync != JOURNAL_FSYNC_NEVER) {
+			journal_sync_issue(j);
+		}
+		journal_prepare_next(j);
+		journal_retire_segments(j);
+	}
+	(void)journal_io_submit(j->io);
+	return n;
+}
+
+uint64_t journal_durable_end(const struct journal *j)
+{
+	return j->conf.fsync == JOURNAL_FSYNC_NEVER ? j->written_end : j->synced_end;
+}
+
+uint64_t journal_appended_end(const struct journal *j)
+{
+	return j->appended_end;
+}
+
+bool journal_is_writable(const struct journal *j)
+{
+	return !j->failed && !j->space_short;
+}
+
+bool journal_has_failed(const struct journal *j)
+{
+	return j->failed;
+}
+
+bool journal_is_idle(const struct journal *j)
+{
+	return !journal_chunk_has_data(j) && j->free_seq == j->seal_seq &&
+	       (j->conf.fsync == JOURNAL_FSYNC_NEVER || j->synced_end >= j->written_end) &&
+	       journal_io_inflight(j->io) == 0;
+}
+
+enum journal_io_kind journal_io_kind_used(const struct journal *j)
+{
+	return journal_io_kind(j->io);
+}
+
+uint64_t journal_counter(const struct journal *j, enum journal_stat stat)
+{
+	return stat < JOURNAL_STAT_COUNT ? __atomic_load_n(&j->counters[stat], __ATOMIC_RELAXED)
+					 : 0;
+}
+
+struct journal_io *journal_test_io(struct journal *j)
+{
+	return j->io;
+}
+
+/* ---- Close ---- */
+
+static bool journal_is_drained(const struct journal *j)
+{
+	if (journal_io_inflight(j->io) > 0) {
+		return false;
+	}
+	return j->failed || (j->free_seq == j->seal_seq && (j->conf.fsync == JOURNAL_FSYNC_NEVER ||
+							    j->synced_end >= j->written_end));
+}
+
+int journal_close(struct journal *j)
+{
+	int rc;
+
+	if (j == NULL) {
+		return 0;
+	}
+	j->closing = true;
+	if (!j->failed && journal_chunk_has_data(j)) {
+		journal_chunk_seal(j, JOURNAL_STAT_FLUSH_CLOSE);
+	}
+	while (journal_io_is_usable_here(j->io)) {
+		/* The caller's clock, not ours: time only matters to sealing (done above) and
+		 * INTERVAL, which closing overrides. */
+		(void)journal_poll(j, j->now_us);
+		if (journal_is_drained(j)) {
+			break;
+		}
+		journal_io_wait(j->io, JOURNAL_CLOSE_WAIT_US);
+	}
+	if (!journal_is_drained(j)) {
+		sl_log(SL_LOG_WARNING, JOURNAL_LOG,
+		       "%s: closed from another thread than the one that polled it, with %u "
+		       "operations in flight: what they carry is not known to be durable",
+		       j->dir, journal_io_inflight(j->io));
+	}
+	rc = j->first_error;
+	journal_io_destroy(j->io);
+	journal_close_fds(j);
+	journal_free_memory(j);
+	return rc;
+}
