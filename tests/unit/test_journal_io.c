@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,42 @@ static void test_journal_io_destroy_waits_in_flight(void **state)
 	journal_io_destroy(NULL);
 }
 
+struct test_thread_arg {
+	struct journal_io *io;
+	int fd;
+	uint8_t *buf;
+	int32_t res;
+};
+
+static void *test_thread_drive(void *p)
+{
+	struct test_thread_arg *a = p;
+
+	a->res = -1;
+	if (journal_io_write(a->io, a->fd, a->buf, 4096, 0, -1, 1) == 0) {
+		a->res = test_one(a->io).res;
+	}
+	return NULL;
+}
+
+/* The daemon opens journals on its main thread and polls them on shard threads. */
+static void test_journal_io_create_other_thread_drives(void **state)
+{
+	struct test_io *t = *state;
+	struct test_thread_arg a = {.fd = t->fd, .buf = t->buf};
+	pthread_t th;
+
+	assert_int_equal(journal_io_create(t->kind, 8, NULL, 0, &a.io), 0);
+	assert_true(journal_io_is_usable_here(a.io));
+	assert_int_equal(pthread_create(&th, NULL, test_thread_drive, &a), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.res, 4096);
+	if (t->kind == JOURNAL_IO_THREAD) {
+		assert_true(journal_io_is_usable_here(a.io));
+	}
+	journal_io_destroy(a.io);
+}
+
 #define TEST_BOTH(f)                                                                               \
 	cmocka_unit_test_setup_teardown(f, test_setup_uring, test_teardown),                       \
 		cmocka_unit_test_setup_teardown(f, test_setup_thread, test_teardown)
@@ -382,6 +419,7 @@ int main(void)
 		TEST_BOTH(test_journal_io_inject_replaces_results),
 		TEST_BOTH(test_journal_io_reap_empty_returns_zero),
 		TEST_BOTH(test_journal_io_destroy_waits_in_flight),
+		TEST_BOTH(test_journal_io_create_other_thread_drives),
 		cmocka_unit_test(test_journal_io_create_auto_prefers_uring),
 		cmocka_unit_test(test_journal_io_create_thread_forced),
 		cmocka_unit_test(test_journal_io_create_bad_depth_einval),

@@ -433,6 +433,54 @@ static void test_journal_poll_never_durable_once_written(void **state)
 	test_reopen_expect(t, 100);
 }
 
+static void test_journal_poll_interval_syncs_early_past_window(void **state)
+{
+	struct test_ctx *t = *state;
+	struct test_replay r;
+
+	/* Chunks of 20 KiB, window 40 KiB; the interval never passes. */
+	t->conf.fsync = JOURNAL_FSYNC_INTERVAL;
+	t->conf.fsync_us = JOURNAL_FSYNC_US_MAX;
+	t->conf.flush_bytes = 4096;
+	struct journal *j = test_open(t, &r);
+	(void)journal_poll(j, t->now_us); /* the first fdatasync is due at once */
+	for (unsigned i = 0; i < 600; i++) {
+		test_append(t, j, i, 200);
+		(void)test_poll(t, j);
+		/* Never more than the window unsynced past the durable end, plus what is
+		 * staged and not yet issued. */
+		assert_true(journal_appended_end(j) - journal_durable_end(j) <=
+			    2 * 20480 + 4 * 20480);
+	}
+	assert_true(journal_counter(j, JOURNAL_STAT_FSYNCS) >= 4);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect(t, 600);
+}
+
+static void test_journal_append_rolls_segments_never_syncs_at_roll(void **state)
+{
+	struct test_ctx *t = *state;
+
+	t->conf.fsync = JOURNAL_FSYNC_NEVER;
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.flush_bytes = 4096;
+	test_round_trip(t, 900);
+	unsigned segments = test_segments(t);
+	assert_true(segments >= 5);
+	/* Re-count: the round trip's journal is gone; write across rolls again. */
+	struct test_replay r;
+	struct journal *j = test_open(t, &r);
+	for (unsigned i = 900; i < 1300; i++) {
+		test_append(t, j, i, 200);
+	}
+	TEST_POLL_UNTIL(t, j, journal_is_idle(j));
+	/* The only fdatasyncs of data are the roll barriers. */
+	assert_true(journal_counter(j, JOURNAL_STAT_FSYNCS) >= 2);
+	assert_true(journal_counter(j, JOURNAL_STAT_FSYNCS) <= test_segments(t));
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect(t, 1300);
+}
+
 /* ---- Flush policy and back-pressure ---- */
 
 static void test_journal_poll_flushes_by_size_and_time(void **state)
@@ -807,6 +855,8 @@ int main(void)
 		TEST(test_journal_durable_end_waits_for_fdatasync),
 		TEST(test_journal_poll_always_syncs_every_flush),
 		TEST(test_journal_poll_never_durable_once_written),
+		TEST(test_journal_poll_interval_syncs_early_past_window),
+		TEST(test_journal_append_rolls_segments_never_syncs_at_roll),
 		TEST(test_journal_poll_flushes_by_size_and_time),
 		TEST(test_journal_append_busy_when_chunks_full),
 		TEST(test_journal_open_torn_tail_truncated),
