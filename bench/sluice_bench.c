@@ -7,7 +7,10 @@
  * router (whose replies are ACKs). Results are one JSON line for bench/ scripts.
  * `pcap` writes a classic pcap of valid Ethernet/IPv4/UDP PRODUCE frames for the
  * pipeline benchmark (bench/pipeline.sh), which replays it into sluiced with net_pcap.
+ * `durable` (bench_durable.c) measures durable-ack rates and latency for bench/journal.sh.
  */
+#include "bench.h"
+
 #include "core/clock.h"
 #include "core/wire.h"
 
@@ -24,11 +27,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BENCH_BURST 64
-#define BENCH_DGRAM_MAX 9216
 #define BENCH_STREAMS 8
 
-static volatile sig_atomic_t bench_stop;
+volatile sig_atomic_t bench_stop;
 
 static void bench_on_signal(int sig)
 {
@@ -36,7 +37,7 @@ static void bench_on_signal(int sig)
 	bench_stop = 1;
 }
 
-static int bench_parse_addr(const char *s, struct sockaddr_in *out)
+int bench_parse_addr(const char *s, struct sockaddr_in *out)
 {
 	char host[64];
 	const char *colon = strrchr(s, ':');
@@ -57,13 +58,13 @@ static int bench_parse_addr(const char *s, struct sockaddr_in *out)
 	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-static int bench_socket(int rcvbuf)
+int bench_socket(int bufbytes)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 
 	if (fd >= 0) {
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufbytes, sizeof(bufbytes));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufbytes, sizeof(bufbytes));
 	}
 	return fd;
 }
@@ -593,6 +594,9 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "pcap") == 0) {
 		return bench_pcap_main(argc - 1, argv + 1);
 	}
+	if (argc >= 2 && strcmp(argv[1], "durable") == 0) {
+		return bench_durable_main(argc - 1, argv + 1);
+	}
 	(void)fprintf(stderr, "usage: sluice-bench echo IP:PORT\n"
 			      "       sluice-bench load [--router IP:PORT] [--event-bytes N]\n"
 			      "                         [--events-per-frame N] [--frame-bytes N]\n"
@@ -601,6 +605,10 @@ int main(int argc, char **argv)
 			      "                         [--events-per-frame K] [--event-bytes B]\n"
 			      "                         [--router-ip IP] [--router-port P]\n"
 			      "                         [--router-mac MAC] [--src-ip IP]\n"
-			      "                         [--src-mac MAC]\n");
+			      "                         [--src-mac MAC]\n"
+			      "       sluice-bench durable [--router IP:PORT] [--event-bytes B]\n"
+			      "                         [--events-per-frame K] [--partitions N]\n"
+			      "                         [--window FRAMES] [--rate FRAMES_PER_S]\n"
+			      "                         [--seconds S] [--warmup-s S] (--help)\n");
 	return 2;
 }
