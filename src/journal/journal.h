@@ -123,7 +123,9 @@ int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void
 /*
  * Waits for everything appended to be written and (unless fsync is NEVER) synced, then
  * closes the files and frees j (NULL is a no-op). Blocks: shutdown only. Returns 0 or the
- * first storage error seen since open.
+ * first storage error seen since open. An io_uring ring belongs to the thread that first
+ * polled the journal: on another thread this cannot drive it, so drain there first
+ * (journal_poll() until journal_is_idle()); what is left is logged, not waited for.
  */
 int journal_close(struct journal *j);
 
@@ -161,7 +163,8 @@ bool journal_is_writable(const struct journal *j);
  * yet durable will never be. */
 bool journal_has_failed(const struct journal *j);
 
-/* True when nothing is staged, in flight or waiting for its fdatasync. */
+/* True when nothing is staged, in flight or waiting for its fdatasync (zero-filling the
+ * next segment ahead of use excepted). */
 bool journal_is_idle(const struct journal *j);
 
 /* The I/O back end in use. */

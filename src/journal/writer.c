@@ -6,8 +6,8 @@
  * Positions. A journal position is a virtual byte address. A segment based at b with
  * capacity c (segment_bytes - BLOCK) holds positions [b, b + c) at file offsets
  * BLOCK + (p - b); the next segment is based at b + c, so it can be created, preallocated,
- * given its header and synced ahead of use (from when the current one is half used).
- * Entries never span segments: one that does not fit rolls to the next segment and the
+ * given its header and synced ahead of use (from when the current one is half used), then
+ * zero-filled while no data write is in flight. Entries never span segments: one that does not fit rolls to the next segment and the
  * rest of the old one stays zero.
  *
  * Staging. `buffers` page-aligned chunks of chunk_bytes (flush_bytes + largest entry +
@@ -38,7 +38,9 @@
  * meanwhile appends that need the next segment answer -ENOSPC.
  *
  * Threads. journal_open() may run on another thread than the shard; the io_uring ring
- * belongs to the first thread that polls. All memory is allocated in journal_open().
+ * belongs to the first thread that polls, and journal_close() on another thread cannot
+ * wait for it (drain with journal_poll() until journal_is_idle() first). All memory is
+ * allocated in journal_open().
  */
 #include "journal/journal.h"
 
@@ -682,7 +684,8 @@ static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ct
 	}
 	rc = journal_scan(&d, replay, ctx, &res);
 	if (rc == -EPROTO || (rc == 0 && res.corrupt)) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s", res.message);
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s",
+		       res.message[0] != '\0' ? res.message : "the replay refused the journal");
 		rc = -EPROTO;
 		goto out_free;
 	}

@@ -696,6 +696,28 @@ static void test_journal_open_removes_unfinished_segment(void **state)
 	assert_int_equal(test_segments(t), 1);
 }
 
+static void test_journal_open_larger_window_starts_next_segment(void **state)
+{
+	struct test_ctx *t = *state;
+	struct test_replay r;
+
+	t->conf.flush_bytes = 4096;
+	test_write_entries(t, 10);
+	assert_int_equal(test_segments(t), 1);
+	/* Bigger chunks need a bigger window than the segment's header promises. */
+	t->conf.flush_bytes = 65536;
+	struct journal *j = test_open(t, &r);
+	assert_int_equal(r.count, 10);
+	for (unsigned i = 10; i < 20; i++) {
+		test_append(t, j, i, 200);
+	}
+	assert_true(t->ends[10] >= t->conf.segment_bytes - JOURNAL_BLOCK_BYTES);
+	assert_true(journal_counter(j, JOURNAL_STAT_ROLL_WAITS) >= 1);
+	assert_int_equal(journal_close(j), 0);
+	assert_int_equal(test_segments(t), 2);
+	test_reopen_expect(t, 20);
+}
+
 /* ---- Storage errors ---- */
 
 static void test_expect_failed(struct test_ctx *t, struct journal *j, unsigned i, int err)
@@ -863,6 +885,7 @@ int main(void)
 		TEST(test_journal_open_corrupt_middle_eproto),
 		TEST(test_journal_open_unknown_version_eproto),
 		TEST(test_journal_open_removes_unfinished_segment),
+		TEST(test_journal_open_larger_window_starts_next_segment),
 		TEST(test_journal_poll_write_eio_fails),
 		TEST(test_journal_poll_fdatasync_eio_fails),
 		TEST(test_journal_poll_fallocate_enospc_waits),
