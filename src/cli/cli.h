@@ -2,7 +2,8 @@
 /*
  * The `sluice` command: one entry per subcommand in main.c's dispatch table, each with
  * a parse function (flags into an options struct, testable without running anything)
- * and a run function that talks to the router through libsluice only. Exit statuses:
+ * and a run function that talks to the router through libsluice only (`sluice journal`
+ * reads journal files instead, offline). Exit statuses:
  * 0 success, 1 the operation failed, 2 a usage error (the message names the flag).
  */
 #ifndef SL_CLI_H
@@ -90,8 +91,16 @@ void cli_json_double(struct cli_json *j, const char *key, double v);
 void cli_json_bool(struct cli_json *j, const char *key, bool v);
 /* A string, escaped; NULL writes null. */
 void cli_json_string(struct cli_json *j, const char *key, const char *s);
+/*
+ * A byte string as a JSON string that round-trips losslessly: '"' and '\\' escaped, every
+ * byte below 0x20 or from 0x7f up written as \u00XX, so each character's code point is one
+ * byte (decode, then encode as Latin-1). The output is pure ASCII.
+ */
+void cli_json_bytes(struct cli_json *j, const char *key, const uint8_t *p, size_t len);
 /* Ends the top-level object with a newline and flushes. */
 void cli_json_finish(struct cli_json *j);
+/* Ends the top-level object with a newline, without flushing (one object per line). */
+void cli_json_end_line(struct cli_json *j);
 
 /* ---- progress.c: a once-a-second status line on a terminal ---- */
 
@@ -173,5 +182,36 @@ int cli_metadata_parse(int argc, char **argv, struct cli_request_opts *opts, cha
 
 /* Runs `sluice metadata`. Returns an enum cli_exit. */
 int cli_metadata_main(int argc, char **argv);
+
+/* ---- journal.c: offline journal inspection ---- */
+
+enum cli_journal_cmd {
+	CLI_JOURNAL_VERIFY,
+	CLI_JOURNAL_DUMP,
+	CLI_JOURNAL_STATS,
+};
+
+struct cli_journal_opts {
+	enum cli_journal_cmd cmd;
+	const char *dir;   /* a --data-dir (shard-NNN inside) or one shard's directory */
+	const char *topic; /* dump: only this topic; NULL: every topic */
+	bool has_partition;
+	uint32_t partition; /* dump: only this partition */
+	bool has_from;
+	uint64_t from; /* dump: events at or after this offset, in every partition */
+	bool json;     /* dump --format json, stats --json */
+	bool help;
+};
+
+/*
+ * Parses `sluice journal verify|dump|stats DIR [flags]` (argv[0] is "journal"). Returns
+ * 0, or -EINVAL with a message naming the bad flag or argument in err[CLI_ERR_BYTES].
+ * opts->help is set by --help (then cmd and dir may be missing).
+ */
+int cli_journal_parse(int argc, char **argv, struct cli_journal_opts *opts, char *err);
+
+/* Runs `sluice journal`: reads the journal files only (O_RDONLY), so it works while the
+ * router runs. Returns an enum cli_exit. */
+int cli_journal_main(int argc, char **argv);
 
 #endif

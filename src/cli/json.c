@@ -126,6 +126,29 @@ void cli_json_string(struct cli_json *j, const char *key, const char *s)
 	}
 }
 
+void cli_json_bytes(struct cli_json *j, const char *key, const uint8_t *p, size_t len)
+{
+	cli_json_key(j, key);
+	fputc('"', j->f);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\') {
+			fputc('\\', j->f);
+			fputc(p[i], j->f);
+		} else if (p[i] < 0x20 || p[i] >= 0x7f) {
+			fprintf(j->f, "\\u%04x", p[i]);
+		} else {
+			fputc(p[i], j->f);
+		}
+	}
+	fputc('"', j->f);
+}
+
+void cli_json_end_line(struct cli_json *j)
+{
+	SL_ASSERT(j->depth == 0);
+	fputc('\n', j->f);
+}
+
 void cli_json_finish(struct cli_json *j)
 {
 	SL_ASSERT(j->depth == 0);

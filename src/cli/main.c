@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Entry point of the `sluice` command: a table of subcommands (produce, stats, ping,
- * metadata; consume and journal join it later) and the global --help and --version.
+ * metadata, journal; consume joins it later) and the global --help and --version.
  * Each subcommand parses its own flags; see cli.h for the exit statuses.
  */
 #include "cli/cli.h"
@@ -24,6 +24,8 @@ static const struct cli_command cli_commands[] = {
 	{"stats", "print a router's counters, router-wide and per shard", cli_stats_main},
 	{"ping", "check that a router answers and measure the round trip", cli_ping_main},
 	{"metadata", "print a router's limits and a topic's partitions", cli_metadata_main},
+	{"journal", "verify, dump or summarise journal files offline (read-only)",
+	 cli_journal_main},
 };
 
 static void cli_usage(FILE *f)

@@ -2,8 +2,8 @@
 /*
  * Flag parsing of the `sluice` command: defaults, every kind of rejection (unknown
  * flag, missing value, bad number, out of range, bad ack level, bad router, missing or
- * invalid topic, --size without --count), each message naming the flag, and the JSON
- * writer's escaping.
+ * invalid topic, --size without --count), each message naming the flag, the JSON
+ * writer's escaping, and the commands and flags of `sluice journal`.
  */
 #include "cli/cli.h"
 
@@ -167,6 +167,96 @@ static void test_cli_json_string_escapes(void **state)
 	free(buf);
 }
 
+static void test_cli_json_bytes_round_trip_escapes(void **state)
+{
+	static const uint8_t bytes[] = {'a', 0x00, 0x1f, '"', '\\', 0x7f, 0x80, 0xc3, 0xff, ' '};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct cli_json j;
+
+	(void)state;
+	assert_non_null(f);
+	cli_json_init(&j, f);
+	cli_json_object_begin(&j, NULL);
+	cli_json_bytes(&j, "value", bytes, sizeof(bytes));
+	cli_json_bytes(&j, "empty", bytes, 0);
+	cli_json_object_end(&j);
+	cli_json_end_line(&j);
+	fclose(f);
+	assert_string_equal(buf, "{\"value\":\"a\\u0000\\u001f\\\"\\\\\\u007f\\u0080\\u00c3"
+				 "\\u00ff \",\"empty\":\"\"}\n");
+	free(buf);
+}
+
+#define JARGV(...) ((char *[]){"journal", __VA_ARGS__, NULL})
+#define JARGC(...) ((int)(sizeof((char *[]){"journal", __VA_ARGS__}) / sizeof(char *)))
+#define JPARSE(o, err, ...) cli_journal_parse(JARGC(__VA_ARGS__), JARGV(__VA_ARGS__), o, err)
+
+static void test_cli_journal_parse_commands_and_flags(void **state)
+{
+	struct cli_journal_opts o;
+	char err[CLI_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(JPARSE(&o, err, "verify", "/data"), 0);
+	assert_int_equal(o.cmd, CLI_JOURNAL_VERIFY);
+	assert_string_equal(o.dir, "/data");
+	assert_false(o.json);
+
+	assert_int_equal(JPARSE(&o, err, "dump", "--topic", "a.b", "/data", "--partition", "7",
+				"--from=42", "--format", "json"),
+			 0);
+	assert_int_equal(o.cmd, CLI_JOURNAL_DUMP);
+	assert_string_equal(o.dir, "/data");
+	assert_string_equal(o.topic, "a.b");
+	assert_true(o.has_partition);
+	assert_int_equal(o.partition, 7);
+	assert_true(o.has_from);
+	assert_int_equal(o.from, 42);
+	assert_true(o.json);
+
+	assert_int_equal(JPARSE(&o, err, "stats", "/data", "--json"), 0);
+	assert_int_equal(o.cmd, CLI_JOURNAL_STATS);
+	assert_true(o.json);
+
+	assert_int_equal(JPARSE(&o, err, "dump", "--help"), 0);
+	assert_true(o.help);
+	assert_int_equal(JPARSE(&o, err, "--help"), 0);
+	assert_true(o.help);
+}
+
+static void expect_journal_error(char **argv, int argc, const char *text)
+{
+	struct cli_journal_opts o;
+	char err[CLI_ERR_BYTES];
+
+	assert_int_equal(cli_journal_parse(argc, argv, &o, err), -EINVAL);
+	if (strstr(err, text) == NULL) {
+		fail_msg("message '%s' does not say '%s'", err, text);
+	}
+}
+
+#define EXPECT_JOURNAL_ERROR(text, ...)                                                            \
+	expect_journal_error(JARGV(__VA_ARGS__), JARGC(__VA_ARGS__), text)
+
+static void test_cli_journal_parse_rejects_bad_usage(void **state)
+{
+	(void)state;
+	EXPECT_JOURNAL_ERROR("frob", "frob", "/data");
+	EXPECT_JOURNAL_ERROR("missing DIR", "verify");
+	EXPECT_JOURNAL_ERROR("unexpected argument", "verify", "/a", "/b");
+	EXPECT_JOURNAL_ERROR("--json", "verify", "/data", "--json");
+	EXPECT_JOURNAL_ERROR("--topic", "stats", "/data", "--topic", "a");
+	EXPECT_JOURNAL_ERROR("--format", "stats", "/data", "--format", "json");
+	EXPECT_JOURNAL_ERROR("--format", "dump", "/data", "--format", "xml");
+	EXPECT_JOURNAL_ERROR("--topic", "dump", "/data", "--topic", "a*b");
+	EXPECT_JOURNAL_ERROR("--partition", "dump", "/data", "--partition", "-1");
+	EXPECT_JOURNAL_ERROR("--partition", "dump", "/data", "--partition", "4294967296");
+	EXPECT_JOURNAL_ERROR("--from", "dump", "/data", "--from", "x");
+	EXPECT_JOURNAL_ERROR("--nope", "dump", "/data", "--nope");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +267,9 @@ int main(void)
 		cmocka_unit_test(test_cli_stats_parse_rejects_bad_flags),
 		cmocka_unit_test(test_cli_metadata_parse_rejects_bad_topic),
 		cmocka_unit_test(test_cli_json_string_escapes),
+		cmocka_unit_test(test_cli_json_bytes_round_trip_escapes),
+		cmocka_unit_test(test_cli_journal_parse_commands_and_flags),
+		cmocka_unit_test(test_cli_journal_parse_rejects_bad_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
