@@ -632,8 +632,19 @@ static int scan_run(struct scan *sc)
 
 	for (unsigned i = 0; i < d->count; i++) {
 		err = scan_probe(sc, i);
+		while (err == -ENOENT && i == 0 && d->count > 0) {
+			/* Retention deleted the oldest segment since it was listed (a tool
+			 * reading beside a running router): the journal starts later. */
+			memmove(&d->segments[0], &d->segments[1],
+				(d->count - 1) * sizeof(d->segments[0]));
+			d->count--;
+			err = d->count > 0 ? scan_probe(sc, 0) : 0;
+		}
 		if (err != 0) {
 			return err;
+		}
+		if (d->count == 0) {
+			break;
 		}
 		if (sc->segs[i].has_data) {
 			sc->last_data = (int)i;

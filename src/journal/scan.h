@@ -74,9 +74,10 @@ typedef int journal_entry_fn(void *ctx, const struct journal_entry *e, unsigned 
  * each entry, calls fn (may be NULL) for each valid entry and fills res and the
  * segments' end_position/entries. Damage in the newest segment holding data is a torn
  * tail when no valid entry lies more than the segment's window_bytes past it; any other
- * damage is corruption. Returns 0 (res says whether it was torn or corrupt), what fn
- * returned, -ENOMEM, -EIO style -errno of a read, or -EPROTO for an unknown format
- * version (res->message names the file and version).
+ * damage is corruption. Oldest segments deleted since journal_dir_list() (retention,
+ * while a tool reads beside the router) are dropped from d. Returns 0 (res says whether
+ * it was torn or corrupt), what fn returned, -ENOMEM, -EIO style -errno of a read, or
+ * -EPROTO for an unknown format version (res->message names the file and version).
  */
 int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
 		 struct journal_scan_result *res);

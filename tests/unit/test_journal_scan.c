@@ -710,6 +710,42 @@ static void test_journal_scan_first_write_of_new_segment_lost(void **state)
 	tj_free(j);
 }
 
+static void test_journal_scan_oldest_segment_deleted_after_listing(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 4096);
+	struct journal_scan_result res;
+	struct journal_dir d;
+	struct seen *seen = seen_new();
+	char path[128];
+	(void)state;
+
+	tj_append_n(j, 300, 500);
+	assert_true(j->nsegs >= 3);
+	tj_write(j);
+	assert_int_equal(journal_dir_list(j->dir, &d), 0);
+	unsigned listed = d.count;
+	/* Retention removes the two oldest segments while a tool reads. */
+	tj_path(j, j->segs[0].base, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	tj_path(j, j->segs[1].base, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(journal_scan(&d, collect, seen, &res), 0);
+	assert_int_equal(d.count, listed - 2);
+	assert_int_equal(d.segments[0].base_position, j->segs[2].base);
+	assert_false(res.corrupt);
+	assert_false(res.torn);
+	unsigned first = 0;
+	while (j->seg_of[first] < 2) {
+		first++;
+	}
+	assert_int_equal(seen->n, j->nentries - first);
+	assert_int_equal(seen->pos[0], j->pos[first]);
+	assert_int_equal(seen->seg[0], 0);
+	journal_dir_free(&d);
+	free(seen);
+	tj_free(j);
+}
+
 static void test_journal_scan_fn_nonzero_stops(void **state)
 {
 	struct tjournal *j = tj_new(SEG_SMALL, 4096);
@@ -752,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_journal_scan_precreated_segment_holds_nothing),
 		cmocka_unit_test(test_journal_scan_only_empty_segments),
 		cmocka_unit_test(test_journal_scan_first_write_of_new_segment_lost),
+		cmocka_unit_test(test_journal_scan_oldest_segment_deleted_after_listing),
 		cmocka_unit_test(test_journal_scan_fn_nonzero_stops),
 	};
 
