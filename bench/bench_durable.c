@@ -47,9 +47,16 @@
 /* Longest one wait for replies blocks (the loop re-checks its clocks after it). */
 #define DURABLE_WAIT_NS_MAX 1000000ull
 
+/*
+ * One frame of a stream. The router answers every copy it receives, in the order it
+ * received them (NACKs at once, durable ACKs after the fdatasync), so `copies` counts the
+ * copies whose answer is still due: a NACK arriving while a newer copy is out answers an
+ * older copy, and must not rewind the stream again.
+ */
 struct durable_slot {
 	uint64_t t0_ns;	  /* latency origin: scheduled send (paced) or first send */
 	uint64_t sent_ns; /* last transmission; 0: not sent yet */
+	uint32_t copies;  /* transmissions not answered yet */
 	bool acked;
 };
 
@@ -235,6 +242,7 @@ static bool durable_pick(struct durable_bench *b, struct durable_stream *s, bool
 				      ? b->start_ns + (uint64_t)((double)b->created * 1e9 / b->rate)
 				      : now;
 		slot->sent_ns = 0;
+		slot->copies = 0;
 		slot->acked = false;
 		s->next++;
 		b->created++;
@@ -308,6 +316,7 @@ static unsigned durable_send(struct durable_bench *b, uint64_t now, uint64_t new
 		struct durable_slot *slot = durable_slot(b, &b->streams[part[i]], seqs[i]);
 		b->c.retransmits += slot->sent_ns != 0;
 		slot->sent_ns = now;
+		slot->copies++;
 	}
 	b->c.frames_sent += sent;
 	if (sent < n) {
@@ -331,8 +340,13 @@ static void durable_on_ack(struct durable_bench *b, struct durable_stream *s, ui
 		b->c.acks_other_level++;
 		return;
 	}
+	if (seq < s->base || seq >= s->next) {
+		b->c.acks_stale++;
+		return;
+	}
 	struct durable_slot *slot = durable_slot(b, s, seq);
-	if (seq < s->base || seq >= s->next || slot->acked) {
+	slot->copies -= slot->copies > 0;
+	if (slot->acked) {
 		b->c.acks_stale++;
 		return;
 	}
@@ -366,13 +380,26 @@ static int durable_on_nack(struct durable_bench *b, struct durable_stream *s, ui
 			      wire_nack_reason_name(nack->reason), nack->detail);
 		return -EPROTO;
 	}
+	if (seq < s->base || seq >= s->next) {
+		return 0; /* an old copy of a frame acknowledged since */
+	}
+	struct durable_slot *slot = durable_slot(b, s, seq);
+	slot->copies -= slot->copies > 0;
+	if (slot->copies > 0 || slot->acked) {
+		return 0; /* an older copy: the newest one's answer decides */
+	}
 	uint64_t from = seq;
 	if (reason == SL_NACK_OUT_OF_SEQUENCE && nack->expected >= s->base &&
 	    nack->expected < seq) {
-		from = nack->expected; /* the router still waits for an earlier frame */
+		/* The router waits for an earlier frame: resend from there, unless a copy of
+		 * it is still out (its own answer will rewind the stream if needed). */
+		if (durable_slot(b, s, nack->expected)->copies > 0) {
+			return 0;
+		}
+		from = nack->expected;
 	}
-	/* A NACK of a copy sent before the last rewind (from >= tx) needs nothing. */
-	if (from >= s->base && from < s->tx && !durable_slot(b, s, from)->acked) {
+	/* from >= tx: the stream was rewound below it already. */
+	if (from < s->tx && !durable_slot(b, s, from)->acked) {
 		durable_rewind(b, s, from, now);
 	}
 	return 0;
@@ -432,6 +459,10 @@ static void durable_scan_timeouts(struct durable_bench *b, uint64_t now)
 		}
 		const struct durable_slot *slot = durable_slot(b, s, s->base);
 		if (slot->sent_ns != 0 && now - slot->sent_ns > b->timeout_ns) {
+			/* Presumed lost, with every later copy's answer. */
+			for (uint64_t q = s->base; q < s->tx; q++) {
+				durable_slot(b, s, q)->copies = 0;
+			}
 			b->c.timeouts++;
 			durable_set_tx(b, s, s->base);
 		}
