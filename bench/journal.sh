@@ -10,9 +10,19 @@
 #     saw it. Context rows: fio at iodepth 2 and 4, sluiced --no-direct-io and --fsync never.
 #   - latency: fio's fdatasync latency (bs 4 KiB, one fdatasync per write, iodepth 1) against
 #     the durable-ack latency at 50% and 90% of the router's maximum rate (paced, open loop,
-#     timed from each frame's scheduled send), and the acks=received floor.
+#     timed from each frame's scheduled send), and the floor: sluiced --no-journal with
+#     acks=received.
 #
 #   bench/journal.sh [BUILD_DIR] [RUNS] [SECONDS] [DATA_DIR_PARENT]
+#   env: PARTITIONS     producer streams, one per partition of topic bench (default 32)
+#        STREAM_WINDOW  frames in flight per stream = sluiced --dedupe-window (default 32)
+#        WINDOW         frames in flight in all; unset: the best of a short sweep
+#
+# The maximum rate is a closed loop, and a window larger than the journal can stage
+# (--journal-buffers chunks) only buys NACKs busy and go-back-N resends, so the script
+# first sweeps the window (64 .. PARTITIONS x STREAM_WINDOW, 2 s each, reported) and uses
+# the one with the most acknowledged frames/s and NACKs at most 1% of them (a sustained
+# rate) for every sluiced row.
 #
 # DATA_DIR_PARENT (default /var/tmp) holds one temporary directory for fio's file and the
 # router's --data-dir, so both write to the same file system; it must have room for about
@@ -38,9 +48,10 @@ runs=${2:-5}
 secs=${3:-5}
 parent=${4:-/var/tmp}
 warm=1           # unmeasured seconds before each measurement (fio --ramp_time, bench --warmup-s)
-partitions=32    # streams of the producer, one per partition of topic bench
-stream_window=32 # frames in flight per stream = the router's --dedupe-window (its default)
-window=1024      # frames in flight in all (closed loop, and the bound when paced)
+partitions=${PARTITIONS:-32}       # producer streams, one per partition of topic bench
+stream_window=${STREAM_WINDOW:-32} # frames in flight per stream = --dedupe-window
+window=${WINDOW:-}                 # frames in flight in all (closed loop; the bound when paced)
+run_secs=$secs                     # measured seconds of the next sluiced run
 flush_bytes=$((256 << 10)) # the router's --flush-bytes default: fio's block size
 flush_us=100     # the router's --flush-us default: the goal's flush interval
 port=7880
@@ -191,7 +202,7 @@ stats() { # FILE: the router's counters, or die
 durable_run() {
 	local args=(durable --router "$router" --partitions "$partitions"
 		--stream-window "$stream_window" --window "$window" --warmup-s "$warm"
-		--seconds "$secs" "$@")
+		--seconds "$run_secs" "$@")
 	note_cmd sluice-bench "${args[@]}"
 	"$bench" "${args[@]}" >"$work/bench.out" 2>"$work/bench.err" &
 	local b=$!
@@ -200,7 +211,7 @@ durable_run() {
 	local t1 t2
 	t1=$(date +%s%N)
 	stats "$work/s1.json"
-	sleep "$(awk -v s="$secs" 'BEGIN {print s - 0.5}')"
+	sleep "$(awk -v s="$run_secs" 'BEGIN {print s - 0.5}')"
 	t2=$(date +%s%N)
 	stats "$work/s2.json"
 	wait "$b" || { cat "$work/bench.err" >&2; die "sluice-bench ${args[*]} failed"; }
@@ -244,6 +255,30 @@ fsopts=$(findmnt -n -o OPTIONS -T "$work")
 device=$(df -P "$work" | awk 'NR == 2 {print $1}')
 mountp=$(df -P "$work" | awk 'NR == 2 {print $6}')
 statfs=$(stat -f -c %T "$work")
+
+# --- the window of the closed loop --------------------------------------------------
+sweep=()
+if [ -z "$window" ]; then
+	echo "journal.sh: window sweep" >&2
+	run_secs=2
+	best=0
+	best_w=64
+	for w in 64 128 256 512 1024 2048 4096; do
+		[ "$w" -le $((partitions * stream_window)) ] || break
+		window=$w
+		router_durable "" --event-bytes 64 --events-per-frame 16
+		sweep+=("$w $R")
+		# Sustained: NACKs (busy, and the out-of-sequence ones resending causes) at most
+		# 1% of the frames acknowledged.
+		if echo "$R" | awk -v b="$best" -v s="$run_secs" \
+			'{exit !($1 > b && $9 <= 0.01 * $1 * s)}'; then
+			best=${R%% *}
+			best_w=$w
+		fi
+	done
+	window=$best_w
+	run_secs=$secs
+fi
 
 # The file fio overwrites: written once (zeros), synced, as the journal zero-fills segments.
 prefill=(--name=prefill --filename="$work/fio-over.dat" --ioengine=io_uring --direct=1
@@ -290,7 +325,7 @@ for i in $(seq "$runs"); do
 	l50+=("$R")
 	router_durable "" --event-bytes 64 --events-per-frame 16 --rate "$rate90"
 	l90+=("$R")
-	router_durable "" --event-bytes 64 --events-per-frame 16 --rate "$rate50" \
+	router_durable "--no-journal" --event-bytes 64 --events-per-frame 16 --rate "$rate50" \
 		--acks received
 	lfloor+=("$R")
 	fio_run fdatasync-4k-fresh 4096 1 fresh
@@ -330,7 +365,7 @@ lat_row() { # label load LINES...
 	[ "$label" = "${label%floor*}" ] || verdict="(floor)"
 	echo "| $label | $load | $(fmt "$(col 1 "$@")") | $(fmt "$(col 5 "$@")" 1) |" \
 		"$(fmt "$p99" 1) | $(fmt "$(col 7 "$@")" 1) | $(fmt "$(col 8 "$@")" 1) |" \
-		"$(col 11 "$@") | $verdict |"
+		"$(col 11 "$@") | $(col 9 "$@") | $verdict |"
 }
 {
 	echo "# Durable journal vs fio on the same file system"
@@ -367,24 +402,35 @@ lat_row() { # label load LINES...
 	echo "fresh: a new fallocated file. Ratios are against the overwrite rows."
 	echo "Goal: journal write bandwidth at least 0.90 of fio's (the 16 x 64 B row vs fio)."
 	echo
+	if [ "${#sweep[@]}" -gt 0 ]; then
+		echo "Window sweep (closed loop, 16 x 64 B, 2 s each, one run): the rows above use"
+		echo "window $window, the fastest with NACKs at most 1% of acknowledged frames."
+		echo
+		echo "| window | frames/s | p99 µs | nacks | retransmits | write MB/s |"
+		echo "|---:|---:|---:|---:|---:|---:|"
+		for l in "${sweep[@]}"; do
+			echo "$l" | awk '{printf "| %d | %.0f | %.1f | %d | %d | %.1f |\n", $1, $2, $7, $10, $11, $14 / 1e6}'
+		done
+		echo
+	fi
 	echo "## Latency (fio: bs 4 KiB, fdatasync after every write, iodepth 1; sluiced: paced, 16 x 64 B)"
 	echo
 	echo "Maximum rate (median of the 16 x 64 B bandwidth rows): $(fmt "$max_fps") frames/s;"
 	echo "50%: $rate50 frames/s, 90%: $rate90 frames/s. Goal: durable-ack p99 <= 2 x fio's"
 	echo "fdatasync p99 + --flush-us = 2 x $(fmt "$fio_p99" 1) + $flush_us = **$goal_us µs**."
 	echo
-	echo "| row | load | rate achieved /s | p50 µs | p99 µs | p999 µs | max µs | window stalls | goal |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
+	echo "| row | load | rate achieved /s | p50 µs | p99 µs | p999 µs | max µs | window stalls | nacks | goal |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
 	echo "| fio fdatasync (4 KiB), overwrite | QD1 | $(fmt "$(awk -v n="$(col 6 "${fl[@]}")" \
 		-v s="$secs" 'BEGIN {print n / s}')") | $(fmt "$(col 2 "${fl[@]}")" 1) |" \
-		"$(fmt "$fio_p99" 1) | $(fmt "$(col 4 "${fl[@]}")" 1) | $(fmt "$(col 5 "${fl[@]}")" 1) | – | – |"
+		"$(fmt "$fio_p99" 1) | $(fmt "$(col 4 "${fl[@]}")" 1) | $(fmt "$(col 5 "${fl[@]}")" 1) | – | – | – |"
 	echo "| fio fdatasync (4 KiB), fresh file | QD1 | $(fmt "$(awk -v n="$(col 6 "${flf[@]}")" \
 		-v s="$secs" 'BEGIN {print n / s}')") | $(fmt "$(col 2 "${flf[@]}")" 1) |" \
 		"$(fmt "$(col 3 "${flf[@]}")" 1) | $(fmt "$(col 4 "${flf[@]}")" 1) |" \
-		"$(fmt "$(col 5 "${flf[@]}")" 1) | – | (context) |"
+		"$(fmt "$(col 5 "${flf[@]}")" 1) | – | – | (context) |"
 	lat_row "sluiced durable ack" "50% ($rate50/s)" "${l50[@]}"
 	lat_row "sluiced durable ack" "90% ($rate90/s)" "${l90[@]}"
-	lat_row "sluiced acks=received (floor)" "50% ($rate50/s)" "${lfloor[@]}"
+	lat_row "sluiced --no-journal, acks=received (floor)" "50% ($rate50/s)" "${lfloor[@]}"
 	echo
 	echo "Ack latency is timed from each frame's scheduled send (open loop), so queueing"
 	echo "behind a slow fdatasync is charged to every frame it delayed."
