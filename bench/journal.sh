@@ -29,10 +29,11 @@
 # (SECONDS + 4) x 2.5 GiB. Prints a markdown table (also written to
 # bench/results/journal.md). Fails on tool errors (a tool missing or failing, a router that
 # does not start, lacks journal counters or acknowledges nothing); measures, never fails on
-# a number. Takes about RUNS x 14 x (SECONDS + 2) seconds; run it on a quiet machine.
+# a number. Takes about RUNS x 14 x (SECONDS + 2) + 30 seconds; run it on a quiet machine.
 #
-# Why fio iodepth 1 and 2. The journal writes a flush (a sealed chunk of --flush-bytes) only
-# once every write of the previous one completed (consecutive chunks share the rewritten
+# Why fio iodepth 1 and 2. The journal writes a flush (a chunk sealed at --flush-bytes, or
+# smaller once its oldest entry is --flush-us old) only once every write of the previous one
+# completed (consecutive chunks share the rewritten
 # O_DIRECT tail block), then issues the previous chunk's fdatasync, which runs while the
 # next chunk is written: at most one chunk's write and one fdatasync in flight. fio with
 # fdatasync=1 at iodepth 1 is write, fdatasync, write, ... strictly in turn (the lower bound
