@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 
+#include "core/assert.h"
 #include "core/wire.h"
 #include "journal/scan.h"
 
@@ -760,6 +761,8 @@ static int journal_run(const struct cli_journal_opts *o)
 	struct journal_target t;
 	struct cli_json j;
 	bool ok = true;
+
+	SL_ASSERT(o->dir != NULL); /* the parser refuses a command without DIR */
 	int err = journal_target_find(o->dir, &t);
 
 	if (err == -ENODATA) {

@@ -178,7 +178,7 @@ enum journal_reject journal_segment_header_decode(const void *buf, size_t len,
 	if (h->version != JOURNAL_FORMAT_VERSION) {
 		return JOURNAL_REJECT_BAD_VERSION;
 	}
-	if (h->segment_bytes < JOURNAL_SEGMENT_BYTES_MIN ||
+	if (h->segment_bytes < (uint64_t)JOURNAL_SEGMENT_BYTES_MIN ||
 	    h->segment_bytes > JOURNAL_SEGMENT_BYTES_MAX ||
 	    h->segment_bytes % JOURNAL_BLOCK_BYTES != 0) {
 		return JOURNAL_REJECT_BAD_LENGTH;

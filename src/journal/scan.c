@@ -23,6 +23,8 @@
 /* One sequential read; the buffer also keeps an entry that straddles two reads. */
 #define SCAN_READ_BYTES (1u << 20)
 #define SCAN_BUF_BYTES (SCAN_READ_BYTES + JOURNAL_ENTRY_BYTES_MAX)
+/* The first pass reads the header block and the first entry block. */
+#define SCAN_HEAD_BYTES ((size_t)JOURNAL_BLOCK_BYTES * 2)
 
 /* ---- listing ---- */
 
@@ -262,6 +264,7 @@ struct scan_search {
 	bool any_valid;
 	uint64_t last_valid;  /* position of the farthest valid entry found */
 	uint64_t valid_bytes; /* bytes of the valid entries found, nested ones not counted */
+	uint64_t skip_until;  /* end of the last valid entry counted */
 };
 
 static int scan_open_segment(struct scan *sc, unsigned i, uint64_t *size)
@@ -296,7 +299,7 @@ static int scan_window_has_data(struct scan *sc, const struct scan_seg *s, bool 
 {
 	uint64_t end =
 		JOURNAL_BLOCK_BYTES + (uint64_t)s->hdr.window_bytes + JOURNAL_ENTRY_BYTES_MAX;
-	uint64_t off = 2 * JOURNAL_BLOCK_BYTES;
+	uint64_t off = SCAN_HEAD_BYTES;
 
 	*out = false;
 	if (end > sc->rd.limit) {
@@ -330,14 +333,14 @@ static int scan_probe(struct scan *sc, unsigned i)
 	struct scan_seg *s = &sc->segs[i];
 	struct journal_segment_info *info = &sc->d->segments[i];
 	uint8_t *head = sc->rd.buf;
-	uint64_t size;
+	uint64_t size = 0;
 	int err = 0;
 	int fd = scan_open_segment(sc, i, &size);
 
 	if (fd < 0) {
 		return fd;
 	}
-	err = scan_pread_head(fd, head, 2 * JOURNAL_BLOCK_BYTES);
+	err = scan_pread_head(fd, head, SCAN_HEAD_BYTES);
 	if (err != 0) {
 		goto out_close;
 	}
@@ -418,13 +421,39 @@ static unsigned scan_last_byte(uint64_t w)
  * non-zero bytes and for valid entries at 8-aligned positions after `from`. Reads to the
  * end of the segment: damage is rare, and the torn bytes must all be found.
  */
+/* A candidate entry (magic found) at position q, file offset off, buffer p[0..avail):
+ * returns false when the buffer must be refilled from off first. */
+static bool scan_search_candidate(struct scan *sc, const uint8_t *p, size_t avail, uint64_t q,
+				  uint64_t off, struct scan_search *out)
+{
+	struct journal_entry e;
+	size_t need = JOURNAL_ENTRY_BYTES_MAX;
+
+	if (need > sc->rd.limit - off) {
+		need = (size_t)(sc->rd.limit - off);
+	}
+	if (avail < need) {
+		return false;
+	}
+	if (journal_entry_decode(p, need, q, &e) == JOURNAL_OK) {
+		out->any_valid = true;
+		out->last_valid = q;
+		/* Entries inside a valid entry's bytes are not counted twice. */
+		if (q >= out->skip_until) {
+			out->valid_bytes += e.hdr.entry_bytes;
+			out->skip_until = q + e.hdr.entry_bytes;
+		}
+	}
+	return true;
+}
+
 static int scan_search(struct scan *sc, unsigned i, uint64_t from, struct scan_search *out)
 {
 	uint64_t base = sc->d->segments[i].base_position;
 	uint64_t q = from;
-	uint64_t skip_until = from;
 
 	memset(out, 0, sizeof(*out));
+	out->skip_until = from;
 	for (;;) {
 		const uint8_t *p;
 		size_t avail;
@@ -445,23 +474,9 @@ static int scan_search(struct scan *sc, unsigned i, uint64_t from, struct scan_s
 				out->any_nonzero = true;
 				out->last_nonzero = q + k + scan_last_byte(w);
 			}
-			if (q + k != from && (uint32_t)w == JOURNAL_ENTRY_MAGIC) {
-				size_t need = JOURNAL_ENTRY_BYTES_MAX;
-				if (need > sc->rd.limit - (off + k)) {
-					need = (size_t)(sc->rd.limit - (off + k));
-				}
-				if (avail - k < need) {
-					break; /* refill from here */
-				}
-				struct journal_entry e;
-				if (journal_entry_decode(p + k, need, q + k, &e) == JOURNAL_OK) {
-					out->any_valid = true;
-					out->last_valid = q + k;
-					if (q + k >= skip_until) {
-						out->valid_bytes += e.hdr.entry_bytes;
-						skip_until = q + k + e.hdr.entry_bytes;
-					}
-				}
+			if (q + k != from && (uint32_t)w == JOURNAL_ENTRY_MAGIC &&
+			    !scan_search_candidate(sc, p + k, avail - k, q + k, off + k, out)) {
+				break; /* refill from here */
 			}
 			k += n;
 		}
@@ -525,7 +540,7 @@ static int scan_walk(struct scan *sc, unsigned i)
 	struct journal_segment_info *info = &sc->d->segments[i];
 	uint64_t base = info->base_position;
 	uint64_t pos = base;
-	uint64_t size;
+	uint64_t size = 0;
 	enum journal_reject why = JOURNAL_REJECT_ZERO;
 	int fd = scan_open_segment(sc, i, &size);
 	int err = 0;

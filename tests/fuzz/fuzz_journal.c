@@ -99,6 +99,22 @@ static int fuzz_entry(void *ctx, const struct journal_entry *e, unsigned segment
 	return 0;
 }
 
+/* What any scan result must satisfy, whatever the files held. */
+static void fuzz_check(const struct journal_dir *d, const struct journal_scan_result *res, int err,
+		       uint64_t entries)
+{
+	SL_ASSERT(err == 0 || err == -EPROTO);
+	SL_ASSERT(memchr(res->message, '\0', sizeof(res->message)) != NULL);
+	if (err != 0) {
+		return;
+	}
+	SL_ASSERT(res->entries == entries);
+	SL_ASSERT(res->end_segment <= d->count);
+	SL_ASSERT(res->unfinished_segments <= d->count);
+	SL_ASSERT(!res->corrupt || res->corrupt_segment < d->count);
+	SL_ASSERT((res->corrupt || res->torn) == (res->message[0] != '\0'));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct journal_dir d;
@@ -117,15 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	SL_ASSERT(journal_dir_list(fuzz_dir, &d) == 0);
 	int err = journal_scan(&d, fuzz_entry, &entries, &res);
-	SL_ASSERT(err == 0 || err == -EPROTO);
-	SL_ASSERT(memchr(res.message, '\0', sizeof(res.message)) != NULL);
-	if (err == 0) {
-		SL_ASSERT(res.entries == entries);
-		SL_ASSERT(res.end_segment <= d.count);
-		SL_ASSERT(res.unfinished_segments <= d.count);
-		SL_ASSERT(!res.corrupt || res.corrupt_segment < d.count);
-		SL_ASSERT((res.corrupt || res.torn) == (res.message[0] != '\0'));
-	}
+	fuzz_check(&d, &res, err, entries);
 	journal_dir_free(&d);
 	return 0;
 }

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GEN_SEGMENT_BYTES (64u * 1024u)
+#define GEN_SEGMENT_BYTES ((size_t)64 * 1024)
 #define GEN_WINDOW_BYTES 8192u
 #define GEN_SHARDS 2u
 #define GEN_PARTS_PER_SHARD 3u
@@ -243,14 +243,14 @@ int main(int argc, char **argv)
 		struct gen_shard *s = &shards[1];
 		uint64_t base =
 			s->segs[s->nsegs - 1].base + GEN_SEGMENT_BYTES - JOURNAL_BLOCK_BYTES;
-		uint8_t *zero = calloc(1, 2 * JOURNAL_BLOCK_BYTES);
+		uint8_t *zero = calloc(1, (size_t)2 * JOURNAL_BLOCK_BYTES);
 		if (zero == NULL) {
 			gen_die("calloc");
 		}
 		snprintf(path, sizeof(path),
 			 "%s/" JOURNAL_SHARD_DIR_FORMAT "/" JOURNAL_SEGMENT_NAME_FORMAT, argv[1],
 			 1u, (unsigned long long)base);
-		gen_write_file(path, zero, 2 * JOURNAL_BLOCK_BYTES);
+		gen_write_file(path, zero, (size_t)2 * JOURNAL_BLOCK_BYTES);
 		free(zero);
 	}
 	printf("%u\n", GEN_SHARDS * GEN_PARTS_PER_SHARD * (GEN_BATCHES / 3) * 6);
