@@ -103,14 +103,14 @@ struct journal_entry {
 /* Why an entry or a segment header was refused. */
 enum journal_reject {
 	JOURNAL_OK = 0,
-	JOURNAL_REJECT_ZERO,	      /* all-zero header: the end of written data */
-	JOURNAL_REJECT_TRUNCATED,     /* fewer bytes than the header or entry_bytes says */
+	JOURNAL_REJECT_ZERO,	  /* all-zero header: the end of written data */
+	JOURNAL_REJECT_TRUNCATED, /* fewer bytes than the header or entry_bytes says */
 	JOURNAL_REJECT_BAD_MAGIC,
-	JOURNAL_REJECT_BAD_VERSION,   /* segment header of an unknown format version */
-	JOURNAL_REJECT_BAD_LENGTH,    /* entry_bytes out of range or not a multiple of 8 */
-	JOURNAL_REJECT_BAD_POSITION,  /* the entry's position is not where it was found */
+	JOURNAL_REJECT_BAD_VERSION,  /* segment header of an unknown format version */
+	JOURNAL_REJECT_BAD_LENGTH,   /* entry_bytes out of range or not a multiple of 8 */
+	JOURNAL_REJECT_BAD_POSITION, /* the entry's position is not where it was found */
 	JOURNAL_REJECT_BAD_CRC,
-	JOURNAL_REJECT_BAD_FIELD,     /* unknown flags, topic or records do not fit */
+	JOURNAL_REJECT_BAD_FIELD, /* unknown flags, topic or records do not fit */
 	JOURNAL_REJECT_MAX = JOURNAL_REJECT_BAD_FIELD,
 };
 
@@ -130,8 +130,8 @@ const char *journal_reject_name(enum journal_reject r);
  * dst, which must hold journal_entry_bytes(h->topic_len, body_len) bytes. body_len must
  * be a multiple of 8. Returns the bytes written.
  */
-uint32_t journal_entry_encode(void *dst, const struct journal_entry_header *h,
-			      const uint8_t *topic, const uint8_t *body, uint32_t body_len);
+uint32_t journal_entry_encode(void *dst, const struct journal_entry_header *h, const uint8_t *topic,
+			      const uint8_t *body, uint32_t body_len);
 
 /*
  * Validates the entry at buf[0..len), expected at journal position `position`, and fills

@@ -133,8 +133,9 @@ int journal_close(struct journal *j);
  * Copies one batch into the staging chunk, stamping it with now_ns (CLOCK_REALTIME) and
  * the next journal position. *end receives the position right after the entry: the
  * batch is durable once journal_durable_end() >= *end. Returns 0; -EAGAIN when no
- * staging chunk has room (answer busy); -EROFS when the journal stopped after a
- * storage error, or -ENOSPC while it cannot get its next segment (answer storage).
+ * staging chunk has room or the next segment is still being prepared (answer busy);
+ * -EROFS when the journal stopped after a storage error, or -ENOSPC while there is no
+ * space for its next segment (answer storage).
  * Never blocks, never allocates.
  */
 int journal_append(struct journal *j, const struct journal_batch *b, uint64_t now_ns,

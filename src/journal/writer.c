@@ -827,7 +827,9 @@ static int journal_roll(struct journal *j)
 
 	if (next->state != JOURNAL_SEG_READY || next->seq != j->cur_seq + 1) {
 		journal_count(j, JOURNAL_STAT_ROLL_WAITS, 1);
-		return -ENOSPC;
+		/* Out of space is the operator's problem; a segment still being prepared
+		 * under a burst is a moment's wait. */
+		return j->space_short ? -ENOSPC : -EAGAIN;
 	}
 	if (journal_chunk_has_data(j)) {
 		journal_chunk_seal(j, JOURNAL_STAT_FLUSH_ROLL);
@@ -1288,7 +1290,11 @@ unsigned journal_poll(struct journal *j, uint64_t now_us)
 	j->now_us = now_us;
 	n = journal_reap(j);
 	if (!j->failed) {
-		if (journal_chunk_has_data(j) &&
+		/* Group commit: while an earlier chunk is still sealed or being written, the
+		 * open chunk keeps filling (sealing it would only queue a small write behind
+		 * that one); it is sealed by age once the write path is free. */
+		bool write_path_free = j->free_seq == j->seal_seq;
+		if (journal_chunk_has_data(j) && write_path_free &&
 		    (j->conf.flush_us == 0 || now_us - j->open_since_us >= j->conf.flush_us)) {
 			journal_chunk_seal(j, JOURNAL_STAT_FLUSH_TIME);
 		}
