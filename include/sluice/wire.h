@@ -292,6 +292,35 @@ enum sl_stat {
 	SL_STAT_NET_PORT_RX_NOMBUF,
 	SL_STAT_NET_PORT_IERRORS,
 	SL_STAT_NET_PORT_OERRORS,
+	SL_STAT_DROP_JOURNAL_BUSY, /* journal staging or durable-ack queue full: NACK busy */
+	SL_STAT_DURABLE_ACKS,	   /* acks sent once their batch's fdatasync completed */
+	SL_STAT_DURABLE_NACKS,	   /* durable acks turned NACK storage by a journal failure */
+	/* The journal's own counters (src/journal/journal.h, enum journal_stat, same order). */
+	SL_STAT_JOURNAL_BATCHES, /* entries appended to the journal */
+	SL_STAT_JOURNAL_BYTES,
+	SL_STAT_JOURNAL_WRITES, /* write operations issued */
+	SL_STAT_JOURNAL_WRITE_BYTES,
+	SL_STAT_JOURNAL_FSYNCS,
+	SL_STAT_JOURNAL_FLUSH_SIZE, /* flushes: --flush-bytes reached */
+	SL_STAT_JOURNAL_FLUSH_TIME, /* flushes: --flush-us passed */
+	SL_STAT_JOURNAL_FLUSH_ROLL, /* flushes: segment full */
+	SL_STAT_JOURNAL_FLUSH_CLOSE,
+	SL_STAT_JOURNAL_BUSY,		/* appends refused: staging full */
+	SL_STAT_JOURNAL_STORAGE_ERRORS, /* failed writes, fdatasyncs, segment creations */
+	SL_STAT_JOURNAL_SEGMENTS_CREATED,
+	SL_STAT_JOURNAL_SEGMENTS_DELETED,
+	SL_STAT_JOURNAL_RETENTION_BYTES,
+	SL_STAT_JOURNAL_ROLL_WAITS, /* appends refused: next segment not ready */
+	SL_STAT_JOURNAL_TORN_TRUNCATIONS,
+	SL_STAT_JOURNAL_FSYNC_US_LT_50, /* fdatasync latency histogram */
+	SL_STAT_JOURNAL_FSYNC_US_LT_100,
+	SL_STAT_JOURNAL_FSYNC_US_LT_200,
+	SL_STAT_JOURNAL_FSYNC_US_LT_500,
+	SL_STAT_JOURNAL_FSYNC_US_LT_1000,
+	SL_STAT_JOURNAL_FSYNC_US_LT_2000,
+	SL_STAT_JOURNAL_FSYNC_US_LT_5000,
+	SL_STAT_JOURNAL_FSYNC_US_LT_20000,
+	SL_STAT_JOURNAL_FSYNC_US_GE_20000,
 	SL_STAT_COUNT,
 };
 

@@ -43,6 +43,18 @@ enum {
 	OPT_MTU,
 	OPT_ARP_ENTRIES,
 	OPT_ARP_TIMEOUT_S,
+	OPT_DATA_DIR,
+	OPT_NO_JOURNAL,
+	OPT_SEGMENT_BYTES,
+	OPT_FLUSH_BYTES,
+	OPT_FLUSH_US,
+	OPT_FSYNC,
+	OPT_FSYNC_US,
+	OPT_JOURNAL_BUFFERS,
+	OPT_DIRECT_IO,
+	OPT_NO_DIRECT_IO,
+	OPT_JOURNAL_IO,
+	OPT_DURABLE_ACKS_MAX,
 };
 
 static const struct option daemon_options[] = {
@@ -72,6 +84,18 @@ static const struct option daemon_options[] = {
 	{"mtu", required_argument, NULL, OPT_MTU},
 	{"arp-entries", required_argument, NULL, OPT_ARP_ENTRIES},
 	{"arp-timeout-s", required_argument, NULL, OPT_ARP_TIMEOUT_S},
+	{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+	{"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
+	{"segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES},
+	{"flush-bytes", required_argument, NULL, OPT_FLUSH_BYTES},
+	{"flush-us", required_argument, NULL, OPT_FLUSH_US},
+	{"fsync", required_argument, NULL, OPT_FSYNC},
+	{"fsync-us", required_argument, NULL, OPT_FSYNC_US},
+	{"journal-buffers", required_argument, NULL, OPT_JOURNAL_BUFFERS},
+	{"direct-io", no_argument, NULL, OPT_DIRECT_IO},
+	{"no-direct-io", no_argument, NULL, OPT_NO_DIRECT_IO},
+	{"journal-io", required_argument, NULL, OPT_JOURNAL_IO},
+	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
 	{NULL, 0, NULL, 0},
 };
 
@@ -101,6 +125,17 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->mtu = NETDEV_DPDK_MTU_DEFAULT;
 	f->arp_entries = NETDEV_DPDK_ARP_ENTRIES_DEFAULT;
 	f->arp_timeout_s = NETDEV_DPDK_ARP_TIMEOUT_S_DEFAULT;
+	(void)snprintf(f->data_dir, sizeof(f->data_dir), "%s", DAEMON_DATA_DIR_DEFAULT);
+	f->journal = true;
+	f->segment_bytes = DAEMON_SEGMENT_BYTES_DEFAULT;
+	f->flush_bytes = DAEMON_FLUSH_BYTES_DEFAULT;
+	f->flush_us = DAEMON_FLUSH_US_DEFAULT;
+	f->fsync = JOURNAL_FSYNC_ALWAYS;
+	f->fsync_us = DAEMON_FSYNC_US_DEFAULT;
+	f->journal_buffers = DAEMON_JOURNAL_BUFFERS_DEFAULT;
+	f->direct_io = true;
+	f->journal_io = JOURNAL_IO_AUTO;
+	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -240,6 +275,89 @@ static int flags_driver(const char *arg, struct daemon_flags *f, char *err, size
 	return flags_error(err, err_len, "--driver: '%s' is not one of udp, dpdk", arg);
 }
 
+/* One of `count` names: its index, or -1. */
+static int flags_choice(const char *arg, const char *const *names, int count)
+{
+	for (int i = 0; i < count; i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+static int flags_fsync(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	/* In enum journal_fsync order. */
+	static const char *const names[] = {"always", "interval", "never"};
+	int i = flags_choice(arg, names, 3);
+
+	if (i < 0) {
+		return flags_error(err, err_len,
+				   "--fsync: '%s' is not one of always, interval, never", arg);
+	}
+	f->fsync = (enum journal_fsync)i;
+	return 0;
+}
+
+static int flags_journal_io(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	/* In enum journal_io_kind order. */
+	static const char *const names[] = {"auto", "uring", "thread"};
+	int i = flags_choice(arg, names, 3);
+
+	if (i < 0) {
+		return flags_error(err, err_len,
+				   "--journal-io: '%s' is not one of auto, uring, thread", arg);
+	}
+	f->journal_io = (enum journal_io_kind)i;
+	return 0;
+}
+
+static int flags_data_dir(const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	if (arg[0] == '\0' || strlen(arg) >= sizeof(f->data_dir) - 16) {
+		return flags_error(err, err_len, "--data-dir: the path must be 1..%u bytes long",
+				   DAEMON_DATA_DIR_BYTES - 17);
+	}
+	(void)snprintf(f->data_dir, sizeof(f->data_dir), "%s", arg);
+	return 0;
+}
+
+/* The journal's flags with an argument; -ENOENT when opt is not one of them. */
+static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char *err,
+			 size_t err_len)
+{
+	switch (opt) {
+	case OPT_DATA_DIR:
+		return flags_data_dir(arg, f, err, err_len);
+	case OPT_SEGMENT_BYTES:
+		return flags_number("segment-bytes", arg, JOURNAL_SEGMENT_BYTES_MIN,
+				    JOURNAL_SEGMENT_BYTES_MAX, &f->segment_bytes, err, err_len);
+	case OPT_FLUSH_BYTES:
+		return flags_u32("flush-bytes", arg, JOURNAL_FLUSH_BYTES_MIN,
+				 JOURNAL_FLUSH_BYTES_MAX, &f->flush_bytes, err, err_len);
+	case OPT_FLUSH_US:
+		return flags_u32("flush-us", arg, 0, JOURNAL_FLUSH_US_MAX, &f->flush_us, err,
+				 err_len);
+	case OPT_FSYNC:
+		return flags_fsync(arg, f, err, err_len);
+	case OPT_FSYNC_US:
+		return flags_u32("fsync-us", arg, 0, JOURNAL_FSYNC_US_MAX, &f->fsync_us, err,
+				 err_len);
+	case OPT_JOURNAL_BUFFERS:
+		return flags_u32("journal-buffers", arg, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
+				 &f->journal_buffers, err, err_len);
+	case OPT_JOURNAL_IO:
+		return flags_journal_io(arg, f, err, err_len);
+	case OPT_DURABLE_ACKS_MAX:
+		return flags_u32("durable-acks-max", arg, SHARD_DURABLE_ACKS_MIN,
+				 SHARD_DURABLE_ACKS_MAX, &f->durable_acks_max, err, err_len);
+	default:
+		return -ENOENT;
+	}
+}
+
 /* One flag with an argument. */
 static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err, size_t err_len)
 {
@@ -318,7 +436,12 @@ static int flags_one(int opt, const char *arg, struct daemon_flags *f, char *err
 		return flags_u32("arp-timeout-s", arg, 1, NETDEV_DPDK_ARP_TIMEOUT_S_MAX,
 				 &f->arp_timeout_s, err, err_len);
 	default:
-		return flags_error(err, err_len, "internal error: option %d has no parser", opt);
+		rc = flags_journal(opt, arg, f, err, err_len);
+		if (rc == -ENOENT) {
+			return flags_error(err, err_len, "internal error: option %d has no parser",
+					   opt);
+		}
+		return rc;
 	}
 }
 
@@ -341,6 +464,11 @@ static int flags_check(const struct daemon_flags *f, bool have_eal_args, char *e
 				   "--frame-bytes-max: %u does not fit --mtu %u (at most %u: IPv4 "
 				   "and UDP take 28 bytes)",
 				   f->frame_bytes_max, f->mtu, f->mtu - NETDEV_DPDK_IP_UDP_BYTES);
+	}
+	if (f->segment_bytes % JOURNAL_BLOCK_BYTES != 0) {
+		return flags_error(err, err_len,
+				   "--segment-bytes: %llu is not a multiple of %u (the block size)",
+				   (unsigned long long)f->segment_bytes, JOURNAL_BLOCK_BYTES);
 	}
 	if (f->mbufs < 4u * f->burst) {
 		return flags_error(err, err_len,
@@ -372,6 +500,15 @@ int daemon_flags_parse(int argc, char **argv, bool have_eal_args, struct daemon_
 			break;
 		case OPT_NO_AUTO_CREATE:
 			f->auto_create = false;
+			break;
+		case OPT_NO_JOURNAL:
+			f->journal = false;
+			break;
+		case OPT_DIRECT_IO:
+			f->direct_io = true;
+			break;
+		case OPT_NO_DIRECT_IO:
+			f->direct_io = false;
 			break;
 		case ':':
 			return flags_error(err, err_len, "%s: needs a value (see --help)",
@@ -446,6 +583,28 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"  --arp-entries N            dpdk: ARP table slots per queue (default %u)\n"
 		"  --arp-timeout-s S          dpdk: forget a MAC not heard this long\n"
 		"                             (default %u)\n"
+		"\n"
+		"journal (docs/OPERATIONS.md, \"Journal\"):\n"
+		"  --data-dir DIR             journals, one shard-NNN directory per shard\n"
+		"                             (default %s)\n"
+		"  --no-journal               keep nothing on disk; durable produce is refused\n"
+		"  --segment-bytes N          segment file size (default %llu, multiple of 4096)\n"
+		"  --flush-bytes N            write a batch group at this size (default %u)\n"
+		"  --flush-us US              ... or when its oldest batch is this old\n"
+		"                             (default %u, 0 = every loop)\n"
+		"  --fsync always|interval|never\n"
+		"                             fdatasync every flush (default), at most every\n"
+		"                             --fsync-us, or never (durable = written)\n"
+		"  --fsync-us US              interval of --fsync interval (default %u)\n"
+		"  --journal-buffers N        staging buffers of --flush-bytes per shard\n"
+		"                             (default %u, %u..%u)\n"
+		"  --direct-io, --no-direct-io\n"
+		"                             O_DIRECT writes (default on; off: page cache)\n"
+		"  --journal-io auto|uring|thread\n"
+		"                             io_uring, or the pwrite+fdatasync thread (default\n"
+		"                             auto: io_uring when the kernel allows it)\n"
+		"  --durable-acks-max N       durable acks waiting for fdatasync per shard\n"
+		"                             (default %u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -456,5 +615,9 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_PRODUCER_IDLE_S_DEFAULT, DAEMON_SOCKET_BUFFER_BYTES_DEFAULT,
 		DAEMON_IDLE_SLEEP_US_DEFAULT, DAEMON_STATS_INTERVAL_S_DEFAULT,
 		NETDEV_DPDK_MTU_DEFAULT, NETDEV_DPDK_MTU_MIN, NETDEV_DPDK_MTU_MAX,
-		NETDEV_DPDK_ARP_ENTRIES_DEFAULT, NETDEV_DPDK_ARP_TIMEOUT_S_DEFAULT);
+		NETDEV_DPDK_ARP_ENTRIES_DEFAULT, NETDEV_DPDK_ARP_TIMEOUT_S_DEFAULT,
+		DAEMON_DATA_DIR_DEFAULT, (unsigned long long)DAEMON_SEGMENT_BYTES_DEFAULT,
+		DAEMON_FLUSH_BYTES_DEFAULT, DAEMON_FLUSH_US_DEFAULT, DAEMON_FSYNC_US_DEFAULT,
+		DAEMON_JOURNAL_BUFFERS_DEFAULT, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
+		DAEMON_DURABLE_ACKS_MAX_DEFAULT);
 }

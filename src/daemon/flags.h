@@ -9,6 +9,7 @@
 #define SL_DAEMON_FLAGS_H
 
 #include "core/log.h"
+#include "journal/journal.h"
 #include "route/route.h"
 
 #include <stdbool.h>
@@ -38,6 +39,13 @@ enum daemon_driver {
 #define DAEMON_SOCKET_BUFFER_BYTES_DEFAULT (4u << 20)
 #define DAEMON_IDLE_SLEEP_US_DEFAULT 1000u
 #define DAEMON_STATS_INTERVAL_S_DEFAULT 0u
+#define DAEMON_DATA_DIR_DEFAULT "./sluice-data"
+#define DAEMON_SEGMENT_BYTES_DEFAULT (64ull << 20)
+#define DAEMON_FLUSH_BYTES_DEFAULT (256u << 10)
+#define DAEMON_FLUSH_US_DEFAULT 100u
+#define DAEMON_FSYNC_US_DEFAULT 1000u
+#define DAEMON_JOURNAL_BUFFERS_DEFAULT 8u
+#define DAEMON_DURABLE_ACKS_MAX_DEFAULT 8192u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -48,6 +56,7 @@ enum daemon_driver {
 #define DAEMON_SOCKET_BUFFER_BYTES_MIN (64u << 10)
 #define DAEMON_SOCKET_BUFFER_BYTES_MAX (1u << 30)
 #define DAEMON_STATS_INTERVAL_S_MAX 86400u
+#define DAEMON_DATA_DIR_BYTES 4000u
 
 struct daemon_flags {
 	enum daemon_driver driver;
@@ -78,6 +87,18 @@ struct daemon_flags {
 	uint32_t arp_entries;	  /* --arp-entries, per queue */
 	uint32_t arp_timeout_s;	  /* --arp-timeout-s */
 	enum sl_log_level log_level;
+	/* The journal. */
+	char data_dir[DAEMON_DATA_DIR_BYTES]; /* one shard-NNN directory per shard inside */
+	bool journal;			      /* false: --no-journal */
+	uint64_t segment_bytes;
+	uint32_t flush_bytes;
+	uint32_t flush_us;
+	enum journal_fsync fsync;
+	uint32_t fsync_us;
+	uint32_t journal_buffers;
+	bool direct_io;
+	enum journal_io_kind journal_io;
+	uint32_t durable_acks_max;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

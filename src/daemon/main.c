@@ -7,6 +7,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "core/assert.h"
 #include "core/log.h"
 #include "drivers/dpdk/netdev_dpdk.h"
 #include "drivers/udp/netdev_udp.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct shard_conf conf;
 	struct shard_env env;
 	struct shard *shard[SHARD_SHARDS_MAX];
+	char journal_dir[SHARD_SHARDS_MAX][DAEMON_DATA_DIR_BYTES];
 };
 
 static const char *daemon_eal_log_level(enum sl_log_level level)
@@ -191,6 +193,7 @@ static int daemon_shards_create(struct daemon *d)
 		.dedupe_window = f->dedupe_window,
 		.producer_idle_s = f->producer_idle_s,
 		.idle_sleep_us = f->idle_sleep_us,
+		.durable_acks_max = f->durable_acks_max,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {
@@ -213,10 +216,56 @@ static int daemon_shards_create(struct daemon *d)
 	return 0;
 }
 
+/* Opens (recovering) the journal of every shard, in its shard-NNN directory. */
+static int daemon_journals_open(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+
+	if (!f->journal) {
+		sl_log(SL_LOG_WARNING, "sluiced",
+		       "--no-journal: nothing is kept on disk and durable produce is refused");
+		return 0;
+	}
+	for (uint16_t i = 0; i < d->shards; i++) {
+		int n = snprintf(d->journal_dir[i], sizeof(d->journal_dir[i]),
+				 "%s/" JOURNAL_SHARD_DIR_FORMAT, f->data_dir, i);
+		/* --data-dir leaves room for the suffix: checked by the flag parser. */
+		SL_ASSERT(n > 0 && (size_t)n < sizeof(d->journal_dir[i]));
+		struct journal_conf jc = {
+			.dir = d->journal_dir[i],
+			.shard = i,
+			.socket = d->places[i].socket,
+			.segment_bytes = f->segment_bytes,
+			.flush_bytes = f->flush_bytes,
+			.flush_us = f->flush_us,
+			.fsync = f->fsync,
+			.fsync_us = f->fsync_us,
+			.buffers = f->journal_buffers,
+			.direct_io = f->direct_io,
+			.io = f->journal_io,
+			.counters = &d->env.counters[i].v[SL_STAT_JOURNAL_BATCHES],
+		};
+		int rc = shard_journal_open(d->shard[i], &jc);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced",
+			       "cannot open the journal of shard %u in %s: %s", i,
+			       d->journal_dir[i], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static void daemon_destroy(struct daemon *d)
 {
 	for (uint16_t i = 0; i < d->shards; i++) {
-		shard_destroy(d->shard[i]);
+		int rc = shard_destroy(d->shard[i]);
+		if (rc != 0) {
+			sl_log(SL_LOG_ERR, "sluiced",
+			       "shard %u: its journal had a storage error: what was not acked "
+			       "durable may be missing (%s)",
+			       i, strerror(-rc));
+		}
 	}
 	if (d->env.counters != NULL) {
 		shard_env_fini(&d->env);
@@ -249,6 +298,9 @@ static int daemon_run(struct daemon *d)
 	}
 	if (rc == 0) {
 		rc = daemon_shards_create(d);
+	}
+	if (rc == 0) {
+		rc = daemon_journals_open(d);
 	}
 	if (rc == 0) {
 		rc = daemon_signals_install(&d->env);

@@ -68,7 +68,9 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->producers_max <= SHARD_TABLE_ENTRIES_MAX &&
 	       c->dedupe_window >= SHARD_DEDUPE_WINDOW_MIN &&
 	       c->dedupe_window <= SHARD_DEDUPE_WINDOW_MAX &&
-	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX;
+	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX &&
+	       c->durable_acks_max >= SHARD_DURABLE_ACKS_MIN &&
+	       c->durable_acks_max <= SHARD_DURABLE_ACKS_MAX;
 }
 
 static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
@@ -90,14 +92,26 @@ static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_
 	return rte_hash_create(&p);
 }
 
-void shard_destroy(struct shard *s)
+int shard_destroy(struct shard *s)
 {
+	int rc = 0;
+
 	if (s == NULL) {
-		return;
+		return 0;
 	}
 	if (s->tx != NULL && s->tx_count > 0) {
 		rte_pktmbuf_free_bulk(s->tx, s->tx_count);
 	}
+	for (; s->durable_head != s->durable_tail; s->durable_head++) {
+		rte_pktmbuf_free(s->durable_mbuf[s->durable_head & (s->durable_acks_max - 1)]);
+	}
+	rc = s->journal_close_rc;
+	if (s->journal != NULL) {
+		rc = journal_close(s->journal);
+	}
+	rte_free(s->durable_len);
+	rte_free(s->durable_end);
+	rte_free(s->durable_mbuf);
 	rte_hash_free(s->producers);
 	rte_hash_free(s->partitions);
 	rte_free(s->offsets);
@@ -109,6 +123,7 @@ void shard_destroy(struct shard *s)
 	rte_free(s->tx);
 	rte_free(s->rx);
 	rte_free(s);
+	return rc;
 }
 
 int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int socket,
@@ -133,6 +148,9 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 	s->producers_max = c->producers_max;
 	s->dedupe_window = c->dedupe_window;
 	s->producer_idle_tsc = (uint64_t)c->producer_idle_s * rte_get_tsc_hz();
+	s->producer_idle_ns = (uint64_t)c->producer_idle_s * 1000000000u;
+	s->tsc_per_us = rte_get_tsc_hz() / 1000000u > 0 ? rte_get_tsc_hz() / 1000000u : 1;
+	s->durable_acks_max = rte_align32pow2(c->durable_acks_max);
 	s->env = env;
 	s->counters = &env->counters[index];
 	s->pool = pool;
@@ -156,9 +174,16 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 	s->offsets = rte_malloc_socket(
 		"shard_offsets", (size_t)c->producers_max * c->dedupe_window * sizeof(uint64_t),
 		RTE_CACHE_LINE_SIZE, socket);
+	s->durable_mbuf =
+		rte_zmalloc_socket("shard_durable_mbuf", s->durable_acks_max * ptr, 0, socket);
+	s->durable_end = rte_zmalloc_socket("shard_durable_end",
+					    s->durable_acks_max * sizeof(uint64_t), 0, socket);
+	s->durable_len = rte_zmalloc_socket("shard_durable_len",
+					    s->durable_acks_max * sizeof(uint16_t), 0, socket);
 	if (s->rx == NULL || s->tx == NULL || s->tx_len == NULL || s->mesh_out == NULL ||
 	    s->mesh_out_count == NULL || s->partition_state == NULL || s->producer_state == NULL ||
-	    s->offsets == NULL) {
+	    s->offsets == NULL || s->durable_mbuf == NULL || s->durable_end == NULL ||
+	    s->durable_len == NULL) {
 		goto out_destroy;
 	}
 	s->partitions = shard_hash_create("sp", id, index, c->partitions_max,
@@ -347,6 +372,10 @@ unsigned shard_poll(struct shard *s)
 	struct netdev *nd = s->env->netdev;
 
 	s->now_tsc = rte_rdtsc();
+	s->now_us = s->now_tsc / s->tsc_per_us;
+	if (s->journal != NULL) {
+		s->now_ns = shard_clock_realtime_ns();
+	}
 	uint16_t n = netdev_rx_burst(nd, s->index, s->rx, s->burst);
 	for (uint16_t i = 0; i < n; i++) {
 		shard_handle(s, s->rx[i]);
@@ -355,6 +384,9 @@ unsigned shard_poll(struct shard *s)
 	if (s->shards > 1) {
 		shard_mesh_flush(s);
 		work += shard_mesh_drain(s);
+	}
+	if (s->journal != NULL) {
+		work += shard_journal_poll(s);
 	}
 	shard_tx_flush(s);
 	netdev_flush(nd, s->index);
@@ -367,9 +399,31 @@ void shard_idle(struct shard *s)
 	uint32_t sleep_us = s->env->conf->idle_sleep_us;
 
 	shard_producers_sweep(s, SHARD_SWEEP_STEP);
+	/* A journal with writes in flight or batches staged needs polling: its durable
+	 * acks (and --flush-us) cannot wait for the next datagram. */
+	if (s->journal != NULL && !journal_is_idle(s->journal)) {
+		return;
+	}
 	if (sleep_us > 0 && netdev_has_wait(nd)) {
 		(void)netdev_wait(nd, s->index, sleep_us);
 	}
+}
+
+/* Lets the journal write and sync what is staged, sending the durable acks, for at
+ * most SHARD_STOP_DRAIN_US; journal_close() finishes what remains. */
+static void shard_journal_drain(struct shard *s)
+{
+	if (s->journal == NULL) {
+		return;
+	}
+	uint64_t deadline = rte_rdtsc() + SHARD_STOP_DRAIN_US * s->tsc_per_us;
+	do {
+		s->now_tsc = rte_rdtsc();
+		s->now_us = s->now_tsc / s->tsc_per_us;
+		(void)shard_journal_poll(s);
+		shard_tx_flush(s);
+	} while ((!journal_is_idle(s->journal) || s->durable_head != s->durable_tail) &&
+		 !journal_has_failed(s->journal) && s->now_tsc < deadline);
 }
 
 int shard_run(void *arg)
@@ -388,7 +442,13 @@ int shard_run(void *arg)
 	if (s->shards > 1) {
 		(void)shard_mesh_drain(s);
 	}
+	shard_journal_drain(s);
 	shard_tx_flush(s);
 	netdev_flush(s->env->netdev, s->index);
+	/* On this lcore: the journal's io_uring accepts only the thread that drove it. */
+	if (s->journal != NULL) {
+		s->journal_close_rc = journal_close(s->journal);
+		s->journal = NULL;
+	}
 	return 0;
 }

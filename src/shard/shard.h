@@ -10,6 +10,7 @@
 #define SL_SHARD_SHARD_H
 
 #include "drivers/netdev.h"
+#include "journal/journal.h"
 #include "route/route.h"
 #include "shard/counters.h"
 #include "shard/mesh.h"
@@ -36,16 +37,22 @@
 #define SHARD_DEDUPE_WINDOW_MIN 1u
 #define SHARD_DEDUPE_WINDOW_MAX 1024u
 static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u16");
+/* Bounds of the durable-ack queue: acks waiting for their batch's fdatasync. */
+#define SHARD_DURABLE_ACKS_MIN 16u
+#define SHARD_DURABLE_ACKS_MAX (1u << 20)
+/* How long a stopping shard keeps polling its journal to send the last durable acks. */
+#define SHARD_STOP_DRAIN_US 5000000u
 
 struct shard_conf {
-	uint16_t shards;	  /* 1..SHARD_SHARDS_MAX */
-	uint16_t burst;		  /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
-	uint32_t frame_bytes_max; /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
-	uint32_t partitions_max;  /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
-	uint32_t producers_max;	  /* (producer, partition) streams a shard tracks, same */
-	uint32_t dedupe_window;	  /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
-	uint32_t producer_idle_s; /* forget a stream idle this long; 0: never */
-	uint32_t idle_sleep_us;	  /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
+	uint16_t shards;	   /* 1..SHARD_SHARDS_MAX */
+	uint16_t burst;		   /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
+	uint32_t frame_bytes_max;  /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
+	uint32_t partitions_max;   /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
+	uint32_t producers_max;	   /* (producer, partition) streams a shard tracks, same */
+	uint32_t dedupe_window;	   /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
+	uint32_t producer_idle_s;  /* forget a stream idle this long; 0: never */
+	uint32_t idle_sleep_us;	   /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
+	uint32_t durable_acks_max; /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
 };
 
 /*
@@ -89,8 +96,21 @@ void shard_env_stop(struct shard_env *env);
 int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int socket,
 		 struct rte_mempool *pool, struct shard **out);
 
-/* Frees s (NULL is a no-op). Call only once s no longer runs. */
-void shard_destroy(struct shard *s);
+/*
+ * Opens the journal of s (journal_open() with conf) and replays it into s: every
+ * partition's next offset and every stream's epoch, next sequence and remembered offsets
+ * come back as they were when the router stopped, so retransmits across a restart are
+ * still deduplicated. Afterwards s appends every batch to the journal and acks durable
+ * batches once their fdatasync completed. Call after shard_create(), before the shard
+ * runs. Returns 0; -EPROTO for a corrupt journal or one written by a different shard
+ * layout (logged with the reason); -ENOSPC when the journal holds more partitions or
+ * streams than --partitions-max/--producers-max; or journal_open()'s error.
+ */
+int shard_journal_open(struct shard *s, const struct journal_conf *conf);
+
+/* Frees s and closes its journal (NULL is a no-op). Call only once s no longer runs.
+ * Returns 0, or the journal's first storage error. */
+int shard_destroy(struct shard *s);
 
 /*
  * One loop iteration: receive and handle one RX burst, hand off what other shards own,
@@ -107,7 +127,9 @@ unsigned shard_poll(struct shard *s);
 void shard_idle(struct shard *s);
 
 /* The lcore entry point (lcore_function_t): polls `arg` (a struct shard) until
- * shard_env_stop(), then drains its mesh rings and flushes its replies. Returns 0. */
+ * shard_env_stop(), then drains its mesh rings, lets its journal write and sync what it
+ * staged (at most SHARD_STOP_DRAIN_US), flushes its replies and closes its journal (on
+ * this lcore, which its io_uring belongs to). Returns 0. */
 int shard_run(void *arg);
 
 /* Index of s among the shards. */

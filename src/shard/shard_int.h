@@ -78,6 +78,23 @@ struct shard {
 	struct rte_hash *producers;		 /* shard_producer_key -> slot */
 	struct shard_producer *producer_state;	 /* [producers_max] */
 	uint64_t *offsets; /* [producers_max * dedupe_window], see struct shard_producer */
+
+	/* The journal (NULL: --no-journal, durable produce is refused) and the acks waiting
+	 * for it: a FIFO of durable_acks_max reply mbufs, each sent once the journal's
+	 * durable end reaches its end position (ends are appended in increasing order). */
+	struct journal *journal;
+	uint64_t tsc_per_us;
+	uint64_t now_us;		/* now_tsc in microseconds */
+	uint64_t now_ns;		/* CLOCK_REALTIME at the start of the current poll */
+	uint32_t durable_acks_max;	/* power of two */
+	uint32_t durable_head;		/* next to send */
+	uint32_t durable_tail;		/* next free */
+	struct rte_mbuf **durable_mbuf; /* [durable_acks_max] */
+	uint64_t *durable_end;		/* [durable_acks_max] */
+	uint16_t *durable_len;		/* [durable_acks_max] */
+	uint64_t producer_idle_ns;	/* --producer-idle-s, for the replay */
+	uint64_t replay_streams_lost;	/* streams the replay found no room for */
+	int journal_close_rc;		/* journal_close() at the end of shard_run() */
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -101,19 +118,45 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 /* Forgets up to `steps` producer streams idle longer than --producer-idle-s. */
 void shard_producers_sweep(struct shard *s, unsigned steps);
 
+/* CLOCK_REALTIME in nanoseconds: the append time journal entries carry. */
+uint64_t shard_clock_realtime_ns(void);
+
+/* Room for one more durable ack. */
+static inline bool shard_durable_has_room(const struct shard *s)
+{
+	return s->durable_tail - s->durable_head < s->durable_acks_max;
+}
+
+/* Journal entry callback replaying one entry into the shard `ctx` (journal_entry_fn). */
+int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment);
+
+/* Polls the journal and sends the durable acks whose batches are now on stable storage
+ * (or NACKs them "storage" if the journal failed). Returns completions handled. */
+unsigned shard_journal_poll(struct shard *s);
+
 /*
  * Replies. Each takes ownership of m (the request, which is rewritten into the reply
  * when possible), queues the reply for TX and counts it. Requests read from `req`/`f`
  * must not be used after the call: they may point into m.
  */
+/* durable_end: for an ack at level durable, the journal position the batch ends at; the
+ * ack waits in the durable queue (room checked by the caller) until the journal's
+ * durable end reaches it. Ignored at other levels. */
 void shard_reply_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		     enum sl_ack_status status, uint64_t base_offset);
+		     enum sl_ack_status status, uint64_t base_offset, uint64_t durable_end);
 void shard_reply_nack(struct shard *s, struct rte_mbuf *m, const struct sl_wire_header *req,
 		      const uint8_t *topic, enum sl_nack_reason reason, uint32_t detail,
 		      uint64_t expected);
 void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_reply_pong(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+
+/* Queues reply m of `len` bytes for TX, flushing when the burst is full. */
+void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len);
+
+/* Parks durable ack m (`len` bytes) until the journal's durable end reaches `end`. The
+ * caller checked shard_durable_has_room(). */
+void shard_durable_push(struct shard *s, struct rte_mbuf *m, uint32_t len, uint64_t end);
 
 /* Sends the queued replies through the netdev; what it refuses is freed and counted. */
 void shard_tx_flush(struct shard *s);

@@ -7,7 +7,8 @@
  * sequence is the next one of its stream, or when it is a stream head further on;
  * retransmits are answered with their original offsets, and a stream is only ever
  * started or moved forward by a frame flagged STREAM_HEAD, so forgetting state never
- * turns a lost batch into a duplicate.
+ * turns a lost batch into a duplicate. An appended batch is copied into the journal
+ * first; state changes only once the journal took it.
  */
 #include "shard/shard_int.h"
 
@@ -15,6 +16,7 @@
 
 #include <rte_hash_crc.h>
 
+#include <errno.h>
 #include <string.h>
 
 /* Hash signature of a partition key, from the topic hash the router already has. */
@@ -23,12 +25,13 @@ static hash_sig_t shard_partition_sig(uint32_t topic_hash, uint32_t partition)
 	return rte_hash_crc_4byte(partition, topic_hash);
 }
 
-static void shard_partition_key_init(struct shard_partition_key *k, const struct wire_frame *f)
+static void shard_partition_key_init(struct shard_partition_key *k, const uint8_t *topic,
+				     uint8_t topic_len, uint32_t partition)
 {
 	memset(k, 0, sizeof(*k));
-	k->partition = f->hdr.partition;
-	k->name_len = f->hdr.topic_len;
-	memcpy(k->name, f->topic, f->hdr.topic_len);
+	k->partition = partition;
+	k->name_len = topic_len;
+	memcpy(k->name, topic, topic_len);
 }
 
 /* Position of an existing or a new partition entry; negative errno when full. */
@@ -75,19 +78,64 @@ static uint64_t shard_stream_recall(const struct shard *s, const struct shard_pr
 	return shard_stream_offsets(s, slot)[sequence % s->dedupe_window];
 }
 
+/* Copies the batch into the journal. 0, or the NACK reason that was sent (m freed). */
+static int shard_journal_append(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+				uint64_t base, uint64_t *end)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	struct journal_batch b = {
+		.topic = f->topic,
+		.topic_len = h->topic_len,
+		.flags = (h->flags & SL_WIRE_FLAG_STREAM_HEAD) != 0 ? JOURNAL_ENTRY_STREAM_HEAD : 0,
+		.record_count = h->record_count,
+		.partition = h->partition,
+		.producer_epoch = h->producer_epoch,
+		.base_offset = base,
+		.producer_id = h->producer_id,
+		.sequence = h->sequence,
+		.body = f->body,
+		.body_len = f->body_len,
+	};
+	int rc = journal_append(s->journal, &b, s->now_ns, end);
+
+	if (rc == 0) {
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		shard_count(s, SL_STAT_DROP_JOURNAL_BUSY, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_BUSY, 0, 0);
+		return SL_NACK_BUSY;
+	}
+	shard_count(s, SL_STAT_DROP_STORAGE, 1);
+	shard_reply_nack(s, m, h, f->topic, SL_NACK_STORAGE, 0, 0);
+	return SL_NACK_STORAGE;
+}
+
+/* Appends the batch of f as the next of stream p; `skip`: it is a stream head past the
+ * expected sequence, so the stream restarts its remembered range there. */
 static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-			 struct shard_partition *part, struct shard_producer *p, uint32_t slot)
+			 struct shard_partition *part, struct shard_producer *p, uint32_t slot,
+			 bool skip)
 {
 	const struct sl_wire_header *h = &f->hdr;
 	uint64_t base = part->next_offset;
+	uint64_t end = 0;
 
+	/* Nothing changes unless the journal took the batch: a refused batch is retried
+	 * with the same sequence and must then be appended, not called a duplicate. */
+	if (s->journal != NULL && shard_journal_append(s, m, f, base, &end) != 0) {
+		return;
+	}
 	part->next_offset = base + h->record_count;
+	if (skip) {
+		p->first_sequence = h->sequence;
+	}
 	p->next_sequence = h->sequence + 1;
 	shard_stream_offsets(s, slot)[h->sequence % s->dedupe_window] = base;
 	shard_count(s, SL_STAT_APPENDED_BATCHES, 1);
 	shard_count(s, SL_STAT_APPENDED_EVENTS, h->record_count);
 	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
-	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base);
+	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base, end);
 }
 
 static void shard_nack_sequence(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
@@ -106,21 +154,23 @@ static void shard_stream_produce(struct shard *s, struct rte_mbuf *m, const stru
 	const struct sl_wire_header *h = &f->hdr;
 
 	if (h->sequence < p->next_sequence) {
+		/* The original may not be durable yet: its durable ack waits for everything
+		 * appended so far, which includes it. */
+		uint64_t end = s->journal != NULL ? journal_appended_end(s->journal) : 0;
 		shard_count(s, SL_STAT_DUPLICATES, 1);
 		shard_reply_ack(s, m, f, SL_ACK_DUPLICATE,
-				shard_stream_recall(s, p, slot, h->sequence));
+				shard_stream_recall(s, p, slot, h->sequence), end);
 		return;
 	}
-	if (h->sequence > p->next_sequence) {
-		if ((h->flags & SL_WIRE_FLAG_STREAM_HEAD) == 0) {
-			shard_nack_sequence(s, m, f, p->next_sequence);
-			return;
-		}
-		/* The producer acked or gave up everything before this batch (with acks=none
-		 * it never waits): the stream skips ahead rather than wedging on a loss. */
-		p->first_sequence = h->sequence;
+	bool skip = h->sequence > p->next_sequence;
+	if (skip && (h->flags & SL_WIRE_FLAG_STREAM_HEAD) == 0) {
+		shard_nack_sequence(s, m, f, p->next_sequence);
+		return;
 	}
-	shard_append(s, m, f, part, p, slot);
+	/* A stream head further on: the producer acked or gave up everything before this
+	 * batch (with acks=none it never waits): the stream skips ahead rather than wedging
+	 * on a loss. */
+	shard_append(s, m, f, part, p, slot, skip);
 }
 
 void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
@@ -131,14 +181,21 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 	struct shard_partition_key pkey;
 	struct shard_producer *p = NULL;
 
-	/* No journal yet: refuse a durable ack before anything is appended, so that no
-	 * batch is ever appended without the ack its producer asked for. */
+	/* Refuse a durable ack that cannot be given before anything is appended, so that
+	 * no batch is ever appended without the ack its producer asked for. */
 	if (h->ack_level == SL_ACKS_DURABLE) {
-		shard_count(s, SL_STAT_DROP_STORAGE, 1);
-		shard_reply_nack(s, m, h, f->topic, SL_NACK_STORAGE, 0, 0);
-		return;
+		if (s->journal == NULL) {
+			shard_count(s, SL_STAT_DROP_STORAGE, 1);
+			shard_reply_nack(s, m, h, f->topic, SL_NACK_STORAGE, 0, 0);
+			return;
+		}
+		if (!shard_durable_has_room(s)) {
+			shard_count(s, SL_STAT_DROP_JOURNAL_BUSY, 1);
+			shard_reply_nack(s, m, h, f->topic, SL_NACK_BUSY, 0, 0);
+			return;
+		}
 	}
-	shard_partition_key_init(&pkey, f);
+	shard_partition_key_init(&pkey, f->topic, h->topic_len, h->partition);
 	hash_sig_t psig = shard_partition_sig(topic_hash, h->partition);
 	int32_t ppos = shard_partition_get(s, &pkey, psig, head);
 	if (ppos < 0 && head) {
@@ -179,6 +236,75 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 		return;
 	}
 	shard_stream_produce(s, m, f, &s->partition_state[ppos], p, (uint32_t)qpos);
+}
+
+/* Replays the stream part of entry e (its partition in slot ppos). */
+static int shard_replay_stream(struct shard *s, const struct journal_entry_header *e, int32_t ppos)
+{
+	struct shard_producer_key qkey = {.producer_id = e->producer_id,
+					  .partition_slot = (uint32_t)ppos};
+	int32_t qpos = rte_hash_lookup(s->producers, &qkey);
+
+	if (qpos < 0) {
+		qpos = rte_hash_add_key(s->producers, &qkey);
+		if (qpos < 0) {
+			s->replay_streams_lost++;
+			return 0;
+		}
+		SL_ASSERT((uint32_t)qpos < s->producers_max);
+		s->producer_state[qpos] = (struct shard_producer){
+			.epoch = e->producer_epoch,
+			.next_sequence = e->sequence,
+			.first_sequence = e->sequence,
+		};
+	}
+	struct shard_producer *p = &s->producer_state[qpos];
+	p->used_tsc = s->now_tsc;
+	if (e->producer_epoch > p->epoch) {
+		*p = (struct shard_producer){.epoch = e->producer_epoch,
+					     .next_sequence = e->sequence,
+					     .first_sequence = e->sequence,
+					     .used_tsc = s->now_tsc};
+	}
+	/* The journal holds appends only, in the order they were made: the same rules as
+	 * shard_append() hold, so a sequence behind the stream cannot appear. */
+	if (e->producer_epoch < p->epoch || e->sequence < p->next_sequence) {
+		return 0;
+	}
+	if (e->sequence > p->next_sequence) {
+		p->first_sequence = e->sequence;
+	}
+	p->next_sequence = e->sequence + 1;
+	shard_stream_offsets(s, (uint32_t)qpos)[e->sequence % s->dedupe_window] = e->base_offset;
+	return 0;
+}
+
+int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment)
+{
+	struct shard *s = ctx;
+	const struct journal_entry_header *h = &e->hdr;
+	uint32_t topic_hash = route_topic_hash(e->topic, h->topic_len);
+	struct shard_partition_key pkey;
+
+	(void)segment;
+	if (route_owner_hashed(topic_hash, h->partition, s->shards) != s->index) {
+		return -EPROTO; /* written with another --shards: the caller says so */
+	}
+	shard_partition_key_init(&pkey, e->topic, h->topic_len, h->partition);
+	int32_t ppos =
+		shard_partition_get(s, &pkey, shard_partition_sig(topic_hash, h->partition), true);
+	if (ppos < 0) {
+		return -ENOSPC;
+	}
+	struct shard_partition *part = &s->partition_state[ppos];
+	if (h->base_offset + h->record_count > part->next_offset) {
+		part->next_offset = h->base_offset + h->record_count;
+	}
+	/* A stream idle longer than --producer-idle-s would have been forgotten anyway. */
+	if (s->producer_idle_ns != 0 && h->append_ns + s->producer_idle_ns < s->now_ns) {
+		return 0;
+	}
+	return shard_replay_stream(s, h, ppos);
 }
 
 void shard_producers_sweep(struct shard *s, unsigned steps)

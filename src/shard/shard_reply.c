@@ -36,7 +36,7 @@ void shard_tx_flush(struct shard *s)
 	s->tx_count = 0;
 }
 
-static void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len)
+void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len)
 {
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
@@ -138,7 +138,7 @@ void shard_reply_nack(struct shard *s, struct rte_mbuf *m, const struct sl_wire_
 }
 
 void shard_reply_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		     enum sl_ack_status status, uint64_t base_offset)
+		     enum sl_ack_status status, uint64_t base_offset, uint64_t durable_end)
 {
 	struct sl_wire_header h;
 	struct wire_builder b;
@@ -165,8 +165,13 @@ void shard_reply_ack(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	if (!reused) {
 		rte_pktmbuf_free(m);
 	}
+	uint32_t len = wire_finish(&b);
+	if (h.ack_level == SL_ACKS_DURABLE && durable_end > journal_durable_end(s->journal)) {
+		shard_durable_push(s, out, len, durable_end);
+		return;
+	}
 	shard_count(s, SL_STAT_ACKS, 1);
-	shard_tx_push(s, out, wire_finish(&b));
+	shard_tx_push(s, out, len);
 }
 
 /* Appends one topic entry; false (builder unchanged) when it does not fit. */

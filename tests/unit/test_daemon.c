@@ -76,6 +76,53 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_int_equal(flags.stats_interval_s, 0);
 	assert_int_equal(flags.log_level, SL_LOG_INFO);
 	assert_int_equal(flags.topic_count, 0);
+	assert_string_equal(flags.data_dir, "./sluice-data");
+	assert_true(flags.journal);
+	assert_int_equal(flags.segment_bytes, 64u << 20);
+	assert_int_equal(flags.flush_bytes, 256u << 10);
+	assert_int_equal(flags.flush_us, 100);
+	assert_int_equal(flags.fsync, JOURNAL_FSYNC_ALWAYS);
+	assert_int_equal(flags.fsync_us, 1000);
+	assert_int_equal(flags.journal_buffers, 8);
+	assert_true(flags.direct_io);
+	assert_int_equal(flags.journal_io, JOURNAL_IO_AUTO);
+	assert_int_equal(flags.durable_acks_max, 8192);
+}
+
+static void test_daemon_flags_parse_journal(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--data-dir", "/var/lib/sluice", "--segment-bytes", "1048576",
+			       "--flush-bytes", "65536", "--flush-us", "0", "--fsync", "interval",
+			       "--fsync-us", "5000", "--journal-buffers", "4", "--no-direct-io",
+			       "--journal-io", "thread", "--durable-acks-max", "100"),
+			 DAEMON_FLAGS_RUN);
+	assert_string_equal(flags.data_dir, "/var/lib/sluice");
+	assert_int_equal(flags.segment_bytes, 1048576);
+	assert_int_equal(flags.flush_bytes, 65536);
+	assert_int_equal(flags.flush_us, 0);
+	assert_int_equal(flags.fsync, JOURNAL_FSYNC_INTERVAL);
+	assert_int_equal(flags.fsync_us, 5000);
+	assert_int_equal(flags.journal_buffers, 4);
+	assert_false(flags.direct_io);
+	assert_int_equal(flags.journal_io, JOURNAL_IO_THREAD);
+	assert_int_equal(flags.durable_acks_max, 100);
+	assert_int_equal(parse("--no-journal", "--fsync", "never", "--journal-io", "uring"),
+			 DAEMON_FLAGS_RUN);
+	assert_false(flags.journal);
+	assert_int_equal(flags.fsync, JOURNAL_FSYNC_NEVER);
+	assert_int_equal(flags.journal_io, JOURNAL_IO_URING);
+	assert_int_equal(parse("--no-direct-io", "--direct-io"), DAEMON_FLAGS_RUN);
+	assert_true(flags.direct_io);
+
+	expect_error(parse("--fsync", "sometimes"), "--fsync: 'sometimes' is not one of always");
+	expect_error(parse("--journal-io", "aio"), "--journal-io: 'aio' is not one of auto");
+	expect_error(parse("--segment-bytes", "100000"), "not a multiple of 4096");
+	expect_error(parse("--segment-bytes", "4096"), "--segment-bytes");
+	expect_error(parse("--flush-bytes", "100"), "--flush-bytes");
+	expect_error(parse("--journal-buffers", "1"), "--journal-buffers");
+	expect_error(parse("--durable-acks-max", "1"), "--durable-acks-max");
+	expect_error(parse("--data-dir", ""), "--data-dir: the path must be");
 }
 
 static void test_daemon_flags_parse_every_flag(void **state)
@@ -197,6 +244,18 @@ static void test_daemon_flags_help_lists_every_flag(void **state)
 		"--mtu",
 		"--arp-entries",
 		"--arp-timeout-s",
+		"--data-dir",
+		"--no-journal",
+		"--segment-bytes",
+		"--flush-bytes",
+		"--flush-us",
+		"--fsync",
+		"--fsync-us",
+		"--journal-buffers",
+		"--direct-io",
+		"--no-direct-io",
+		"--journal-io",
+		"--durable-acks-max",
 		"--help",
 		"--version",
 	};
@@ -393,6 +452,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_daemon_flags_parse_defaults),
 		cmocka_unit_test(test_daemon_flags_parse_every_flag),
+		cmocka_unit_test(test_daemon_flags_parse_journal),
 		cmocka_unit_test(test_daemon_flags_parse_help_and_version),
 		cmocka_unit_test(test_daemon_flags_parse_numbers_out_of_range),
 		cmocka_unit_test(test_daemon_flags_parse_dedupe_window),

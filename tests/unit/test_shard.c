@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,7 +134,8 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .producers_max = producers_max,
 				      .dedupe_window = dedupe_window,
 				      .producer_idle_s = 1,
-				      .idle_sleep_us = 0};
+				      .idle_sleep_us = 0,
+				      .durable_acks_max = 64};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
@@ -547,6 +549,117 @@ static void test_shard_produce_durable_is_refused_before_append(void **state)
 	expect_nack(0, SL_NACK_STORAGE, 0);
 	expect_ack(0, 0, SL_ACK_APPENDED, 0);
 	assert_int_equal(counter(0, SL_STAT_DROP_STORAGE), 1);
+}
+
+/* ---- with a journal ---- */
+
+static char journal_root[] = "/tmp/sluice-shard-test-XXXXXX";
+
+static void journal_attach(uint16_t shard)
+{
+	char dir[128];
+	struct journal_conf jc = {
+		.dir = dir,
+		.shard = shard,
+		.socket = -1,
+		.segment_bytes = 1u << 20,
+		.flush_bytes = 64u << 10,
+		.flush_us = 0,
+		.fsync = JOURNAL_FSYNC_ALWAYS,
+		.buffers = 4,
+		.direct_io = false,
+		.io = JOURNAL_IO_AUTO,
+		.counters = &fx.env.counters[shard].v[SL_STAT_JOURNAL_BATCHES],
+	};
+
+	(void)snprintf(dir, sizeof(dir), "%s/" JOURNAL_SHARD_DIR_FORMAT, journal_root, shard);
+	assert_int_equal(shard_journal_open(fx.shard[shard], &jc), 0);
+}
+
+static int setup_one_journal(void **state)
+{
+	(void)state;
+	fixture_up(1, 64, 64, WINDOW, true);
+	(void)snprintf(journal_root, sizeof(journal_root), "/tmp/sluice-shard-test-XXXXXX");
+	assert_non_null(mkdtemp(journal_root));
+	journal_attach(0);
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+static int teardown_journal(void **state)
+{
+	int rc = teardown(state);
+
+	(void)nftw(journal_root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}
+
+/* Polls shard 0 until it sent a reply, for at most 10 s. */
+static void poll_until_reply(void)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + 10 * rte_get_tsc_hz();
+
+	while (fx.dev.q[0].tx_n == 0 && rte_get_tsc_cycles() < deadline) {
+		shard_poll(fx.shard[0]);
+	}
+}
+
+static void test_shard_durable_ack_waits_for_fdatasync(void **state)
+{
+	(void)state;
+	inject_produce(0, P(.sequence = 0, .head = true, .records = 3, .acks = TEST_ACKS_DURABLE));
+	shard_poll(fx.shard[0]);
+	struct journal *j = fx.shard[0]->journal;
+	/* Whatever the timing, no ack before the batch's fdatasync completed. */
+	if (journal_durable_end(j) < journal_appended_end(j)) {
+		expect_no_reply(0);
+	}
+	poll_until_reply();
+	assert_true(journal_durable_end(j) >= journal_appended_end(j));
+	assert_true(counter(0, SL_STAT_JOURNAL_FSYNCS) >= 1);
+	struct sl_wire_ack a = expect_ack(0, 0, SL_ACK_APPENDED, 0);
+	assert_int_equal(a.ack_level, SL_ACKS_DURABLE);
+	assert_int_equal(counter(0, SL_STAT_DURABLE_ACKS), 1);
+	assert_int_equal(counter(0, SL_STAT_JOURNAL_BATCHES), 1);
+
+	/* A retransmit of it is a duplicate, durable too. */
+	inject_produce(0, P(.sequence = 0, .head = true, .records = 3, .acks = TEST_ACKS_DURABLE));
+	poll_until_reply();
+	expect_ack(0, 0, SL_ACK_DUPLICATE, 0);
+	assert_int_equal(counter(0, SL_STAT_JOURNAL_BATCHES), 1);
+}
+
+static void test_shard_journal_replay_restores_offsets_and_streams(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) {
+		inject_produce(0, P(.sequence = q, .head = q == 0, .records = 2));
+	}
+	shard_poll(fx.shard[0]);
+	expect_ack(0, 0, SL_ACK_APPENDED, 0);
+	expect_ack(0, 1, SL_ACK_APPENDED, 2);
+	expect_ack(0, 2, SL_ACK_APPENDED, 4);
+
+	/* A restart: a new shard on the same journal. */
+	assert_int_equal(shard_destroy(fx.shard[0]), 0);
+	assert_int_equal(shard_create(&fx.env, 0, rte_lcore_id(), 0, fx.pool[0], &fx.shard[0]), 0);
+	journal_attach(0);
+
+	inject_produce(0, P(.sequence = 2, .records = 2));
+	inject_produce(0, P(.sequence = 3, .records = 2));
+	inject_produce(0, P(.producer_id = 9, .sequence = 0, .head = true));
+	shard_poll(fx.shard[0]);
+	expect_ack(0, 2, SL_ACK_DUPLICATE, 4);
+	expect_ack(0, 3, SL_ACK_APPENDED, 6);
+	expect_ack(0, 0, SL_ACK_APPENDED, 8);
 }
 
 static void test_shard_produce_unknown_partition(void **state)
@@ -1002,6 +1115,11 @@ int main(void)
 						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_produce_ack_none_sends_nothing,
 						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_durable_ack_waits_for_fdatasync,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_journal_replay_restores_offsets_and_streams, setup_one_journal,
+			teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_produce_durable_is_refused_before_append,
 						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_produce_unknown_partition, setup_one,
