@@ -129,7 +129,7 @@ testpmd_pps() { # pcap workers
 sluiced_rates() { # pcap shards
 	# shellcheck disable=SC2046,SC2086
 	run_for "ready:" "$sluiced" $eal_mem --no-pci --no-shconf --file-prefix "slpipe-sd-$$" \
-		--log-level=error $(lcores "$2") --vdev="$(vdev "$1" "$2")" -- --driver dpdk \
+		--log-level=error $(lcores "$2") --vdev="$(vdev "$1" "$2")" -- --no-journal --driver dpdk \
 		--listen "$router_ip:$router_port" --topic "bench:$partitions" --mbufs 16383 \
 		--stats-interval-s 1
 	sed '/stopping/,$d' "$work/out" | grep -a "stats: rx .* produce frames" | tail -n +2 |
@@ -140,7 +140,8 @@ sluiced_rates() { # pcap shards
 }
 
 kernel_rates() { # events_per_frame -> "datagrams_per_s events_per_s"
-	"$sluiced" --listen "127.0.0.1:$udp_port" --topic "bench:$partitions" --idle-sleep-us 0 \
+	"$sluiced" --listen "127.0.0.1:$udp_port" --no-journal --topic "bench:$partitions" \
+		--idle-sleep-us 0 \
 		2>/dev/null &
 	local p=$!
 	pids+=("$p")

@@ -40,7 +40,7 @@ run_echo() { # event_bytes events_per_frame
 }
 
 run_router() { # event_bytes events_per_frame
-	"$sluiced" --listen 127.0.0.1:$port --idle-sleep-us 0 2>/dev/null & local p=$!
+	"$sluiced" --listen 127.0.0.1:$port --no-journal --idle-sleep-us 0 2>/dev/null & local p=$!
 	pids+=("$p")
 	for _ in $(seq 100); do "$sluice" ping --router 127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
 	"$bench" load --router 127.0.0.1:$port --event-bytes "$1" --events-per-frame "$2" \
@@ -49,7 +49,7 @@ run_router() { # event_bytes events_per_frame
 }
 
 run_library() { # event_bytes
-	"$sluiced" --listen 127.0.0.1:$port --idle-sleep-us 0 2>/dev/null & local p=$!
+	"$sluiced" --listen 127.0.0.1:$port --no-journal --idle-sleep-us 0 2>/dev/null & local p=$!
 	pids+=("$p")
 	for _ in $(seq 100); do "$sluice" ping --router 127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
 	"$sluice" produce --router 127.0.0.1:$port --topic bench --count 2000000 --size "$1" \

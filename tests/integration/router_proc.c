@@ -6,9 +6,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -48,13 +50,46 @@ static void sleep_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
+static int router_proc_launch(struct router_proc *r, const char *sluiced_path,
+			      const char *const *extra);
+static void router_proc_remove_data(struct router_proc *r);
+
 int router_proc_start(struct router_proc *r, const char *sluiced_path, const char *const *extra)
+{
+	memset(r, 0, sizeof(*r));
+	(void)snprintf(r->data_dir, sizeof(r->data_dir), "/tmp/sluice-test-XXXXXX");
+	if (mkdtemp(r->data_dir) == NULL) {
+		return -errno;
+	}
+	r->own_data_dir = 1;
+	int rc = router_proc_launch(r, sluiced_path, extra);
+	if (rc != 0 && r->pid == 0) {
+		router_proc_remove_data(r);
+	}
+	return rc;
+}
+
+int router_proc_start_dir(struct router_proc *r, const char *sluiced_path, const char *data_dir,
+			  uint16_t port, const char *const *extra)
+{
+	memset(r, 0, sizeof(*r));
+	r->port = port;
+	if (strlen(data_dir) >= sizeof(r->data_dir)) {
+		return -ENAMETOOLONG;
+	}
+	(void)snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
+	return router_proc_launch(r, sluiced_path, extra);
+}
+
+static int router_proc_launch(struct router_proc *r, const char *sluiced_path,
+			      const char *const *extra)
 {
 	char *argv[ROUTER_ARGS_MAX];
 	int argc = 0;
 
-	memset(r, 0, sizeof(*r));
-	r->port = free_udp_port();
+	if (r->port == 0) {
+		r->port = free_udp_port();
+	}
 	if (r->port == 0) {
 		return -EADDRNOTAVAIL;
 	}
@@ -62,6 +97,8 @@ int router_proc_start(struct router_proc *r, const char *sluiced_path, const cha
 	argv[argc++] = arg_mutable(sluiced_path);
 	argv[argc++] = arg_mutable("--listen");
 	argv[argc++] = r->address;
+	argv[argc++] = arg_mutable("--data-dir");
+	argv[argc++] = r->data_dir;
 	for (int i = 0; extra != NULL && extra[i] != NULL && argc < ROUTER_ARGS_MAX - 1; i++) {
 		argv[argc++] = arg_mutable(extra[i]);
 	}
@@ -89,6 +126,38 @@ int router_proc_start(struct router_proc *r, const char *sluiced_path, const cha
 	return -ETIMEDOUT;
 }
 
+static int router_proc_remove_one(const char *path, const struct stat *st, int type,
+				  struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+static void router_proc_remove_data(struct router_proc *r)
+{
+	if (r->own_data_dir) {
+		(void)nftw(r->data_dir, router_proc_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		r->own_data_dir = 0;
+	}
+}
+
+int router_proc_kill(struct router_proc *r)
+{
+	int status = 0;
+
+	if (r->pid <= 0 || r->exited) {
+		return -ESRCH;
+	}
+	if (kill(r->pid, SIGKILL) != 0) {
+		return -errno;
+	}
+	(void)waitpid(r->pid, &status, 0);
+	r->pid = 0;
+	return 0;
+}
+
 int router_proc_is_running(struct router_proc *r)
 {
 	if (r->pid <= 0 || r->exited) {
@@ -106,7 +175,17 @@ static int router_proc_exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int router_proc_stop_process(struct router_proc *r);
+
 int router_proc_stop(struct router_proc *r)
+{
+	int rc = router_proc_stop_process(r);
+
+	router_proc_remove_data(r);
+	return rc;
+}
+
+static int router_proc_stop_process(struct router_proc *r)
 {
 	int status = 0;
 

@@ -22,6 +22,7 @@ router_ip=10.98.0.1
 ns_ip=10.98.0.2
 router_port=7800
 log=$(mktemp)
+data=$(mktemp -d)
 pid=""
 count=50 # frames per case
 
@@ -36,7 +37,7 @@ lcores=(-l 0-2)
 if [ "$(nproc)" -lt 3 ]; then
 	lcores=(--lcores '0@0,1@1,2@1')
 fi
-"$sluiced" "${eal[@]}" "${lcores[@]}" -- --driver dpdk --listen "$router_ip:$router_port" \
+"$sluiced" "${eal[@]}" "${lcores[@]}" -- --data-dir "$data" --driver dpdk --listen "$router_ip:$router_port" \
 	--mbufs 4096 >"$log" 2>&1 &
 pid=$!
 

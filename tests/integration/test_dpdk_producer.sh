@@ -20,6 +20,7 @@ ns_if="sld$$b"
 router_ip=10.98.0.1
 producer_ip=10.98.0.2
 log=$(mktemp)
+data=$(mktemp -d)
 pid=""
 
 trap veth_cleanup EXIT
@@ -32,7 +33,7 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 "$sluiced" --no-huge --no-pci --no-shconf -m 256 --file-prefix "sluice-dpr-$$" \
 	--log-level=error --vdev="net_af_packet0,iface=$host_if" "${lcores[@]}" \
-	-- --driver dpdk --listen "$router_ip:7800" --mbufs 4096 >"$log" 2>&1 &
+	-- --data-dir "$data" --driver dpdk --listen "$router_ip:7800" --mbufs 4096 >"$log" 2>&1 &
 pid=$!
 
 router_wait 1

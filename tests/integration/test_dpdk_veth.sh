@@ -16,6 +16,7 @@ host_if="slv$$a"
 ns_if="slv$$b"
 router_ip=10.99.0.1
 log=$(mktemp)
+data=$(mktemp -d)
 pid=""
 
 trap veth_cleanup EXIT
@@ -27,7 +28,7 @@ lcores=(-l 0-2)
 if [ "$(nproc)" -lt 3 ]; then
 	lcores=(--lcores '0@0,1@1,2@1')
 fi
-"$sluiced" "${eal[@]}" "${lcores[@]}" -- --driver dpdk --listen "$router_ip:7800" \
+"$sluiced" "${eal[@]}" "${lcores[@]}" -- --data-dir "$data" --driver dpdk --listen "$router_ip:7800" \
 	--mbufs 4096 >"$log" 2>&1 &
 pid=$!
 

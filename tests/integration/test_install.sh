@@ -31,7 +31,7 @@ cc "$src/examples/produce.c" $(pkg-config --cflags sluice) "$libdir/libsluice.a"
 	-o "$root/produce-static"
 
 port=$(( 20000 + $$ % 20000 ))
-"$sluiced" --listen 127.0.0.1:$port 2>/dev/null &
+"$sluiced" --listen 127.0.0.1:$port --data-dir "$root/data" 2>/dev/null &
 pid=$!
 for _ in $(seq 100); do
 	if LD_LIBRARY_PATH="$libdir" "$root/produce-shared" 127.0.0.1:$port 1 >/dev/null 2>&1; then

@@ -241,6 +241,12 @@ static int setup_two_shards(void **state)
 	return setup_router(state, flags);
 }
 
+static int setup_no_journal(void **state)
+{
+	static const char *const flags[] = {"--shards", "2", "--no-journal", NULL};
+	return setup_router(state, flags);
+}
+
 static int teardown_router(void **state)
 {
 	struct router_proc *r = *state;
@@ -354,7 +360,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_router_random_datagrams_counted_and_survived,
 						setup_two_shards, teardown_router),
 		cmocka_unit_test_setup_teardown(test_produce_durable_without_journal_is_refused,
-						setup_two_shards, teardown_router),
+						setup_no_journal, teardown_router),
 	};
 
 	if (argc != 2) {

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Shared by the DPDK end-to-end tests (sourced, not run): a veth pair with one end in a
 # network namespace of the test's own, a sluiced started by the test, and their cleanup.
-# The caller sets: ns, host_if, ns_if (names unique to its pid), log (a temp file) and,
-# once sluiced runs, pid. Only the namespace, the veth and the pid the test made are
+# The caller sets: ns, host_if, ns_if (names unique to its pid), log (a temp file), data
+# (a temp directory for sluiced's --data-dir) and, once sluiced runs, pid. Only the namespace, the veth and the pid the test made are
 # ever removed or killed.
 
 skip() {
@@ -28,6 +28,7 @@ veth_cleanup() {
 	ip link del "$host_if" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
 	rm -f "$log"
+	if [ -n "${data:-}" ]; then rm -rf "$data"; fi
 }
 
 # veth_setup [NS_ADDR/PREFIX]: the namespace and the veth pair, both ends up. With an
