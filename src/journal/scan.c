@@ -107,7 +107,11 @@ int journal_dir_list(const char *path, struct journal_dir *out)
 		}
 	}
 	if (err == 0) {
-		qsort(out->segments, out->count, sizeof(*out->segments), journal_segment_cmp);
+		/* An empty directory has no array: qsort must not see NULL. */
+		if (out->count > 1) {
+			qsort(out->segments, out->count, sizeof(*out->segments),
+			      journal_segment_cmp);
+		}
 		err = journal_dir_stat(out, dirfd(dir));
 	}
 	(void)closedir(dir);
