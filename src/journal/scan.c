@@ -195,13 +195,13 @@ static int scan_read(struct scan_reader *r, uint64_t off, size_t want, const uin
 	return 0;
 }
 
-/* Reads file bytes [0, len) into buf, zero past the end of the file. */
-static int scan_pread_head(int fd, uint8_t *buf, size_t len)
+int journal_pread_zero(int fd, void *buf, size_t len, uint64_t offset)
 {
+	uint8_t *p = buf;
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+		ssize_t n = pread(fd, p + got, len - got, (off_t)(offset + got));
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -213,7 +213,7 @@ static int scan_pread_head(int fd, uint8_t *buf, size_t len)
 		}
 		got += (size_t)n;
 	}
-	memset(buf + got, 0, len - got);
+	memset(p + got, 0, len - got);
 	return 0;
 }
 
@@ -344,7 +344,7 @@ static int scan_probe(struct scan *sc, unsigned i)
 	if (fd < 0) {
 		return fd;
 	}
-	err = scan_pread_head(fd, head, SCAN_HEAD_BYTES);
+	err = journal_pread_zero(fd, head, SCAN_HEAD_BYTES, 0);
 	if (err != 0) {
 		goto out_close;
 	}

@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct journal_segment_info {
@@ -81,5 +82,10 @@ typedef int journal_entry_fn(void *ctx, const struct journal_entry *e, unsigned 
  */
 int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
 		 struct journal_scan_result *res);
+
+/* Reads len bytes of fd at offset (retrying short reads and EINTR); what lies past the
+ * end of the file reads as zeros. Blocking: start-up and tools only. Returns 0 or
+ * -errno. */
+int journal_pread_zero(int fd, void *buf, size_t len, uint64_t offset);
 
 #endif

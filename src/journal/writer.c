@@ -265,29 +265,6 @@ static int journal_pwrite_full(int fd, const void *buf, size_t len, uint64_t off
 	return 0;
 }
 
-/* Reads up to len bytes; what lies past the end of the file reads as zeros. */
-static int journal_pread_zero(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			return -errno;
-		}
-		if (n == 0) {
-			break;
-		}
-		done += (size_t)n;
-	}
-	memset(p + done, 0, len - done);
-	return 0;
-}
-
 static int journal_fdatasync_now(int fd)
 {
 	return fdatasync(fd) < 0 ? -errno : 0;
