@@ -367,12 +367,18 @@ static unsigned shard_mesh_drain(struct shard *s)
 	return total;
 }
 
+/* Reads the loop clock: TSC, and the microseconds the journal's timers run on. */
+static void shard_clock_tick(struct shard *s)
+{
+	s->now_tsc = rte_rdtsc();
+	s->now_us = s->now_tsc / s->tsc_per_us;
+}
+
 unsigned shard_poll(struct shard *s)
 {
 	struct netdev *nd = s->env->netdev;
 
-	s->now_tsc = rte_rdtsc();
-	s->now_us = s->now_tsc / s->tsc_per_us;
+	shard_clock_tick(s);
 	if (s->journal != NULL) {
 		s->now_ns = shard_clock_realtime_ns();
 	}
@@ -418,8 +424,7 @@ static void shard_journal_drain(struct shard *s)
 	}
 	uint64_t deadline = rte_rdtsc() + SHARD_STOP_DRAIN_US * s->tsc_per_us;
 	do {
-		s->now_tsc = rte_rdtsc();
-		s->now_us = s->now_tsc / s->tsc_per_us;
+		shard_clock_tick(s);
 		(void)shard_journal_poll(s);
 		shard_tx_flush(s);
 	} while ((!journal_is_idle(s->journal) || s->durable_head != s->durable_tail) &&

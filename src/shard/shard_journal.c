@@ -29,7 +29,7 @@ int shard_journal_open(struct shard *s, const struct journal_conf *conf)
 	s->now_ns = shard_clock_realtime_ns();
 	int rc = journal_open(conf, shard_replay, s, &s->journal);
 
-	if (rc == -EPROTO && s->journal == NULL) {
+	if (rc == -EPROTO) {
 		sl_log(SL_LOG_ERR, "shard",
 		       "shard %u: the journal in %s cannot be used (see the message above; a "
 		       "journal holding partitions another shard owns was written with a "

@@ -239,44 +239,39 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 }
 
 /* Replays the stream part of entry e (its partition in slot ppos). */
-static int shard_replay_stream(struct shard *s, const struct journal_entry_header *e, int32_t ppos)
+static void shard_replay_stream(struct shard *s, const struct journal_entry_header *e, int32_t ppos)
 {
 	struct shard_producer_key qkey = {.producer_id = e->producer_id,
 					  .partition_slot = (uint32_t)ppos};
 	int32_t qpos = rte_hash_lookup(s->producers, &qkey);
+	bool fresh = qpos < 0;
 
-	if (qpos < 0) {
+	if (fresh) {
 		qpos = rte_hash_add_key(s->producers, &qkey);
 		if (qpos < 0) {
 			s->replay_streams_lost++;
-			return 0;
+			return;
 		}
 		SL_ASSERT((uint32_t)qpos < s->producers_max);
-		s->producer_state[qpos] = (struct shard_producer){
-			.epoch = e->producer_epoch,
-			.next_sequence = e->sequence,
-			.first_sequence = e->sequence,
-		};
 	}
 	struct shard_producer *p = &s->producer_state[qpos];
-	p->used_tsc = s->now_tsc;
-	if (e->producer_epoch > p->epoch) {
+	/* A new stream, or a newer epoch of it: it starts at this entry. */
+	if (fresh || e->producer_epoch > p->epoch) {
 		*p = (struct shard_producer){.epoch = e->producer_epoch,
 					     .next_sequence = e->sequence,
-					     .first_sequence = e->sequence,
-					     .used_tsc = s->now_tsc};
+					     .first_sequence = e->sequence};
 	}
+	p->used_tsc = s->now_tsc;
 	/* The journal holds appends only, in the order they were made: the same rules as
 	 * shard_append() hold, so a sequence behind the stream cannot appear. */
 	if (e->producer_epoch < p->epoch || e->sequence < p->next_sequence) {
-		return 0;
+		return;
 	}
 	if (e->sequence > p->next_sequence) {
 		p->first_sequence = e->sequence;
 	}
 	p->next_sequence = e->sequence + 1;
 	shard_stream_offsets(s, (uint32_t)qpos)[e->sequence % s->dedupe_window] = e->base_offset;
-	return 0;
 }
 
 int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment)
@@ -304,7 +299,8 @@ int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment)
 	if (s->producer_idle_ns != 0 && h->append_ns + s->producer_idle_ns < s->now_ns) {
 		return 0;
 	}
-	return shard_replay_stream(s, h, ppos);
+	shard_replay_stream(s, h, ppos);
+	return 0;
 }
 
 void shard_producers_sweep(struct shard *s, unsigned steps)

@@ -135,10 +135,15 @@ static int router_proc_remove_one(const char *path, const struct stat *st, int t
 	return remove(path) == 0 ? 0 : -1;
 }
 
+void remove_tree(const char *path)
+{
+	(void)nftw(path, router_proc_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void router_proc_remove_data(struct router_proc *r)
 {
 	if (r->own_data_dir) {
-		(void)nftw(r->data_dir, router_proc_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		remove_tree(r->data_dir);
 		r->own_data_dir = 0;
 	}
 }

@@ -42,6 +42,9 @@ int router_proc_stop(struct router_proc *r);
 /* True while the process runs. */
 int router_proc_is_running(struct router_proc *r);
 
+/* Removes directory `path` and everything in it (a data directory a test made). */
+void remove_tree(const char *path);
+
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 uint16_t free_udp_port(void);
 

@@ -19,7 +19,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -232,14 +231,6 @@ static int run_status(const char *cmd)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path) == 0 ? 0 : -1;
-}
-
 static void check_journal(const char *data_dir, const struct producer_run *run)
 {
 	static struct journal_view v;
@@ -321,7 +312,7 @@ static void test_journal_durable_acks_survive_kill_9(void **state)
 	assert_int_equal(router_proc_stop(&r), 0);
 	check_journal(data_dir, &run);
 	free(run.acked);
-	(void)nftw(data_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(data_dir);
 }
 
 /* Sends one durable PRODUCE of `sequence` and returns the reply's header and body. */
@@ -400,7 +391,7 @@ static void test_journal_retransmit_after_restart_is_duplicate(void **state)
 	assert_int_equal(ack.base_offset, 2);
 	(void)close(fd);
 	assert_int_equal(router_proc_stop(&r), 0);
-	(void)nftw(data_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(data_dir);
 }
 
 static int teardown_router(void **state)
