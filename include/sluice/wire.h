@@ -321,6 +321,11 @@ enum sl_stat {
 	SL_STAT_JOURNAL_FSYNC_US_LT_5000,
 	SL_STAT_JOURNAL_FSYNC_US_LT_20000,
 	SL_STAT_JOURNAL_FSYNC_US_GE_20000,
+	SL_STAT_JOURNAL_INDEX_BUILT,   /* segment indexes written */
+	SL_STAT_JOURNAL_INDEX_REBUILT, /* missing or damaged indexes rebuilt */
+	SL_STAT_JOURNAL_READS,	       /* reads issued by replay cursors */
+	SL_STAT_JOURNAL_READ_BYTES,
+	SL_STAT_JOURNAL_CURSOR_GAPS, /* replay cursors that skipped data deleted by retention */
 	SL_STAT_COUNT,
 };
 

@@ -152,6 +152,11 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_FSYNC_US_LT_5000] = "journal_fsync_us_lt_5000",
 	[SL_STAT_JOURNAL_FSYNC_US_LT_20000] = "journal_fsync_us_lt_20000",
 	[SL_STAT_JOURNAL_FSYNC_US_GE_20000] = "journal_fsync_us_ge_20000",
+	[SL_STAT_JOURNAL_INDEX_BUILT] = "journal_index_built",
+	[SL_STAT_JOURNAL_INDEX_REBUILT] = "journal_index_rebuilt",
+	[SL_STAT_JOURNAL_READS] = "journal_reads",
+	[SL_STAT_JOURNAL_READ_BYTES] = "journal_read_bytes",
+	[SL_STAT_JOURNAL_CURSOR_GAPS] = "journal_cursor_gaps",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

@@ -84,6 +84,11 @@ enum journal_stat {
 	JOURNAL_STAT_FSYNC_US_LT_5000,
 	JOURNAL_STAT_FSYNC_US_LT_20000,
 	JOURNAL_STAT_FSYNC_US_GE_20000,
+	JOURNAL_STAT_INDEX_BUILT,   /* segment indexes written for newly sealed segments */
+	JOURNAL_STAT_INDEX_REBUILT, /* ... rebuilt because missing, damaged or mismatched */
+	JOURNAL_STAT_READS,	    /* reads issued by replay cursors */
+	JOURNAL_STAT_READ_BYTES,
+	JOURNAL_STAT_CURSOR_GAPS, /* cursors that skipped data retention had deleted */
 	JOURNAL_STAT_COUNT,
 };
 
@@ -173,6 +178,17 @@ enum journal_io_kind journal_io_kind_used(const struct journal *j);
 
 /* Reads counter `stat`. */
 uint64_t journal_counter(const struct journal *j, enum journal_stat stat);
+
+/* Any thread: every segment based below this position is complete and synced (sealed:
+ * it may be indexed, read and deleted by retention). */
+uint64_t journal_sealed_below(const struct journal *j);
+
+/* Any thread: where the oldest data still retained starts. */
+uint64_t journal_retained_start(const struct journal *j);
+
+/* Maintenance thread: retention is about to delete everything below `position` (a
+ * segment base at or below journal_sealed_below()); readers skip ahead of it. */
+void journal_set_retained_start(struct journal *j, uint64_t position);
 
 /* Test hook: the journal's I/O back end, to inject results with journal_io_inject(). */
 struct journal_io *journal_test_io(struct journal *j);

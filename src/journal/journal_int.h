@@ -10,6 +10,7 @@
 #include "journal/journal.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -119,6 +120,12 @@ struct journal {
 	uint64_t space_retry_us;
 	bool closing;
 	uint64_t own_counters[JOURNAL_STAT_COUNT];
+	/* Shared with the maintenance thread (relaxed loads and stores, release/acquire
+	 * where said): every segment based below sealed_below is complete and synced; the
+	 * oldest retained data starts at retained_start (retention moves it forward, then
+	 * deletes what lies below). */
+	_Atomic uint64_t sealed_below;
+	_Atomic uint64_t retained_start;
 };
 
 #endif

@@ -52,6 +52,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <numa.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,11 @@ static const char *const journal_stat_names[JOURNAL_STAT_COUNT] = {
 	[JOURNAL_STAT_FSYNC_US_LT_5000] = "fsync_us_lt_5000",
 	[JOURNAL_STAT_FSYNC_US_LT_20000] = "fsync_us_lt_20000",
 	[JOURNAL_STAT_FSYNC_US_GE_20000] = "fsync_us_ge_20000",
+	[JOURNAL_STAT_INDEX_BUILT] = "index_built",
+	[JOURNAL_STAT_INDEX_REBUILT] = "index_rebuilt",
+	[JOURNAL_STAT_READS] = "reads",
+	[JOURNAL_STAT_READ_BYTES] = "read_bytes",
+	[JOURNAL_STAT_CURSOR_GAPS] = "cursor_gaps",
 };
 
 /* Upper bounds (exclusive) of the fsync latency buckets, LT_50 onwards. */
@@ -1221,6 +1227,21 @@ uint64_t journal_counter(const struct journal *j, enum journal_stat stat)
 struct journal_io *journal_test_io(struct journal *j)
 {
 	return j->io;
+}
+
+uint64_t journal_sealed_below(const struct journal *j)
+{
+	return atomic_load_explicit(&j->sealed_below, memory_order_acquire);
+}
+
+uint64_t journal_retained_start(const struct journal *j)
+{
+	return atomic_load_explicit(&j->retained_start, memory_order_acquire);
+}
+
+void journal_set_retained_start(struct journal *j, uint64_t position)
+{
+	atomic_store_explicit(&j->retained_start, position, memory_order_release);
 }
 
 /* ---- Close ---- */
