@@ -325,7 +325,8 @@ enum sl_stat {
 	SL_STAT_JOURNAL_INDEX_REBUILT, /* missing or damaged indexes rebuilt */
 	SL_STAT_JOURNAL_READS,	       /* reads issued by replay cursors */
 	SL_STAT_JOURNAL_READ_BYTES,
-	SL_STAT_JOURNAL_CURSOR_GAPS, /* replay cursors that skipped data deleted by retention */
+	SL_STAT_JOURNAL_CURSOR_GAPS,	 /* replay cursors that skipped data deleted by retention */
+	SL_STAT_JOURNAL_ZERO_FILL_BYTES, /* written zero-filling segments (--zero-fill) */
 	SL_STAT_COUNT,
 };
 

@@ -53,6 +53,8 @@ enum {
 	OPT_JOURNAL_BUFFERS,
 	OPT_DIRECT_IO,
 	OPT_NO_DIRECT_IO,
+	OPT_ZERO_FILL,
+	OPT_NO_ZERO_FILL,
 	OPT_JOURNAL_IO,
 	OPT_DURABLE_ACKS_MAX,
 };
@@ -94,6 +96,8 @@ static const struct option daemon_options[] = {
 	{"journal-buffers", required_argument, NULL, OPT_JOURNAL_BUFFERS},
 	{"direct-io", no_argument, NULL, OPT_DIRECT_IO},
 	{"no-direct-io", no_argument, NULL, OPT_NO_DIRECT_IO},
+	{"zero-fill", no_argument, NULL, OPT_ZERO_FILL},
+	{"no-zero-fill", no_argument, NULL, OPT_NO_ZERO_FILL},
 	{"journal-io", required_argument, NULL, OPT_JOURNAL_IO},
 	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
 	{NULL, 0, NULL, 0},
@@ -134,6 +138,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->fsync_us = DAEMON_FSYNC_US_DEFAULT;
 	f->journal_buffers = DAEMON_JOURNAL_BUFFERS_DEFAULT;
 	f->direct_io = true;
+	f->zero_fill = true;
 	f->journal_io = JOURNAL_IO_AUTO;
 	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
 }
@@ -510,6 +515,12 @@ int daemon_flags_parse(int argc, char **argv, bool have_eal_args, struct daemon_
 		case OPT_NO_DIRECT_IO:
 			f->direct_io = false;
 			break;
+		case OPT_ZERO_FILL:
+			f->zero_fill = true;
+			break;
+		case OPT_NO_ZERO_FILL:
+			f->zero_fill = false;
+			break;
 		case ':':
 			return flags_error(err, err_len, "%s: needs a value (see --help)",
 					   argv[optind - 1]);
@@ -600,6 +611,9 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             (default %u, %u..%u)\n"
 		"  --direct-io, --no-direct-io\n"
 		"                             O_DIRECT writes (default on; off: page cache)\n"
+		"  --zero-fill, --no-zero-fill\n"
+		"                             zero-fill segments ahead of use (default on;\n"
+		"                             off: write into fallocated space)\n"
 		"  --journal-io auto|uring|thread\n"
 		"                             io_uring, or the pwrite+fdatasync thread (default\n"
 		"                             auto: io_uring when the kernel allows it)\n"

@@ -97,6 +97,7 @@ struct daemon_flags {
 	uint32_t fsync_us;
 	uint32_t journal_buffers;
 	bool direct_io;
+	bool zero_fill;
 	enum journal_io_kind journal_io;
 	uint32_t durable_acks_max;
 	uint32_t topic_count;

@@ -242,6 +242,7 @@ static int daemon_journals_open(struct daemon *d)
 			.fsync_us = f->fsync_us,
 			.buffers = f->journal_buffers,
 			.direct_io = f->direct_io,
+			.zero_fill = f->zero_fill,
 			.io = f->journal_io,
 			.counters = &d->env.counters[i].v[SL_STAT_JOURNAL_BATCHES],
 		};

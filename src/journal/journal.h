@@ -48,6 +48,10 @@ struct journal_conf {
 	uint32_t fsync_us; /* INTERVAL: at most one fdatasync per this long */
 	uint32_t buffers;  /* staging chunks of flush_bytes (+ slack), BUFFERS_MIN..MAX */
 	bool direct_io;	   /* O_DIRECT; falls back to buffered where the fs refuses it */
+	/* Zero-fill each new segment ahead of use, so data writes overwrite written blocks
+	 * (cheaper fdatasyncs) at the price of writing every byte twice; off: data goes
+	 * into merely preallocated space. */
+	bool zero_fill;
 	enum journal_io_kind io;
 	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
 	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
@@ -88,7 +92,8 @@ enum journal_stat {
 	JOURNAL_STAT_INDEX_REBUILT, /* ... rebuilt because missing, damaged or mismatched */
 	JOURNAL_STAT_READS,	    /* reads issued by replay cursors */
 	JOURNAL_STAT_READ_BYTES,
-	JOURNAL_STAT_CURSOR_GAPS, /* cursors that skipped data retention had deleted */
+	JOURNAL_STAT_CURSOR_GAPS,     /* cursors that skipped data retention had deleted */
+	JOURNAL_STAT_ZERO_FILL_BYTES, /* bytes written zero-filling segments ahead of use */
 	JOURNAL_STAT_COUNT,
 };
 

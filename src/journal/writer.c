@@ -90,6 +90,7 @@ static const char *const journal_stat_names[JOURNAL_STAT_COUNT] = {
 	[JOURNAL_STAT_READS] = "reads",
 	[JOURNAL_STAT_READ_BYTES] = "read_bytes",
 	[JOURNAL_STAT_CURSOR_GAPS] = "cursor_gaps",
+	[JOURNAL_STAT_ZERO_FILL_BYTES] = "zero_fill_bytes",
 };
 
 /* Upper bounds (exclusive) of the fsync latency buckets, LT_50 onwards. */
@@ -1063,8 +1064,8 @@ static void journal_zero_ahead(struct journal *j)
 	uint64_t tag = journal_seg_tag(j, s);
 	int rc;
 
-	if (s->state != JOURNAL_SEG_READY || s->zero_busy || s->zero_synced || j->closing ||
-	    j->free_seq != j->write_seq) {
+	if (!j->conf.zero_fill || s->state != JOURNAL_SEG_READY || s->zero_busy || s->zero_synced ||
+	    j->closing || j->free_seq != j->write_seq) {
 		return;
 	}
 	if (s->zero_off < j->conf.segment_bytes) {
@@ -1072,7 +1073,10 @@ static void journal_zero_ahead(struct journal *j)
 		uint32_t len = left < JOURNAL_ZERO_BYTES ? (uint32_t)left : JOURNAL_ZERO_BYTES;
 		rc = journal_io_write(j->io, s->fd, j->zero_block, len, s->zero_off,
 				      (int)j->nchunks + 1, tag);
-		s->zero_off += rc == 0 ? len : 0;
+		if (rc == 0) {
+			s->zero_off += len;
+			journal_count(j, JOURNAL_STAT_ZERO_FILL_BYTES, len);
+		}
 	} else {
 		rc = journal_io_fdatasync(j->io, s->fd, tag);
 		s->zero_synced = rc == 0;

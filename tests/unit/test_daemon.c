@@ -85,6 +85,7 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_int_equal(flags.fsync_us, 1000);
 	assert_int_equal(flags.journal_buffers, 8);
 	assert_true(flags.direct_io);
+	assert_true(flags.zero_fill);
 	assert_int_equal(flags.journal_io, JOURNAL_IO_AUTO);
 	assert_int_equal(flags.durable_acks_max, 8192);
 }
@@ -114,6 +115,10 @@ static void test_daemon_flags_parse_journal(void **state)
 	assert_int_equal(flags.journal_io, JOURNAL_IO_URING);
 	assert_int_equal(parse("--no-direct-io", "--direct-io"), DAEMON_FLAGS_RUN);
 	assert_true(flags.direct_io);
+	assert_int_equal(parse("--no-zero-fill"), DAEMON_FLAGS_RUN);
+	assert_false(flags.zero_fill);
+	assert_int_equal(parse("--no-zero-fill", "--zero-fill"), DAEMON_FLAGS_RUN);
+	assert_true(flags.zero_fill);
 
 	expect_error(parse("--fsync", "sometimes"), "--fsync: 'sometimes' is not one of always");
 	expect_error(parse("--journal-io", "aio"), "--journal-io: 'aio' is not one of auto");
@@ -254,6 +259,8 @@ static void test_daemon_flags_help_lists_every_flag(void **state)
 		"--journal-buffers",
 		"--direct-io",
 		"--no-direct-io",
+		"--zero-fill",
+		"--no-zero-fill",
 		"--journal-io",
 		"--durable-acks-max",
 		"--help",

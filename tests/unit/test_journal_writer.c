@@ -166,6 +166,7 @@ static int test_setup(void **state)
 		.fsync_us = 1000,
 		.buffers = 4,
 		.direct_io = false,
+		.zero_fill = true,
 		.io = JOURNAL_IO_AUTO,
 	};
 	*state = t;
@@ -305,6 +306,43 @@ static void test_journal_append_rolls_segments_direct_io(void **state)
 
 	t->conf.direct_io = true;
 	test_journal_append_rolls_segments(state);
+}
+
+/* Zero-fill on: the next segment's data area is written with zeros ahead of use (counted);
+ * off: nothing is written twice, and segments still roll and read back. */
+static void test_journal_zero_fill_on_off(void **state)
+{
+	struct test_ctx *t = *state;
+	uint64_t area = 64u * 1024u - JOURNAL_BLOCK_BYTES;
+
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.flush_bytes = 4096;
+	test_round_trip(t, 900);
+	struct test_replay r;
+	struct journal *j = test_open(t, &r);
+	for (unsigned i = 900; i < 1000; i++) {
+		test_append(t, j, i, 200);
+	}
+	TEST_POLL_UNTIL(t, j,
+			journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES) % area == 0 &&
+				journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES) > 0);
+	assert_int_equal(journal_close(j), 0);
+
+	test_teardown(state);
+	assert_int_equal(test_setup(state), 0);
+	t = *state;
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.flush_bytes = 4096;
+	t->conf.zero_fill = false;
+	j = test_open(t, &r);
+	for (unsigned i = 0; i < 900; i++) {
+		test_append(t, j, i, 200);
+	}
+	TEST_POLL_UNTIL(t, j, journal_is_idle(j));
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES), 0);
+	assert_true(journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED) >= 5);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect(t, 900);
 }
 
 static void test_journal_open_close_thread_backend(void **state)
@@ -870,6 +908,7 @@ int main(void)
 		TEST(test_journal_open_close_replays_every_entry),
 		TEST(test_journal_append_rolls_segments),
 		TEST(test_journal_append_rolls_segments_direct_io),
+		TEST(test_journal_zero_fill_on_off),
 		TEST(test_journal_open_close_thread_backend),
 		TEST(test_journal_append_rolls_segments_thread_backend),
 		TEST(test_journal_append_rolls_segments_thread_direct_io),
