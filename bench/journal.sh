@@ -7,11 +7,13 @@
 #     flags) under `sluice-bench durable` at its maximum rate (closed loop), with frames of
 #     ~1.4 KB made of 16 x 64-byte events and of 1 x 1344-byte event; the router's rate is
 #     read from its own counters (journal_write_bytes, journal_bytes) and as the producer
-#     saw it. Context rows: fio at iodepth 2 and 4, sluiced --no-direct-io and --fsync never.
+#     saw it. Context rows: fio at iodepth 2 and 4, sluiced --no-direct-io, --fsync never and
+#     --no-zero-fill; the journal alone, in-process (sluice-bench-journal: no network, no
+#     producer sharing the cores), with and without --zero-fill.
 #   - latency: fio's fdatasync latency (bs 4 KiB, one fdatasync per write, iodepth 1) against
 #     the durable-ack latency at 50% and 90% of the router's maximum rate (paced, open loop,
 #     timed from each frame's scheduled send), and the floor: sluiced --no-journal with
-#     acks=received.
+#     acks=received; the journal alone at the same entry rates (append to durable).
 #
 #   bench/journal.sh [BUILD_DIR] [RUNS] [SECONDS] [DATA_DIR_PARENT]
 #   env: PARTITIONS     producer streams, one per partition of topic bench (default 32)
@@ -29,7 +31,7 @@
 # (SECONDS + 4) x 2.5 GiB. Prints a markdown table (also written to
 # bench/results/journal.md). Fails on tool errors (a tool missing or failing, a router that
 # does not start, lacks journal counters or acknowledges nothing); measures, never fails on
-# a number. Takes about RUNS x 14 x (SECONDS + 2) + 30 seconds; run it on a quiet machine.
+# a number. Takes about RUNS x 21 x (SECONDS + 2) + 30 seconds; run it on a quiet machine.
 #
 # Why fio iodepth 1 and 2. The journal writes a flush (a chunk sealed at --flush-bytes, or
 # smaller once its oldest entry is --flush-us old) only once every write of the previous one
@@ -75,6 +77,7 @@ if [ ! -d "$build" ]; then
 fi
 ninja -C "$build" >/dev/null
 bench="$build/bench/sluice-bench"
+jbench="$build/bench/sluice-bench-journal"
 sluiced="$build/src/daemon/sluiced"
 sluice="$build/src/cli/sluice"
 router=127.0.0.1:$port
@@ -242,6 +245,30 @@ EOF
 	) || die "cannot read the results of sluice-bench ${args[*]}"
 }
 
+# journal_run bandwidth|latency [ARGS...]: the journal alone, 1320-byte records (the size
+# of a 16 x 64 B frame's body). R="entries/s write_B/s appended_B/s p50 p99 p999 max busy
+# fsyncs/s"
+journal_run() {
+	local mode=$1
+	shift
+	nrouter=$((nrouter + 1))
+	local dir="$work/data.$nrouter"
+	local args=("$mode" --dir "$dir" --seconds "$run_secs" --warmup-s "$warm"
+		--entry-bytes 1320 "$@")
+	note_cmd sluice-bench-journal "${args[@]}"
+	"$jbench" "${args[@]}" >"$work/jbench.out" 2>"$work/jbench.err" ||
+		{ cat "$work/jbench.err" >&2; die "sluice-bench-journal ${args[*]} failed"; }
+	rm -rf "$dir"
+	R=$(python3 - "$work/jbench.out" <<'EOF'
+import json, sys
+b = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print(b["entries_per_s"], b["write_mb_per_s"] * 1e6, b["appended_mb_per_s"] * 1e6,
+      b["p50_us"], b["p99_us"], b["p999_us"], b["max_us"], b["busy"],
+      b["fsyncs"] / b["seconds"])
+EOF
+	) || die "cannot read the results of sluice-bench-journal ${args[*]}"
+}
+
 router_durable() { # "SLUICED FLAGS" BENCH ARGS...
 	local flags=$1
 	shift
@@ -288,7 +315,7 @@ note_cmd fio "${prefill[@]}"
 fio "${prefill[@]}" >"$work/fio.out" 2>&1 || { cat "$work/fio.out" >&2; die "fio prefill failed"; }
 
 # --- bandwidth: alternate fio and sluiced -------------------------------------------
-fq1=() fq2=() fq4=() ff1=() ff2=() r64=() r1k=() rbuf=() rnever=()
+fq1=() fq2=() fq4=() ff1=() ff2=() r64=() r1k=() rbuf=() rnever=() rnozero=() jz=() jnz=()
 for i in $(seq "$runs"); do
 	echo "journal.sh: bandwidth run $i/$runs" >&2
 	fio_run seqwrite-qd1 "$flush_bytes" 1 over
@@ -309,6 +336,14 @@ for i in $(seq "$runs"); do
 	rnever+=("$R")
 	fio_run seqwrite-fresh-qd2 "$flush_bytes" 2 fresh
 	ff2+=("$R")
+	router_durable "--no-zero-fill" --event-bytes 64 --events-per-frame 16
+	rnozero+=("$R")
+	journal_run bandwidth
+	jz+=("$R")
+	fio_run seqwrite-qd1 "$flush_bytes" 1 over
+	fq1+=("$R")
+	journal_run bandwidth --no-zero-fill
+	jnz+=("$R")
 done
 fio1=$(col 1 "${fq1[@]}")
 fio2=$(col 1 "${fq2[@]}")
@@ -317,7 +352,7 @@ rate50=$(fmt "$(awk -v m="$max_fps" 'BEGIN {print m * 0.5}')")
 rate90=$(fmt "$(awk -v m="$max_fps" 'BEGIN {print m * 0.9}')")
 
 # --- latency: alternate fio and sluiced ---------------------------------------------
-fl=() flf=() l50=() l90=() lfloor=()
+fl=() flf=() l50=() l90=() lfloor=() jl50=() jl90=() jl50nz=()
 for i in $(seq "$runs"); do
 	echo "journal.sh: latency run $i/$runs" >&2
 	fio_run fdatasync-4k 4096 1 over
@@ -331,6 +366,12 @@ for i in $(seq "$runs"); do
 	lfloor+=("$R")
 	fio_run fdatasync-4k-fresh 4096 1 fresh
 	flf+=("$R")
+	journal_run latency --rate "$rate50"
+	jl50+=("$R")
+	journal_run latency --rate "$rate90"
+	jl90+=("$R")
+	journal_run latency --rate "$rate50" --no-zero-fill
+	jl50nz+=("$R")
 done
 fio_p99=$(col 3 "${fl[@]}")
 goal_us=$(awk -v p="$fio_p99" -v f="$flush_us" 'BEGIN {printf "%.1f", 2 * p + f}')
@@ -356,6 +397,25 @@ router_row() { # label LINES...
 		"$(ratio "$wb" "$fio1") | $(ratio "$wb" "$fio2") |" \
 		"$(fmt "$(col 1 "$@")") frames/s, $(fmt "$(col 14 "$@")") fsyncs/s," \
 		"p99 $(fmt "$(col 6 "$@")" 1) µs, nacks $(col 9 "$@"), retransmits $(col 10 "$@") |"
+}
+journal_row() { # label LINES... (journal_run bandwidth)
+	local label=$1
+	shift
+	local wb
+	wb=$(col 2 "$@")
+	echo "| $label | $(mb "$wb") | $(mb "$(col 3 "$@")") | – |" \
+		"$(ratio "$wb" "$fio1") | $(ratio "$wb" "$fio2") |" \
+		"$(fmt "$(col 1 "$@")") entries/s, $(fmt "$(col 9 "$@")") fsyncs/s, busy $(col 8 "$@") |"
+}
+journal_lat_row() { # label load LINES... (journal_run latency)
+	local label=$1 load=$2
+	shift 2
+	local p99 verdict
+	p99=$(col 5 "$@")
+	verdict=$(awk -v p="$p99" -v g="$goal_us" 'BEGIN {print (p <= g ? "**met**" : "**not met**")}')
+	echo "| $label | $load | $(fmt "$(col 1 "$@")") | $(fmt "$(col 4 "$@")" 1) |" \
+		"$(fmt "$p99" 1) | $(fmt "$(col 6 "$@")" 1) | $(fmt "$(col 7 "$@")" 1) |" \
+		"– | busy $(col 8 "$@") | $verdict |"
 }
 lat_row() { # label load LINES...
 	local label=$1 load=$2
@@ -393,6 +453,9 @@ lat_row() { # label load LINES...
 	router_row "sluiced durable, 1 x 1344 B (1416 B frames)" "${r1k[@]}"
 	router_row "sluiced --no-direct-io, 16 x 64 B" "${rbuf[@]}"
 	router_row "sluiced --fsync never, 16 x 64 B" "${rnever[@]}"
+	router_row "sluiced --no-zero-fill, 16 x 64 B" "${rnozero[@]}"
+	journal_row "journal alone (in-process), 1320 B records" "${jz[@]}"
+	journal_row "journal alone, --no-zero-fill" "${jnz[@]}"
 	echo
 	echo "write MB/s: the router's journal_write_bytes per second (what reached the file:"
 	echo "entries, block padding, rewritten tail blocks); appended: journal_bytes per second"
@@ -432,9 +495,13 @@ lat_row() { # label load LINES...
 	lat_row "sluiced durable ack" "50% ($rate50/s)" "${l50[@]}"
 	lat_row "sluiced durable ack" "90% ($rate90/s)" "${l90[@]}"
 	lat_row "sluiced --no-journal, acks=received (floor)" "50% ($rate50/s)" "${lfloor[@]}"
+	journal_lat_row "journal alone (append to durable)" "50% ($rate50/s)" "${jl50[@]}"
+	journal_lat_row "journal alone (append to durable)" "90% ($rate90/s)" "${jl90[@]}"
+	journal_lat_row "journal alone, --no-zero-fill" "50% ($rate50/s)" "${jl50nz[@]}"
 	echo
 	echo "Ack latency is timed from each frame's scheduled send (open loop), so queueing"
-	echo "behind a slow fdatasync is charged to every frame it delayed."
+	echo "behind a slow fdatasync is charged to every frame it delayed; the journal-alone"
+	echo "rows time each entry from its scheduled append to the durable end covering it."
 	echo
 	echo "## Commands (\$WORK = a fresh directory under $parent)"
 	echo

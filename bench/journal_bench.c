@@ -89,6 +89,17 @@ static int bench_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+static int bench_u32(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (bench_u64(s, &v) != 0 || v > UINT32_MAX) {
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int bench_parse(int argc, char **argv, struct bench_conf *c)
 {
 	static const struct option opts[] = {
@@ -104,6 +115,7 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 		{"fsync-us", required_argument, NULL, 'Y'},
 		{"buffers", required_argument, NULL, 'b'},
 		{"no-direct-io", no_argument, NULL, 'n'},
+		{"no-zero-fill", no_argument, NULL, 'z'},
 		{"io", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -121,6 +133,7 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 			    .fsync_us = 1000,
 			    .buffers = 8,
 			    .direct_io = true,
+			    .zero_fill = true,
 			    .io = JOURNAL_IO_AUTO},
 		.seconds = 3.0,
 		.warmup_s = 1.0,
@@ -159,16 +172,14 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 			}
 			break;
 		case 'F':
-			if (bench_u64(optarg, &v) != 0 || v > UINT32_MAX) {
+			if (bench_u32(optarg, &c->journal.flush_bytes) != 0) {
 				return -EINVAL;
 			}
-			c->journal.flush_bytes = (uint32_t)v;
 			break;
 		case 'U':
-			if (bench_u64(optarg, &v) != 0 || v > UINT32_MAX) {
+			if (bench_u32(optarg, &c->journal.flush_us) != 0) {
 				return -EINVAL;
 			}
-			c->journal.flush_us = (uint32_t)v;
 			break;
 		case 'y':
 			if (strcmp(optarg, "always") == 0) {
@@ -182,19 +193,20 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 			}
 			break;
 		case 'Y':
-			if (bench_u64(optarg, &v) != 0 || v > UINT32_MAX) {
+			if (bench_u32(optarg, &c->journal.fsync_us) != 0) {
 				return -EINVAL;
 			}
-			c->journal.fsync_us = (uint32_t)v;
 			break;
 		case 'b':
-			if (bench_u64(optarg, &v) != 0 || v > UINT32_MAX) {
+			if (bench_u32(optarg, &c->journal.buffers) != 0) {
 				return -EINVAL;
 			}
-			c->journal.buffers = (uint32_t)v;
 			break;
 		case 'n':
 			c->journal.direct_io = false;
+			break;
+		case 'z':
+			c->journal.zero_fill = false;
 			break;
 		case 'i':
 			if (strcmp(optarg, "auto") == 0) {
