@@ -113,7 +113,8 @@ struct nats_run {
 
 static void nats_usage(FILE *out)
 {
-	fprintf(out,
+	(void)fprintf(
+		out,
 		"usage: sluice-bench-nats fanout --server HOST:PORT --subscribers N [options]\n"
 		"  --group NAME         all subscribers join this queue group (default: none)\n"
 		"  --event-bytes B      message payload bytes, >= 8 (default 64)\n"
@@ -232,7 +233,7 @@ static size_t hist_index(uint64_t v)
 /* The middle of bucket i, in ns. */
 static double hist_value(size_t i)
 {
-	if (i < 2u * HIST_SUB) {
+	if (i < (size_t)2u * HIST_SUB) {
 		return (double)i;
 	}
 	unsigned shift = (unsigned)(i >> HIST_SUB_BITS) - 1u;
@@ -340,7 +341,10 @@ static void nats_note_err(struct nats_conn *c, const char *line, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		/* Kept for a JSON string: no quotes, backslashes or control characters. */
 		char ch = line[i];
-		c->err_text[i] = ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 ? '\'' : ch;
+		if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20) {
+			ch = '?';
+		}
+		c->err_text[i] = ch;
 	}
 	c->err_text[len] = '\0';
 }
@@ -458,15 +462,16 @@ static int nats_resolve(struct nats_conf *c)
 
 	size_t host_len = (size_t)(colon - c->server);
 	if (host_len >= sizeof(host)) {
-		fprintf(stderr, "sluice-bench-nats: --server %s: host name too long\n", c->server);
+		(void)fprintf(stderr, "sluice-bench-nats: --server %s: host name too long\n",
+			      c->server);
 		return -EHOSTUNREACH;
 	}
 	memcpy(host, c->server, host_len);
 	host[host_len] = '\0';
 	int rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc != 0) {
-		fprintf(stderr, "sluice-bench-nats: --server %s: %s\n", c->server,
-			gai_strerror(rc));
+		(void)fprintf(stderr, "sluice-bench-nats: --server %s: %s\n", c->server,
+			      gai_strerror(rc));
 		return -EHOSTUNREACH;
 	}
 	memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
@@ -780,8 +785,8 @@ static int nats_open_subs(struct nats_run *r)
 			       i + 1u);
 		int rc = nats_open(&s->conn, c, name, sub, read_bytes);
 		if (rc != 0) {
-			fprintf(stderr, "sluice-bench-nats: subscriber %u on %s: %s %s\n", i,
-				c->server, strerror(-rc), s->conn.err_text);
+			(void)fprintf(stderr, "sluice-bench-nats: subscriber %u on %s: %s %s\n", i,
+				      c->server, strerror(-rc), s->conn.err_text);
 			return rc;
 		}
 	}
@@ -865,8 +870,8 @@ static void nats_print(const struct nats_run *r, const struct nats_result *res)
 /* Starts the threads, snapshots the window, joins. Returns 0 or -errno. */
 static int nats_measure(struct nats_run *r, struct nats_result *res)
 {
-	uint32_t n = r->conf->subscribers;
-	uint64_t *snap = calloc(4u * n, sizeof(*snap));
+	size_t n = r->conf->subscribers;
+	uint64_t *snap = calloc(4 * n, sizeof(*snap));
 	pthread_t pub;
 	uint32_t started = 0;
 	int rc = snap == NULL ? -ENOMEM : 0;
@@ -891,7 +896,7 @@ static int nats_measure(struct nats_run *r, struct nats_result *res)
 		uint64_t published0 = atomic_load(&r->published);
 		nats_snapshot(r, snap, snap + n);
 		nats_sleep_until(r->window_end_ns);
-		nats_snapshot(r, snap + 2u * n, snap + 3u * n);
+		nats_snapshot(r, snap + 2 * n, snap + 3 * n);
 		res->window_s = (double)(clock_monotonic_ns() - r->window_start_ns) / 1e9;
 		res->published = atomic_load(&r->published) - published0;
 		(void)pthread_join(pub, NULL);
@@ -902,7 +907,7 @@ static int nats_measure(struct nats_run *r, struct nats_result *res)
 		rc = rc != 0 ? rc : r->subs[i]->rc;
 	}
 	if (snap != NULL) {
-		nats_collect(r, snap, snap + n, snap + 2u * n, snap + 3u * n, res);
+		nats_collect(r, snap, snap + n, snap + 2 * n, snap + 3 * n, res);
 	}
 	free(snap);
 	return rc;
@@ -923,7 +928,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	r.pub.fd = -1;
-	r.subs = calloc(c.subscribers, sizeof(*r.subs));
+	r.subs = calloc(c.subscribers, sizeof(struct nats_sub *));
 	res = calloc(1, sizeof(*res));
 	int rc = r.subs == NULL || res == NULL ? -ENOMEM : nats_resolve(&c);
 	if (rc == 0) {
@@ -932,22 +937,22 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		rc = nats_open(&r.pub, &c, "bench-pub", "", NATS_CONTROL_BYTES);
 		if (rc != 0) {
-			fprintf(stderr, "sluice-bench-nats: publisher on %s: %s %s\n", c.server,
-				strerror(-rc), r.pub.err_text);
+			(void)fprintf(stderr, "sluice-bench-nats: publisher on %s: %s %s\n",
+				      c.server, strerror(-rc), r.pub.err_text);
 		}
 	}
 	if (rc == 0 && c.event_bytes > r.pub.max_payload) {
-		fprintf(stderr,
-			"sluice-bench-nats: --event-bytes %u exceeds the server's "
-			"max_payload %llu\n",
-			c.event_bytes, (unsigned long long)r.pub.max_payload);
+		(void)fprintf(stderr,
+			      "sluice-bench-nats: --event-bytes %u exceeds the server's "
+			      "max_payload %llu\n",
+			      c.event_bytes, (unsigned long long)r.pub.max_payload);
 		rc = -EMSGSIZE;
 	}
 	if (rc == 0) {
 		rc = nats_measure(&r, res);
 		if (rc != 0) {
-			fprintf(stderr, "sluice-bench-nats: run failed: %s %s\n", strerror(-rc),
-				res->err_text != NULL ? res->err_text : "");
+			(void)fprintf(stderr, "sluice-bench-nats: run failed: %s %s\n",
+				      strerror(-rc), res->err_text != NULL ? res->err_text : "");
 		}
 	}
 	if (rc == 0) {
