@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target for the wire decoder: any byte string, any length. A decoded frame's
- * records are walked too, so an over-read anywhere in the decoder or the iterator shows
- * up under ASan. Built as a fuzzer with -Dfuzz=true (clang), and always as a replay of
+ * records (PRODUCE, DELIVER) are walked too, so an over-read anywhere in the decoder or
+ * the iterator shows up under ASan. Built as a fuzzer with -Dfuzz=true (clang), and always as a replay of
  * tests/fuzz/corpus/wire in `meson test`.
  */
 #include "core/assert.h"
@@ -39,6 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n++;
 		}
 		SL_ASSERT(n == f.hdr.record_count);
+	}
+	if (r == SL_WIRE_OK && f.hdr.type == SL_WIRE_DELIVER) {
+		struct wire_deliver d;
+		struct wire_record_iter it;
+		struct wire_record rec;
+		unsigned n = 0;
+		SL_ASSERT(wire_deliver_parse(&f, &d) == SL_WIRE_OK);
+		wire_record_iter_init_body(&it, d.records, d.records_len);
+		while (wire_record_next(&it, &rec)) {
+			SL_ASSERT(rec.value + rec.value_len <= copy + size);
+			n++;
+		}
+		SL_ASSERT(n == d.record_count);
 	}
 	free(copy);
 	return 0;
