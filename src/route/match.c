@@ -57,10 +57,14 @@ struct match_sub {
 };
 
 /* One cached topic: its matches are cache_ids[ids_at .. ids_at + count) modulo the
- * ring, valid while nothing overwrote them and the generation is the same. */
+ * ring, valid while nothing overwrote them and the generation is the same. The cache is
+ * two-way set associative: a topic may sit in either entry of its pair, and a new topic
+ * replaces the invalid or least recently used one, so two busy topics whose hashes
+ * collide do not evict each other on every batch. */
 struct match_cache_entry {
 	uint64_t generation; /* 0: empty (generations start at 1) */
 	uint64_t ids_at;     /* position in the id ring, counted from its creation */
+	uint64_t used;	     /* cache_clock at its last hit or fill */
 	uint32_t count;
 	uint32_t hash;
 	uint8_t topic_len;
@@ -84,14 +88,15 @@ struct match_trie {
 	struct match_cache_entry *cache;
 	uint32_t *cache_ids;   /* ring of conf.cache_ids */
 	uint64_t cache_ids_at; /* next ring position to write */
+	uint64_t cache_clock;  /* lookups so far: the entries' LRU clock */
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 };
 
 void match_conf_default(struct match_conf *conf, uint32_t subscriptions_max)
 {
-	uint64_t nodes = (uint64_t)subscriptions_max * 4 + 1;
-	uint64_t bytes = (uint64_t)subscriptions_max * 32;
+	uint64_t nodes = (uint64_t)subscriptions_max * 6 + 1;
+	uint64_t bytes = (uint64_t)subscriptions_max * 64;
 
 	conf->subscriptions_max = subscriptions_max;
 	conf->nodes_max = nodes < MATCH_NODES_MAX ? (uint32_t)nodes : MATCH_NODES_MAX;
@@ -111,9 +116,22 @@ static bool match_conf_is_valid(const struct match_conf *c)
 	if (c->cache_entries == 0) {
 		return true;
 	}
-	return c->cache_entries <= MATCH_CACHE_ENTRIES_MAX &&
+	return c->cache_entries >= 2 && c->cache_entries <= MATCH_CACHE_ENTRIES_MAX &&
 	       (c->cache_entries & (c->cache_entries - 1)) == 0 && c->cache_ids > 0 &&
 	       c->cache_ids <= MATCH_CACHE_IDS_MAX;
+}
+
+/* calloc() that also writes every page, so that they are mapped now and the data path
+ * never takes a page fault on them: calloc leaves fresh mmap'd pages unmapped, and a
+ * compiler may turn malloc + memset into calloc, hence the volatile stores. */
+static void *match_alloc_touched(size_t n, size_t size)
+{
+	volatile uint8_t *p = calloc(n, size);
+
+	for (size_t at = 0; p != NULL && at < n * size; at += 4096) {
+		p[at] = 0;
+	}
+	return (void *)(uintptr_t)p;
 }
 
 /* Frees every array of m; m itself stays. */
@@ -167,13 +185,13 @@ int match_create(const struct match_conf *conf, struct match_trie **out)
 		slots *= 2;
 	}
 	m->child_mask = slots - 1;
-	m->children = calloc(slots, sizeof(*m->children));
-	m->nodes = calloc(conf->nodes_max, sizeof(*m->nodes));
-	m->subs = calloc(conf->subscriptions_max, sizeof(*m->subs));
-	m->tokens = calloc(conf->token_bytes_max, 1);
+	m->children = match_alloc_touched(slots, sizeof(*m->children));
+	m->nodes = match_alloc_touched(conf->nodes_max, sizeof(*m->nodes));
+	m->subs = match_alloc_touched(conf->subscriptions_max, sizeof(*m->subs));
+	m->tokens = match_alloc_touched(conf->token_bytes_max, 1);
 	if (conf->cache_entries > 0) {
-		m->cache = calloc(conf->cache_entries, sizeof(*m->cache));
-		m->cache_ids = calloc(conf->cache_ids, sizeof(*m->cache_ids));
+		m->cache = match_alloc_touched(conf->cache_entries, sizeof(*m->cache));
+		m->cache_ids = match_alloc_touched(conf->cache_ids, sizeof(*m->cache_ids));
 	}
 	if (m->children == NULL || m->nodes == NULL || m->subs == NULL || m->tokens == NULL ||
 	    (conf->cache_entries > 0 && (m->cache == NULL || m->cache_ids == NULL))) {
@@ -597,33 +615,59 @@ static void match_ring_write(struct match_trie *m, const uint32_t *ids, uint32_t
 	m->cache_ids_at += count;
 }
 
+static bool match_cache_entry_is_valid(const struct match_trie *m,
+				       const struct match_cache_entry *e)
+{
+	return e->generation == m->generation && m->cache_ids_at - e->ids_at <= m->conf.cache_ids;
+}
+
 static bool match_cache_entry_is(const struct match_trie *m, const struct match_cache_entry *e,
 				 uint32_t hash, const uint8_t *topic, size_t len)
 {
-	return e->generation == m->generation && e->hash == hash && e->topic_len == len &&
-	       m->cache_ids_at - e->ids_at <= m->conf.cache_ids &&
+	return e->hash == hash && e->topic_len == len && match_cache_entry_is_valid(m, e) &&
 	       memcmp(e->topic, topic, len) == 0;
+}
+
+/* The entry of the pair to fill: an invalid one, else the least recently used. */
+static struct match_cache_entry *match_cache_victim(const struct match_trie *m,
+						    struct match_cache_entry *pair)
+{
+	if (!match_cache_entry_is_valid(m, &pair[0])) {
+		return &pair[0];
+	}
+	if (!match_cache_entry_is_valid(m, &pair[1])) {
+		return &pair[1];
+	}
+	return pair[0].used <= pair[1].used ? &pair[0] : &pair[1];
 }
 
 uint32_t match_topic_hashed(struct match_trie *m, uint32_t topic_hash, const uint8_t *topic,
 			    size_t len, uint32_t *ids, uint32_t ids_max)
 {
 	struct match_out out = {.ids = ids, .max = ids_max};
-	struct match_cache_entry *e = NULL;
+	struct match_cache_entry *pair = NULL;
 
 	SL_ASSERT_HOT(len > 0 && len <= SL_WIRE_TOPIC_BYTES_MAX);
 	if (m->cache != NULL) {
-		e = &m->cache[topic_hash & (m->conf.cache_entries - 1)];
-		if (match_cache_entry_is(m, e, topic_hash, topic, len)) {
-			m->cache_hits++;
-			match_ring_read(m, e->ids_at, e->count < ids_max ? e->count : ids_max, ids);
-			return e->count;
+		pair = &m->cache[topic_hash & (m->conf.cache_entries - 2)];
+		m->cache_clock++;
+		for (unsigned way = 0; way < 2; way++) {
+			struct match_cache_entry *e = &pair[way];
+			if (match_cache_entry_is(m, e, topic_hash, topic, len)) {
+				m->cache_hits++;
+				e->used = m->cache_clock;
+				match_ring_read(m, e->ids_at,
+						e->count < ids_max ? e->count : ids_max, ids);
+				return e->count;
+			}
 		}
 	}
 	m->cache_misses++;
 	match_walk(m, topic, len, &out);
 	/* Cache only complete lists, and only those the ring can hold. */
-	if (e != NULL && out.count <= ids_max && out.count <= m->conf.cache_ids) {
+	if (pair != NULL && out.count <= ids_max && out.count <= m->conf.cache_ids) {
+		struct match_cache_entry *e = match_cache_victim(m, pair);
+		e->used = m->cache_clock;
 		e->generation = m->generation;
 		e->hash = topic_hash;
 		e->topic_len = (uint8_t)len;

@@ -25,14 +25,15 @@ struct match_conf {
 	uint32_t subscriptions_max; /* ids are 0..subscriptions_max-1; 1..MATCH_SUBSCRIPTIONS_MAX */
 	uint32_t nodes_max;	    /* trie nodes, root included: one per distinct pattern prefix */
 	uint32_t token_bytes_max;   /* bytes of the literal tokens the trie stores, 8 per 8 */
-	uint32_t cache_entries;	    /* topics whose match is cached, a power of two; 0: no cache */
+	uint32_t cache_entries;	    /* topics whose match is cached, a power of two >= 2; 0: none */
 	uint32_t cache_ids;	    /* subscription ids the cache keeps for all its topics */
 };
 
-/* Default sizes for subscriptions_max subscriptions: 4 trie nodes and 32 token bytes per
- * subscription (patterns of up to 4 tokens that share nothing), a 4096-topic cache and 16
- * cached ids per cached topic. Patterns longer or more varied than that can exhaust the
- * trie before subscriptions_max: match_add() then says -ENOSPC. */
+/* Default sizes for subscriptions_max subscriptions: 6 trie nodes and 64 token bytes
+ * (tokens take multiples of 8) per subscription, enough for patterns of 5 tokens that
+ * share no prefix, about 260 bytes per subscription in all; a 4096-topic cache and 16
+ * cached ids per cached topic. Longer patterns sharing less can exhaust the trie before
+ * subscriptions_max: match_add() then says -ENOSPC. */
 void match_conf_default(struct match_conf *conf, uint32_t subscriptions_max);
 
 struct match_trie;
@@ -40,7 +41,7 @@ struct match_trie;
 /*
  * Allocates a matcher of conf's sizes. Returns 0, -EINVAL when a size is out of bounds
  * (subscriptions_max, nodes_max or token_bytes_max zero or too large, cache_entries not
- * 0 or a power of two up to MATCH_CACHE_ENTRIES_MAX, cache_ids zero with a cache), or
+ * 0 or a power of two in 2..MATCH_CACHE_ENTRIES_MAX, cache_ids zero with a cache), or
  * -ENOMEM. The caller owns *out.
  */
 int match_create(const struct match_conf *conf, struct match_trie **out);

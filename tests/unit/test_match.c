@@ -299,6 +299,41 @@ static void test_match_cache_ring_overwrites(void **state)
 	match_destroy(m);
 }
 
+/* Hashes that collide share a pair of entries: two busy topics both stay cached, a
+ * third evicts the least recently used. */
+static void test_match_cache_two_way_lru(void **state)
+{
+	struct match_conf conf;
+	struct match_trie *m = NULL;
+	struct match_stats st;
+	uint32_t ids[8];
+	const char *topics[] = {"a", "b", "c"};
+
+	(void)state;
+	match_conf_default(&conf, 8);
+	conf.cache_entries = 2;
+	assert_int_equal(match_create(&conf, &m), 0);
+	assert_int_equal(add(m, 1, "*"), 0);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(
+			match_topic_hashed(m, 7, (const uint8_t *)topics[i % 2], 1, ids, 8), 1);
+		assert_int_equal(ids[0], 1);
+	}
+	match_stats_get(m, &st);
+	assert_int_equal(st.cache_misses, 2);
+	assert_int_equal(st.cache_hits, 8);
+	/* "b" was used last: "c" replaces "a". */
+	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"c", 1, ids, 8), 1);
+	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"b", 1, ids, 8), 1);
+	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"c", 1, ids, 8), 1);
+	match_stats_get(m, &st);
+	assert_int_equal(st.cache_misses, 3);
+	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"a", 1, ids, 8), 1);
+	match_stats_get(m, &st);
+	assert_int_equal(st.cache_misses, 4);
+	match_destroy(m);
+}
+
 static void test_match_topic_cut_at_ids_max(void **state)
 {
 	struct match_trie *m = create(32, true);
@@ -375,6 +410,8 @@ static void test_match_create_rejects_bad_conf(void **state)
 	match_conf_default(&conf, 8);
 	conf.cache_entries = 100;
 	assert_int_equal(match_create(&conf, &m), -EINVAL);
+	conf.cache_entries = 1;
+	assert_int_equal(match_create(&conf, &m), -EINVAL);
 	match_conf_default(&conf, 8);
 	conf.cache_ids = 0;
 	assert_int_equal(match_create(&conf, &m), -EINVAL);
@@ -393,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_match_topic_random_vs_reference_cache_on),
 		cmocka_unit_test(test_match_cache_invalidated_by_changes),
 		cmocka_unit_test(test_match_cache_ring_overwrites),
+		cmocka_unit_test(test_match_cache_two_way_lru),
 		cmocka_unit_test(test_match_topic_cut_at_ids_max),
 		cmocka_unit_test(test_match_add_pool_exhaustion),
 		cmocka_unit_test(test_match_create_rejects_bad_conf),
