@@ -278,7 +278,8 @@ enum sl_wire_reject wire_subscribe_parse(const struct wire_frame *f, struct wire
 int wire_subscribe_encode(void *buf, size_t cap, const struct wire_subscribe *s,
 			  const struct sl_wire_start_offset *offsets, uint32_t *len);
 
-/* Reads and checks a SUBSCRIBED body (status, enums, reserved fields). */
+/* Reads and checks a SUBSCRIBED body: status, enums, reserved fields; when active, a
+ * pattern, shards >= 1 and the SUBSCRIBE bounds on window and weight. */
 enum sl_wire_reject wire_subscribed_parse(const struct wire_frame *f,
 					  struct sl_wire_subscribed *out);
 

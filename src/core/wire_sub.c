@@ -342,8 +342,10 @@ enum sl_wire_reject wire_subscribed_parse(const struct wire_frame *f,
 		return SL_WIRE_REJECT_BAD_FIELD;
 	}
 	if (out->status == SL_SUB_ACTIVE) {
-		return f->hdr.topic_len > 0 && out->shards > 0 ? SL_WIRE_OK
-							       : SL_WIRE_REJECT_BAD_FIELD;
+		bool valid = f->hdr.topic_len > 0 && out->shards > 0 &&
+			     out->weight <= SL_WIRE_WEIGHT_MAX &&
+			     wire_window_check(out->window_batches, out->window_bytes) == SL_SUB_OK;
+		return valid ? SL_WIRE_OK : SL_WIRE_REJECT_BAD_FIELD;
 	}
 	if (out->status != SL_SUB_REMOVED || f->hdr.topic_len != 0) {
 		return SL_WIRE_REJECT_BAD_FIELD;

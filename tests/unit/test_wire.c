@@ -838,6 +838,15 @@ static void test_wire_sub_frames_round_trip(void **state)
 	assert_int_equal(wire_subscribed_encode(buf, sizeof(buf), SUB_ID, 7, NULL, 0, &bad, &len),
 			 0);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_FIELD);
+	/* Active with a pattern, but an unlimited window. */
+	const uint8_t *pattern = (const uint8_t *)"a";
+	assert_int_equal(
+		wire_subscribed_encode(buf, sizeof(buf), SUB_ID, 7, pattern, 1, &bad, &len), 0);
+	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_FIELD);
+	bad.window_batches = 1;
+	assert_int_equal(
+		wire_subscribed_encode(buf, sizeof(buf), SUB_ID, 7, pattern, 1, &bad, &len), 0);
+	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_OK);
 }
 
 /* The router sends a per-subscriber head and the shared records: same bytes on the wire. */
