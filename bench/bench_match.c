@@ -61,11 +61,11 @@ static unsigned bench_topic_tokens(char tokens[5][24])
 {
 	unsigned n = 4 + bench_rand(2);
 
-	snprintf(tokens[0], 24, "%s", bench_domains[bench_rand(BENCH_COUNT(bench_domains))]);
-	snprintf(tokens[1], 24, "e%04u", bench_rand(BENCH_ENTITIES));
-	snprintf(tokens[2], 24, "%s", bench_regions[bench_rand(BENCH_COUNT(bench_regions))]);
-	snprintf(tokens[3], 24, "%s", bench_events[bench_rand(BENCH_COUNT(bench_events))]);
-	snprintf(tokens[4], 24, "v%u", 1 + bench_rand(3));
+	(void)snprintf(tokens[0], 24, "%s", bench_domains[bench_rand(BENCH_COUNT(bench_domains))]);
+	(void)snprintf(tokens[1], 24, "e%04u", bench_rand(BENCH_ENTITIES));
+	(void)snprintf(tokens[2], 24, "%s", bench_regions[bench_rand(BENCH_COUNT(bench_regions))]);
+	(void)snprintf(tokens[3], 24, "%s", bench_events[bench_rand(BENCH_COUNT(bench_events))]);
+	(void)snprintf(tokens[4], 24, "v%u", 1 + bench_rand(3));
 	return n;
 }
 
@@ -99,11 +99,11 @@ static size_t bench_pattern(char *out)
 		return bench_join(tokens, n, out);
 	}
 	if (kind < 85) {
-		snprintf(tokens[1 + bench_rand(n - 1)], 24, "*");
+		(void)snprintf(tokens[1 + bench_rand(n - 1)], 24, "*");
 		return bench_join(tokens, n, out);
 	}
 	unsigned keep = 2 + bench_rand(2);
-	snprintf(tokens[keep], 24, ">");
+	(void)snprintf(tokens[keep], 24, ">");
 	return bench_join(tokens, keep + 1, out);
 }
 
@@ -189,8 +189,8 @@ static int bench_one(const struct bench_cfg *cfg, const struct bench_topics *t, 
 	uint64_t build_start = bench_now_ns();
 	int rc = bench_matcher(cfg, subs, cache, &m);
 	if (rc != 0) {
-		fprintf(stderr, "sluice-bench-match: building %u subscriptions: %s\n", subs,
-			strerror(-rc));
+		(void)fprintf(stderr, "sluice-bench-match: building %u subscriptions: %s\n", subs,
+			      strerror(-rc));
 		match_destroy(m);
 		return rc;
 	}
@@ -217,7 +217,7 @@ static int bench_one(const struct bench_cfg *cfg, const struct bench_topics *t, 
 		       ? (double)st.cache_hits / (double)(st.cache_hits + st.cache_misses)
 		       : 0.0,
 	       build_ms);
-	fflush(stdout);
+	(void)fflush(stdout);
 	match_destroy(m);
 	return 0;
 }
@@ -237,8 +237,10 @@ static int bench_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *
 
 static int bench_parse_sizes(char *s, struct bench_cfg *cfg)
 {
+	char *save = NULL;
+
 	cfg->size_count = 0;
-	for (char *tok = strtok(s, ","); tok != NULL; tok = strtok(NULL, ",")) {
+	for (char *tok = strtok_r(s, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		if (cfg->size_count == BENCH_SIZES_MAX ||
 		    bench_parse_u32(tok, 1, MATCH_SUBSCRIPTIONS_MAX,
 				    &cfg->sizes[cfg->size_count]) != 0) {
@@ -308,8 +310,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (bench_parse(argc, argv, &cfg) != 0) {
-		fprintf(stderr, "usage: sluice-bench-match [--runs 1..64] [--batches N] "
-				"[--topics N] [--cache-entries POW2] [--subscriptions N,N,...]\n");
+		(void)fprintf(stderr,
+			      "usage: sluice-bench-match [--runs 1..64] [--batches N] "
+			      "[--topics N] [--cache-entries POW2] [--subscriptions N,N,...]\n");
 		return 2;
 	}
 	for (unsigned i = 0; i < cfg.size_count; i++) {
@@ -324,7 +327,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc == -ENOMEM) {
-		fprintf(stderr, "sluice-bench-match: out of memory\n");
+		(void)fprintf(stderr, "sluice-bench-match: out of memory\n");
 	}
 	bench_topics_free(&topics);
 	free(ids);
