@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the wire decoder: any byte string, any length. A decoded frame's
  * records (PRODUCE, DELIVER) and start offsets (SUBSCRIBE) are walked too, so an over-read
- * anywhere in the decoder or the readers shows up under ASan. Built as a fuzzer with -Dfuzz=true (clang), and always as a replay of
- * tests/fuzz/corpus/wire in `meson test`.
+ * anywhere in the decoder or the readers shows up under ASan. Built as a fuzzer with
+ * -Dfuzz=true (clang), and always as a replay of tests/fuzz/corpus/wire in `meson test`.
  */
 #include "core/assert.h"
 #include "core/wire.h"
