@@ -137,6 +137,14 @@ static const char *const durable_nack_keys[SL_NACK_REASON_MAX + 1] = {
 	[SL_NACK_OUT_OF_SEQUENCE] = "nack_out_of_sequence",
 	[SL_NACK_FENCED] = "nack_fenced",
 	[SL_NACK_UNSUPPORTED_TYPE] = "nack_unsupported_type",
+	[SL_NACK_BAD_PATTERN] = "nack_bad_pattern",
+	[SL_NACK_BAD_CREDIT] = "nack_bad_credit",
+	[SL_NACK_BAD_GROUP] = "nack_bad_group",
+	[SL_NACK_BAD_START] = "nack_bad_start",
+	[SL_NACK_CONFLICT] = "nack_conflict",
+	[SL_NACK_UNKNOWN_SUBSCRIPTION] = "nack_unknown_subscription",
+	[SL_NACK_SUBSCRIPTIONS_FULL] = "nack_subscriptions_full",
+	[SL_NACK_UNKNOWN_OFFSET] = "nack_unknown_offset",
 };
 
 static unsigned durable_hist_index(uint64_t v)

@@ -44,14 +44,15 @@ enum sl_wire_type {
 	SL_WIRE_STATS_RESPONSE = 7,
 	SL_WIRE_PING = 8,
 	SL_WIRE_PONG = 9,
-	/* Reserved for subscriptions (a later version); the v1 router NACKs them. */
-	SL_WIRE_SUBSCRIBE = 16,
-	SL_WIRE_DELIVER = 17,
-	SL_WIRE_CREDIT = 18,
-	SL_WIRE_CONSUMER_ACK = 19,
-	SL_WIRE_UNSUBSCRIBE = 20,
-	SL_WIRE_HEARTBEAT = 21,
-	SL_WIRE_TYPE_MAX = 21,
+	/* Subscriptions: see "Subscription frames" below and docs/PROTOCOL.md. */
+	SL_WIRE_SUBSCRIBE = 16,	   /* consumer -> router, broadcast to every shard */
+	SL_WIRE_DELIVER = 17,	   /* router (partition owner) -> consumer */
+	SL_WIRE_CREDIT = 18,	   /* consumer -> router, to the shard it names */
+	SL_WIRE_CONSUMER_ACK = 19, /* consumer -> router, to the partition's owner */
+	SL_WIRE_UNSUBSCRIBE = 20,  /* consumer -> router, broadcast */
+	SL_WIRE_HEARTBEAT = 21,	   /* consumer -> router, broadcast */
+	SL_WIRE_SUBSCRIBED = 22,   /* router -> consumer: answer to SUBSCRIBE, UNSUBSCRIBE */
+	SL_WIRE_TYPE_MAX = 22,
 };
 
 /* Header flags. */
@@ -171,7 +172,17 @@ enum sl_nack_reason {
 	SL_NACK_OUT_OF_SEQUENCE = 9, /* expected: the sequence the router waits for */
 	SL_NACK_FENCED = 10,	     /* a newer epoch of this producer id exists */
 	SL_NACK_UNSUPPORTED_TYPE = 11,
-	SL_NACK_REASON_MAX = 11,
+	/* Subscriptions: detail = enum sl_sub_error naming the problem, unless noted. */
+	SL_NACK_BAD_PATTERN = 12,	   /* SUBSCRIBE pattern invalid */
+	SL_NACK_BAD_CREDIT = 13,	   /* window out of range, or credit past what was sent */
+	SL_NACK_BAD_GROUP = 14,		   /* group name, weight or strategy invalid */
+	SL_NACK_BAD_START = 15,		   /* start position invalid */
+	SL_NACK_CONFLICT = 16,		   /* subscription id or group already used otherwise */
+	SL_NACK_UNKNOWN_SUBSCRIPTION = 17, /* detail: subscriptions known for the subscriber */
+	SL_NACK_SUBSCRIPTIONS_FULL = 18,   /* --subscriptions-max reached; detail: the limit */
+	SL_NACK_UNKNOWN_OFFSET = 19,	   /* CONSUMER_ACK past what was delivered; expected: the
+				      * next offset not yet delivered to the subscription */
+	SL_NACK_REASON_MAX = 19,
 };
 
 /* NACK body. The header echoes the rejected frame's identity where it could be read. */
@@ -327,6 +338,10 @@ enum sl_stat {
 	SL_STAT_JOURNAL_READ_BYTES,
 	SL_STAT_JOURNAL_CURSOR_GAPS,	 /* replay cursors that skipped data deleted by retention */
 	SL_STAT_JOURNAL_ZERO_FILL_BYTES, /* written zero-filling segments (--zero-fill) */
+	SL_STAT_DROP_BAD_PATTERN,	 /* SUBSCRIBE with an invalid pattern */
+	SL_STAT_DROP_BAD_CREDIT,	 /* SUBSCRIBE or CREDIT window out of range */
+	SL_STAT_DROP_BAD_GROUP,		 /* SUBSCRIBE group name, weight or strategy invalid */
+	SL_STAT_DROP_BAD_START,		 /* SUBSCRIBE start position invalid */
 	SL_STAT_COUNT,
 };
 
@@ -364,8 +379,241 @@ enum sl_wire_reject {
 	SL_WIRE_REJECT_BAD_COUNT = 8,  /* records do not match record_count / fill body */
 	SL_WIRE_REJECT_BAD_FIELD = 9,  /* reserved bits, flags, ack level, trailing bytes */
 	SL_WIRE_REJECT_BAD_TOPIC = 10, /* topic name empty where needed or invalid */
-	SL_WIRE_REJECT_MAX = 10,
+	/* Subscription frames; the decoder also names the problem (enum sl_sub_error). */
+	SL_WIRE_REJECT_BAD_PATTERN = 11, /* SUBSCRIBE pattern invalid */
+	SL_WIRE_REJECT_BAD_CREDIT = 12,	 /* credit window out of range */
+	SL_WIRE_REJECT_BAD_GROUP = 13,	 /* group name, weight or strategy invalid */
+	SL_WIRE_REJECT_BAD_START = 14,	 /* start position invalid */
+	SL_WIRE_REJECT_MAX = 14,
 };
+
+/*
+ * Subscription frames. A subscriber is a consumer process: a random non-zero 64-bit
+ * subscriber id (like a producer id) plus the UDP address it sends from. A subscription
+ * is (subscriber id, subscription id), the latter a non-zero 32-bit number the consumer
+ * chooses. Header fields keep their offsets and take these roles (every header field a
+ * type does not list must be zero; flags must be zero):
+ *
+ *   type          producer_id    producer_epoch   sequence     partition  topic    body
+ *   SUBSCRIBE     subscriber id  subscription id  0            0          pattern  subscribe
+ *   SUBSCRIBED    subscriber id  subscription id  0            0          pattern  subscribed
+ *   UNSUBSCRIBE   subscriber id  subscription id  0            0          none     none
+ *   HEARTBEAT     subscriber id  0                0            0          none     heartbeat
+ *   DELIVER       subscriber id  subscription id  base offset  partition  topic    deliver
+ *   CREDIT        subscriber id  subscription id  shard index  0          none     credit
+ *   CONSUMER_ACK  subscriber id  subscription id  offset       partition  topic    none
+ *
+ * (DELIVER also sets record_count.) So a shard routes every frame from its fixed header
+ * and topic alone: SUBSCRIBE, UNSUBSCRIBE and HEARTBEAT are broadcast to every shard,
+ * CREDIT goes to the shard in `sequence`, CONSUMER_ACK to route_owner(topic, partition).
+ */
+
+/* Bounds of subscription frames, checked by the decoder. */
+#define SL_WIRE_GROUP_BYTES_MAX 64u	  /* group name: 1..64 bytes, topic-name charset */
+#define SL_WIRE_WEIGHT_MAX 1000u	  /* group member weight: 1..1000 */
+#define SL_WIRE_WINDOW_BATCHES_MAX 65536u /* credit window, per subscription per shard */
+#define SL_WIRE_WINDOW_BYTES_MAX (1ull << 30)
+/* A byte window must hold the largest frame, or a large batch would wait forever. */
+#define SL_WIRE_WINDOW_BYTES_MIN SL_WIRE_FRAME_BYTES_MAX
+#define SL_WIRE_START_OFFSETS_MAX 512u /* (partition, offset) pairs in one SUBSCRIBE */
+
+/* Where a subscription starts reading each partition it matches. */
+enum sl_start {
+	SL_START_LATEST = 0,	/* batches appended from now on */
+	SL_START_EARLIEST = 1,	/* the oldest batch retention kept */
+	SL_START_TIMESTAMP = 2, /* the first batch appended at or after start_value (ns) */
+	SL_START_OFFSETS = 3,	/* listed partitions of offsets_topic at the listed offsets;
+				 * every other partition as start_fallback says */
+	SL_START_MAX = 3,
+};
+
+/* How a consumer group hands each batch to exactly one member. */
+enum sl_group_strategy {
+	SL_GROUP_NONE = 0,	  /* not in a group: the subscription gets every batch */
+	SL_GROUP_ROUND_ROBIN = 1, /* members in turn */
+	SL_GROUP_WEIGHTED = 2,	  /* in proportion to member weights */
+	SL_GROUP_KEY_AFFINE = 3,  /* a partition stays with one member while membership holds */
+	SL_GROUP_STRATEGY_MAX = 3,
+};
+
+/* What the owner does when a subscriber's credit runs out. */
+enum sl_slow_policy {
+	SL_SLOW_REPLAY = 0, /* keep its position; serve it from the journal when credit returns */
+	SL_SLOW_DROP = 1,   /* skip what it had no credit for (counted) and stay at the head */
+	SL_SLOW_POLICY_MAX = 1,
+};
+
+/*
+ * Why a subscription frame was refused: the NACK detail of BAD_PATTERN, BAD_CREDIT,
+ * BAD_GROUP, BAD_START and CONFLICT. wire_sub_error_name() spells each out.
+ */
+enum sl_sub_error {
+	SL_SUB_OK = 0,
+	SL_SUB_PATTERN_EMPTY = 1,	     /* no pattern */
+	SL_SUB_PATTERN_TOO_LONG = 2,	     /* more than 255 bytes */
+	SL_SUB_PATTERN_EMPTY_TOKEN = 3,	     /* leading, trailing or doubled dot */
+	SL_SUB_PATTERN_BAD_CHAR = 4,	     /* not A-Z a-z 0-9 _ - . * > */
+	SL_SUB_PATTERN_PARTIAL_WILDCARD = 5, /* '*' or '>' inside a token ("a*", "*b") */
+	SL_SUB_PATTERN_TAIL_NOT_LAST = 6,    /* '>' before the last token */
+	SL_SUB_WINDOW_UNLIMITED = 7,	     /* neither a batch nor a byte limit */
+	SL_SUB_WINDOW_BATCHES = 8,	     /* window_batches > SL_WIRE_WINDOW_BATCHES_MAX */
+	SL_SUB_WINDOW_BYTES = 9,	     /* window_bytes outside MIN..MAX */
+	SL_SUB_CREDIT_AHEAD = 10,	     /* CREDIT counts more consumed than was sent */
+	SL_SUB_CREDIT_SHARD = 11,	     /* CREDIT names a shard that does not exist */
+	SL_SUB_GROUP_NAME = 12,		     /* group name too long or not topic-name charset */
+	SL_SUB_GROUP_WEIGHT = 13,	     /* weight outside 1..1000 in a group, non-zero alone */
+	SL_SUB_GROUP_STRATEGY = 14,	     /* unknown strategy, none in a group, one alone */
+	SL_SUB_START_KIND = 15,		     /* unknown start or fallback */
+	SL_SUB_START_VALUE = 16,	     /* start_value or fallback set where unused */
+	SL_SUB_START_OFFSETS = 17,	     /* offsets count 0 or above the maximum, or unused */
+	SL_SUB_START_TOPIC = 18,     /* offsets topic invalid or not matched by the pattern */
+	SL_SUB_START_PARTITION = 19, /* partitions not strictly increasing */
+	SL_SUB_CONFLICT_ID = 20,     /* subscription id in use with other parameters */
+	SL_SUB_CONFLICT_GROUP = 21,  /* group exists with another pattern or strategy */
+	SL_SUB_ERROR_MAX = 21,
+};
+
+/*
+ * SUBSCRIBE body: this, then group_len bytes of group name (padded to 8), then
+ * offsets_topic_len bytes of topic name (padded to 8), then offset_count
+ * struct sl_wire_start_offset sorted by strictly increasing partition. The topic field of
+ * the header is the pattern. The window is the credit this subscription starts with at
+ * each shard (the consumer library splits its whole window by the shard count).
+ */
+struct sl_wire_subscribe {
+	uint64_t start_value;	   /* SL_START_TIMESTAMP: CLOCK_REALTIME ns; else 0 */
+	uint64_t window_bytes;	   /* 0 (no byte limit) or SL_WIRE_WINDOW_BYTES_MIN..MAX */
+	uint32_t window_batches;   /* 0 (no batch limit) or 1..SL_WIRE_WINDOW_BATCHES_MAX */
+	uint16_t weight;	   /* in a group: 1..SL_WIRE_WEIGHT_MAX; alone: 0 */
+	uint8_t start;		   /* enum sl_start */
+	uint8_t start_fallback;	   /* SL_START_OFFSETS: LATEST or EARLIEST; else 0 */
+	uint8_t strategy;	   /* enum sl_group_strategy: NONE alone, else 1..MAX */
+	uint8_t slow_policy;	   /* enum sl_slow_policy */
+	uint8_t group_len;	   /* 0 (no group) .. SL_WIRE_GROUP_BYTES_MAX */
+	uint8_t offsets_topic_len; /* SL_START_OFFSETS: 1..255; else 0 */
+	uint16_t offset_count;	   /* SL_START_OFFSETS: 1..SL_WIRE_START_OFFSETS_MAX; else 0 */
+	uint16_t reserved;	   /* zero */
+};
+
+static_assert(offsetof(struct sl_wire_subscribe, start_value) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, window_bytes) == 8, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, window_batches) == 16, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, weight) == 20, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, start) == 22, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, start_fallback) == 23, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, strategy) == 24, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, slow_policy) == 25, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, group_len) == 26, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, offsets_topic_len) == 27, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, offset_count) == 28, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribe, reserved) == 30, "wire layout");
+static_assert(sizeof(struct sl_wire_subscribe) == 32, "wire layout");
+
+/* One start offset of a SUBSCRIBE: `offset` is the first offset delivered. */
+struct sl_wire_start_offset {
+	uint32_t partition;
+	uint32_t reserved; /* zero */
+	uint64_t offset;
+};
+
+static_assert(offsetof(struct sl_wire_start_offset, partition) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_start_offset, reserved) == 4, "wire layout");
+static_assert(offsetof(struct sl_wire_start_offset, offset) == 8, "wire layout");
+static_assert(sizeof(struct sl_wire_start_offset) == 16, "wire layout");
+static_assert(SL_WIRE_HEADER_BYTES + 2 * 256 + sizeof(struct sl_wire_subscribe) +
+			      SL_WIRE_GROUP_BYTES_MAX +
+			      SL_WIRE_START_OFFSETS_MAX * sizeof(struct sl_wire_start_offset) <=
+		      SL_WIRE_FRAME_BYTES_MAX,
+	      "the largest SUBSCRIBE fits the largest frame");
+
+enum sl_sub_status {
+	SL_SUB_ACTIVE = 1,  /* the subscription exists with these parameters */
+	SL_SUB_REMOVED = 2, /* it does not (any more): answer to UNSUBSCRIBE */
+};
+
+/*
+ * SUBSCRIBED body: the router's answer to SUBSCRIBE (topic: the pattern) and to
+ * UNSUBSCRIBE (no topic, status REMOVED, every other field zero). It repeats the
+ * accepted parameters and says what the consumer must know to keep the subscription.
+ */
+struct sl_wire_subscribed {
+	uint64_t window_bytes;
+	uint32_t window_batches;
+	uint32_t consumer_timeout_ms; /* heartbeats must come more often than this */
+	uint32_t ack_timeout_ms;      /* an unacked DELIVER is sent again after this */
+	uint16_t shards;	      /* CREDIT shard indices are 0..shards-1 */
+	uint16_t redeliveries_max;    /* then the batch goes to the dead-letter topic */
+	uint16_t weight;
+	uint8_t status;	  /* enum sl_sub_status */
+	uint8_t strategy; /* enum sl_group_strategy */
+	uint8_t slow_policy;
+	uint8_t reserved0;
+	uint16_t reserved1;
+};
+
+static_assert(offsetof(struct sl_wire_subscribed, window_bytes) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, window_batches) == 8, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, consumer_timeout_ms) == 12, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, ack_timeout_ms) == 16, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, shards) == 20, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, redeliveries_max) == 22, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, weight) == 24, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, status) == 26, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, strategy) == 27, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, slow_policy) == 28, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, reserved0) == 29, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, reserved1) == 30, "wire layout");
+static_assert(sizeof(struct sl_wire_subscribed) == 32, "wire layout");
+
+/* HEARTBEAT body. The router NACKs UNKNOWN_SUBSCRIPTION when it knows another count. */
+struct sl_wire_heartbeat {
+	uint32_t subscriptions; /* subscriptions the subscriber holds: 1.. */
+	uint32_t reserved;	/* zero */
+};
+
+static_assert(offsetof(struct sl_wire_heartbeat, subscriptions) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_heartbeat, reserved) == 4, "wire layout");
+static_assert(sizeof(struct sl_wire_heartbeat) == 8, "wire layout");
+
+/*
+ * DELIVER body: this, then the batch's records exactly as PRODUCE carried them
+ * (record_count of them, filling the rest of the body). The header's sequence is the
+ * base offset: record i has offset sequence + i.
+ */
+struct sl_wire_deliver {
+	uint64_t append_ns; /* the router's CLOCK_REALTIME when it appended the batch */
+	uint16_t shard;	    /* the owner shard: send CREDIT for this delivery there */
+	uint16_t attempt;   /* 0 first delivery, then 1..redeliveries_max */
+	uint32_t reserved;  /* zero */
+};
+
+static_assert(offsetof(struct sl_wire_deliver, append_ns) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_deliver, shard) == 8, "wire layout");
+static_assert(offsetof(struct sl_wire_deliver, attempt) == 10, "wire layout");
+static_assert(offsetof(struct sl_wire_deliver, reserved) == 12, "wire layout");
+static_assert(sizeof(struct sl_wire_deliver) == 16, "wire layout");
+
+/*
+ * CREDIT body, for one subscription at the shard in the header's sequence. Counts are
+ * totals since SUBSCRIBE, so a lost or reordered CREDIT is repaired by the next one:
+ * the shard keeps the largest it saw and may have at most window_batches batches and
+ * window_bytes bytes (whole DELIVER datagrams) sent but not consumed. The window
+ * replaces the one in force; its bounds are SUBSCRIBE's.
+ */
+struct sl_wire_credit {
+	uint64_t consumed_batches; /* DELIVERs from this shard the consumer is done with */
+	uint64_t consumed_bytes;   /* their datagram bytes */
+	uint64_t window_bytes;
+	uint32_t window_batches;
+	uint32_t reserved; /* zero */
+};
+
+static_assert(offsetof(struct sl_wire_credit, consumed_batches) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_credit, consumed_bytes) == 8, "wire layout");
+static_assert(offsetof(struct sl_wire_credit, window_bytes) == 16, "wire layout");
+static_assert(offsetof(struct sl_wire_credit, window_batches) == 24, "wire layout");
+static_assert(offsetof(struct sl_wire_credit, reserved) == 28, "wire layout");
+static_assert(sizeof(struct sl_wire_credit) == 32, "wire layout");
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "core/wire.h"
 
 #include "core/crc32c.h"
+#include "core/wire_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -27,6 +28,10 @@ static const char *const wire_reject_names[] = {
 	[SL_WIRE_REJECT_BAD_COUNT] = "inconsistent record count",
 	[SL_WIRE_REJECT_BAD_FIELD] = "bad field",
 	[SL_WIRE_REJECT_BAD_TOPIC] = "invalid topic name",
+	[SL_WIRE_REJECT_BAD_PATTERN] = "invalid pattern",
+	[SL_WIRE_REJECT_BAD_CREDIT] = "bad credit window",
+	[SL_WIRE_REJECT_BAD_GROUP] = "bad consumer group",
+	[SL_WIRE_REJECT_BAD_START] = "bad start position",
 };
 
 static const char *const wire_nack_names[] = {
@@ -42,6 +47,14 @@ static const char *const wire_nack_names[] = {
 	[SL_NACK_OUT_OF_SEQUENCE] = "out of sequence",
 	[SL_NACK_FENCED] = "fenced by a newer producer epoch",
 	[SL_NACK_UNSUPPORTED_TYPE] = "unsupported frame type",
+	[SL_NACK_BAD_PATTERN] = "invalid pattern",
+	[SL_NACK_BAD_CREDIT] = "bad credit",
+	[SL_NACK_BAD_GROUP] = "bad consumer group",
+	[SL_NACK_BAD_START] = "bad start position",
+	[SL_NACK_CONFLICT] = "subscription conflict",
+	[SL_NACK_UNKNOWN_SUBSCRIPTION] = "unknown subscription",
+	[SL_NACK_SUBSCRIPTIONS_FULL] = "subscription table full",
+	[SL_NACK_UNKNOWN_OFFSET] = "ack for an offset not delivered",
 };
 
 static const char *const wire_type_names[] = {
@@ -60,6 +73,7 @@ static const char *const wire_type_names[] = {
 	[SL_WIRE_CONSUMER_ACK] = "consumer ack",
 	[SL_WIRE_UNSUBSCRIBE] = "unsubscribe",
 	[SL_WIRE_HEARTBEAT] = "heartbeat",
+	[SL_WIRE_SUBSCRIBED] = "subscribed",
 };
 
 static const char *const wire_stat_names[SL_STAT_COUNT] = {
@@ -158,6 +172,10 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_READ_BYTES] = "journal_read_bytes",
 	[SL_STAT_JOURNAL_CURSOR_GAPS] = "journal_cursor_gaps",
 	[SL_STAT_JOURNAL_ZERO_FILL_BYTES] = "journal_zero_fill_bytes",
+	[SL_STAT_DROP_BAD_PATTERN] = "drop_bad_pattern",
+	[SL_STAT_DROP_BAD_CREDIT] = "drop_bad_credit",
+	[SL_STAT_DROP_BAD_GROUP] = "drop_bad_group",
+	[SL_STAT_DROP_BAD_START] = "drop_bad_start",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)
@@ -203,6 +221,14 @@ enum sl_nack_reason wire_reject_nack_reason(enum sl_wire_reject r)
 		return SL_NACK_TOO_LARGE;
 	case SL_WIRE_REJECT_BAD_TYPE:
 		return SL_NACK_UNSUPPORTED_TYPE;
+	case SL_WIRE_REJECT_BAD_PATTERN:
+		return SL_NACK_BAD_PATTERN;
+	case SL_WIRE_REJECT_BAD_CREDIT:
+		return SL_NACK_BAD_CREDIT;
+	case SL_WIRE_REJECT_BAD_GROUP:
+		return SL_NACK_BAD_GROUP;
+	case SL_WIRE_REJECT_BAD_START:
+		return SL_NACK_BAD_START;
 	default:
 		return SL_NACK_MALFORMED;
 	}
@@ -229,15 +255,22 @@ enum sl_stat wire_reject_stat(enum sl_wire_reject r)
 		return SL_STAT_DROP_BAD_COUNT;
 	case SL_WIRE_REJECT_BAD_TOPIC:
 		return SL_STAT_DROP_BAD_TOPIC;
+	case SL_WIRE_REJECT_BAD_PATTERN:
+		return SL_STAT_DROP_BAD_PATTERN;
+	case SL_WIRE_REJECT_BAD_CREDIT:
+		return SL_STAT_DROP_BAD_CREDIT;
+	case SL_WIRE_REJECT_BAD_GROUP:
+		return SL_STAT_DROP_BAD_GROUP;
+	case SL_WIRE_REJECT_BAD_START:
+		return SL_STAT_DROP_BAD_START;
 	default:
 		return SL_STAT_DROP_BAD_FIELD;
 	}
 }
 
-static bool wire_topic_char_is_valid(uint8_t c)
+uint32_t wire_reject_nack_detail(enum sl_wire_reject r, const struct wire_frame *f)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-';
+	return f->sub_error != SL_SUB_OK ? (uint32_t)f->sub_error : (uint32_t)r;
 }
 
 bool wire_topic_is_valid(const uint8_t *name, size_t len)
@@ -264,8 +297,7 @@ bool wire_topic_is_valid(const uint8_t *name, size_t len)
 
 static bool wire_type_is_known(unsigned type)
 {
-	return (type >= SL_WIRE_PRODUCE && type <= SL_WIRE_PONG) ||
-	       (type >= SL_WIRE_SUBSCRIBE && type <= SL_WIRE_HEARTBEAT);
+	return (type >= SL_WIRE_PRODUCE && type <= SL_WIRE_PONG) || wire_type_is_subscription(type);
 }
 
 uint32_t wire_frame_crc(const void *buf, size_t len)
@@ -317,8 +349,11 @@ enum sl_wire_reject wire_records_check(const uint8_t *body, uint32_t body_len,
 	return SL_WIRE_OK;
 }
 
-static enum sl_wire_reject wire_check_body(const struct wire_frame *f)
+static enum sl_wire_reject wire_check_body(struct wire_frame *f)
 {
+	if (wire_type_is_subscription(f->hdr.type)) {
+		return wire_sub_check(f);
+	}
 	switch (f->hdr.type) {
 	case SL_WIRE_PRODUCE:
 		if (!wire_topic_is_valid(f->topic, f->hdr.topic_len)) {
@@ -367,8 +402,7 @@ static enum sl_wire_reject wire_check_body(const struct wire_frame *f)
 		return need == f->body_len ? SL_WIRE_OK : SL_WIRE_REJECT_BAD_COUNT;
 	}
 	default:
-		/* PING/PONG carry an opaque body; reserved types are checked by their
-		 * handlers once they exist (the v1 router NACKs them). */
+		/* PING/PONG carry an opaque body. */
 		return SL_WIRE_OK;
 	}
 }

@@ -22,6 +22,8 @@ struct wire_frame {
 	const uint8_t *body;	   /* after the topic and its padding */
 	uint32_t body_len;
 	uint32_t len; /* whole frame: header + payload */
+	/* A subscription frame's rejection: the problem (NACK detail); else SL_SUB_OK. */
+	enum sl_sub_error sub_error;
 };
 
 /* One record of a PRODUCE frame. Pointers borrow the datagram buffer. */
@@ -93,6 +95,10 @@ enum sl_nack_reason wire_reject_nack_reason(enum sl_wire_reject r);
 
 /* The counter (enum sl_stat) a rejection is counted under. */
 enum sl_stat wire_reject_stat(enum sl_wire_reject r);
+
+/* The NACK detail a rejection of frame f (as wire_decode() left it) is answered with:
+ * the enum sl_sub_error for subscription frames that have one, else the reject code. */
+uint32_t wire_reject_nack_detail(enum sl_wire_reject r, const struct wire_frame *f);
 
 /*
  * True when name[0..len) is a valid topic: 1..255 bytes of dot-separated tokens, each
@@ -201,5 +207,167 @@ void wire_metadata_read(const uint8_t *p, struct sl_wire_metadata *out);
 void wire_metadata_write(uint8_t *p, const struct sl_wire_metadata *in);
 void wire_stats_read(const uint8_t *p, struct sl_wire_stats *out);
 void wire_stats_write(uint8_t *p, const struct sl_wire_stats *in);
+
+/*
+ * Subscription frames (include/sluice/wire.h, "Subscription frames"). wire_decode()
+ * checks them whole: the header fields each type uses and zeros elsewhere, every length
+ * and padding, every enum and bound. The *_parse() functions below are what it runs;
+ * called again on a frame wire_decode() accepted they cannot fail, and give the
+ * contents. Encoders write what they are given: wire_decode() is the judge, which is
+ * what lets tests build invalid frames.
+ */
+
+/* Subscriber id and subscription id of a subscription frame's header. */
+static inline uint64_t wire_subscriber_id(const struct sl_wire_header *h)
+{
+	return h->producer_id;
+}
+
+static inline uint32_t wire_subscription_id(const struct sl_wire_header *h)
+{
+	return h->producer_epoch;
+}
+
+/*
+ * Checks a subscription pattern: 1..255 bytes of dot-separated tokens, each a topic
+ * token ([A-Za-z0-9_-]+), `*` (exactly one token) or `>` (one or more trailing tokens,
+ * last token only). Returns SL_SUB_OK or the SL_SUB_PATTERN_* naming the first problem.
+ */
+enum sl_sub_error wire_pattern_check(const uint8_t *pattern, size_t len);
+
+/* True when the valid pattern matches the valid topic name. Linear in their lengths. */
+bool wire_pattern_matches(const uint8_t *pattern, size_t pattern_len, const uint8_t *topic,
+			  size_t topic_len);
+
+/* Checks a credit window (SUBSCRIBE or CREDIT): SL_SUB_OK or SL_SUB_WINDOW_*. */
+enum sl_sub_error wire_window_check(uint32_t window_batches, uint64_t window_bytes);
+
+/* What an enum sl_sub_error means ("'>' before the last token", ...); "unknown" out of
+ * range. */
+const char *wire_sub_error_name(unsigned error);
+
+/* A SUBSCRIBE's contents. Pointers borrow the datagram buffer. */
+struct wire_subscribe {
+	uint64_t subscriber_id;	  /* non-zero */
+	uint32_t subscription_id; /* non-zero */
+	uint8_t pattern_len;
+	const uint8_t *pattern;		 /* pattern_len bytes, not NUL-terminated */
+	struct sl_wire_subscribe params; /* host order; lengths of the names below */
+	const uint8_t *group;		 /* params.group_len bytes, or NULL */
+	const uint8_t *offsets_topic;	 /* params.offsets_topic_len bytes, or NULL */
+	const uint8_t *offsets;		 /* params.offset_count entries: wire_start_offset_at() */
+};
+
+/* Entry i (< offset_count) of a parsed SUBSCRIBE's start offsets. */
+void wire_start_offset_at(const struct wire_subscribe *s, uint32_t i,
+			  struct sl_wire_start_offset *out);
+
+/*
+ * Reads and checks a SUBSCRIBE frame whose header, lengths and CRC wire_decode()
+ * checked. Returns SL_WIRE_OK or the rejection, with *why naming the problem for
+ * BAD_PATTERN, BAD_CREDIT, BAD_GROUP and BAD_START (SL_SUB_OK otherwise).
+ */
+enum sl_wire_reject wire_subscribe_parse(const struct wire_frame *f, struct wire_subscribe *out,
+					 enum sl_sub_error *why);
+
+/*
+ * Writes a SUBSCRIBE of s (s->offsets is ignored: the params.offset_count entries come
+ * from `offsets`) into buf[0..cap) and its length into *len. Returns 0, or -EMSGSIZE
+ * when it does not fit.
+ */
+int wire_subscribe_encode(void *buf, size_t cap, const struct wire_subscribe *s,
+			  const struct sl_wire_start_offset *offsets, uint32_t *len);
+
+/* Reads and checks a SUBSCRIBED body: status, enums, reserved fields; when active, a
+ * pattern, shards >= 1 and the SUBSCRIBE bounds on window and weight. */
+enum sl_wire_reject wire_subscribed_parse(const struct wire_frame *f,
+					  struct sl_wire_subscribed *out);
+
+/* Writes a SUBSCRIBED with the pattern (pattern_len 0 with status REMOVED). Returns 0,
+ * or -EMSGSIZE. */
+int wire_subscribed_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t subscription_id,
+			   const uint8_t *pattern, size_t pattern_len,
+			   const struct sl_wire_subscribed *body, uint32_t *len);
+
+/* Writes an UNSUBSCRIBE. Returns 0, or -EMSGSIZE. */
+int wire_unsubscribe_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t subscription_id,
+			    uint32_t *len);
+
+/* Reads and checks a HEARTBEAT body. */
+enum sl_wire_reject wire_heartbeat_parse(const struct wire_frame *f, struct sl_wire_heartbeat *out);
+
+/* Writes a HEARTBEAT for `subscriptions` subscriptions. Returns 0, or -EMSGSIZE. */
+int wire_heartbeat_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t subscriptions,
+			  uint32_t *len);
+
+/*
+ * Reads and checks a CREDIT body; the shard it is for is wire_credit_shard(). Returns
+ * SL_WIRE_OK, or BAD_CREDIT with *why naming the problem, or another rejection.
+ */
+enum sl_wire_reject wire_credit_parse(const struct wire_frame *f, struct sl_wire_credit *out,
+				      enum sl_sub_error *why);
+
+/* The shard a decoded CREDIT grants to. */
+static inline uint16_t wire_credit_shard(const struct sl_wire_header *h)
+{
+	return (uint16_t)h->sequence;
+}
+
+/* Writes a CREDIT to `shard`. Returns 0, or -EMSGSIZE. */
+int wire_credit_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t subscription_id,
+		       uint16_t shard, const struct sl_wire_credit *c, uint32_t *len);
+
+/*
+ * Writes a CONSUMER_ACK: every offset below `offset` of the topic's partition is done.
+ * Returns 0, -EINVAL (topic longer than 255 bytes), or -EMSGSIZE.
+ */
+int wire_consumer_ack_encode(void *buf, size_t cap, uint64_t subscriber_id,
+			     uint32_t subscription_id, const uint8_t *topic, size_t topic_len,
+			     uint32_t partition, uint64_t offset, uint32_t *len);
+
+/* A DELIVER's contents; also what the encoder takes. Pointers borrow their buffers. */
+struct wire_deliver {
+	uint64_t subscriber_id;
+	uint32_t subscription_id;
+	uint32_t partition;
+	uint64_t base_offset;
+	uint16_t record_count;
+	uint8_t topic_len;
+	const uint8_t *topic;
+	struct sl_wire_deliver meta; /* append time, owner shard, attempt */
+	const uint8_t *records;	     /* the batch's records, as PRODUCE carried them */
+	uint32_t records_len;
+};
+
+/* Reads a DELIVER frame (its records were checked by wire_decode()). */
+enum sl_wire_reject wire_deliver_parse(const struct wire_frame *f, struct wire_deliver *out);
+
+/*
+ * Bytes of a DELIVER before its records: header, padded topic and struct sl_wire_deliver.
+ * The records follow, so a router sends a per-subscriber head and the shared records of
+ * the batch as one datagram without copying them.
+ */
+static inline uint32_t wire_deliver_head_bytes(uint32_t topic_len)
+{
+	return wire_prefix_bytes(topic_len) + (uint32_t)sizeof(struct sl_wire_deliver);
+}
+
+/*
+ * Writes the head of a DELIVER of d into buf[0..cap) (wire_deliver_head_bytes() of it),
+ * with payload_len counting d->records_len and the CRC covering the head followed by the
+ * records at d->records (read, not copied). Returns 0, -EINVAL (records_len not a
+ * multiple of 8 or too long), or -EMSGSIZE.
+ */
+int wire_deliver_head_encode(void *buf, size_t cap, const struct wire_deliver *d);
+
+/* Writes a whole DELIVER (head and a copy of the records) and its length into *len.
+ * Returns 0, -EINVAL or -EMSGSIZE. */
+int wire_deliver_encode(void *buf, size_t cap, const struct wire_deliver *d, uint32_t *len);
+
+/* Body codecs of the subscription frames, like wire_ack_read() and friends. */
+void wire_subscribe_body_read(const uint8_t *p, struct sl_wire_subscribe *out);
+void wire_subscribed_read(const uint8_t *p, struct sl_wire_subscribed *out);
+void wire_credit_read(const uint8_t *p, struct sl_wire_credit *out);
+void wire_deliver_meta_read(const uint8_t *p, struct sl_wire_deliver *out);
 
 #endif

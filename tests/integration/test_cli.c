@@ -26,7 +26,8 @@ static const char *sluice_path;
  */
 static int run_output(const char *cmd, char *last, size_t cap, char *all, size_t all_cap)
 {
-	char line[4096];
+	/* One line holds `sluice stats --json`: every counter twice, and counters grow. */
+	static char line[65536];
 	size_t used = 0;
 	FILE *f = popen(cmd, "r");
 

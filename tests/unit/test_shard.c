@@ -796,11 +796,13 @@ static void test_shard_poll_bad_frames_get_nacks(void **state)
 static void test_shard_poll_replies_are_not_answered(void **state)
 {
 	uint8_t body[16] = {0};
+	const struct sl_wire_heartbeat heartbeat = {.subscriptions = 1};
 
 	(void)state;
 	inject_request(0, SL_WIRE_ACK, 0, TOPIC, body, 16);
 	inject_request(0, SL_WIRE_PONG, 0, NULL, body, 8);
-	inject_request(0, SL_WIRE_SUBSCRIBE, 0, NULL, NULL, 0);
+	/* A valid subscription frame: this router does not serve subscriptions yet. */
+	inject_request(0, SL_WIRE_HEARTBEAT, 0, NULL, &heartbeat, sizeof(heartbeat));
 	shard_poll(fx.shard[0]);
 	expect_nack(0, SL_NACK_UNSUPPORTED_TYPE, 0);
 	expect_no_reply(0);
