@@ -421,19 +421,87 @@ static int journal_cut_torn(struct journal *j, const struct journal_dir *d,
 	return 0;
 }
 
-/* Removes the segments after the one appending continues in: unfinished creations and
- * segments created ahead of use. They hold no data. */
-static int journal_remove_trailing(struct journal *j, const struct journal_dir *d,
-				   const struct journal_scan_result *res)
+/*
+ * The segment right after the one appending continues in, when it was prepared ahead of
+ * use by the last run and can serve as the next one as it is: complete header (not
+ * unfinished), no data, based where the next segment goes, created with our size and at
+ * least our window, its file at full size. Returns its index in d, or d->count.
+ */
+static unsigned journal_prepared_next(struct journal *j, const struct journal_dir *d,
+				      const struct journal_scan_result *res)
 {
-	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : 0;
+	unsigned i = res->end_segment + 1;
+	struct journal_segment_header h;
+	char path[PATH_MAX];
+
+	if (res->end_segment >= d->count || i + res->unfinished_segments >= d->count) {
+		return d->count;
+	}
+	const struct journal_segment_info *cur = &d->segments[res->end_segment];
+	const struct journal_segment_info *s = &d->segments[i];
+	if (s->base_position != cur->base_position + cur->capacity ||
+	    s->capacity + JOURNAL_BLOCK_BYTES != j->conf.segment_bytes ||
+	    s->file_bytes < j->conf.segment_bytes ||
+	    journal_seg_path(j, s->base_position, path, sizeof(path)) != 0) {
+		return d->count;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return d->count;
+	}
+	int rc = journal_pread_zero(fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
+	(void)close(fd);
+	if (rc != 0 ||
+	    journal_segment_header_decode(j->header_block, JOURNAL_BLOCK_BYTES, &h) != JOURNAL_OK ||
+	    h.window_bytes < j->window_bytes) {
+		return d->count;
+	}
+	return i;
+}
+
+/* Takes segment info, prepared ahead of use by the last run, as the next one (slot 1):
+ * zero-filled again in the background, since the last run may not have finished. */
+static int journal_adopt_prepared(struct journal *j, const struct journal_segment_info *info)
+{
+	struct journal_seg *s = &j->seg[1];
+
+	*s = (struct journal_seg){
+		.seq = 1,
+		.base = info->base_position,
+		.limit = info->base_position + info->capacity,
+		.fd = -1,
+		.zero_off = JOURNAL_BLOCK_BYTES,
+		.state = JOURNAL_SEG_READY,
+	};
+	int rc = journal_seg_path(j, s->base, s->path, sizeof(s->path));
+	if (rc == 0) {
+		s->fd = journal_open_data_fd(j, s->path, 0);
+		rc = s->fd < 0 ? s->fd : 0;
+	}
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot open %s: %s", s->path, strerror(-rc));
+		s->state = JOURNAL_SEG_EMPTY;
+		s->fd = -1;
+	}
+	return rc;
+}
+
+/* Removes the segments after the one appending continues in but `keep`: unfinished
+ * creations and segments created ahead of use. They hold no data. */
+static int journal_remove_trailing(struct journal *j, const struct journal_dir *d,
+				   const struct journal_scan_result *res, unsigned scanned,
+				   unsigned keep)
+{
+	/* Nothing valid after the indexed segments: everything scanned goes. */
+	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : scanned;
+	unsigned removed = 0;
 	char path[PATH_MAX];
 	int rc;
 
-	if (first >= d->count) {
-		return 0;
-	}
 	for (unsigned i = first; i < d->count; i++) {
+		if (i == keep) {
+			continue;
+		}
 		rc = journal_seg_path(j, d->segments[i].base_position, path, sizeof(path));
 		if (rc == 0 && unlink(path) < 0) {
 			rc = -errno;
@@ -443,10 +511,14 @@ static int journal_remove_trailing(struct journal *j, const struct journal_dir *
 			       strerror(-rc));
 			return rc;
 		}
+		removed++;
+	}
+	if (removed == 0) {
+		return 0;
 	}
 	sl_log(SL_LOG_INFO, JOURNAL_LOG,
-	       "%s: removed %u trailing segments holding no data (%u unfinished)", j->dir,
-	       d->count - first, res->unfinished_segments);
+	       "%s: removed %u trailing segments holding no data (%u unfinished)", j->dir, removed,
+	       res->unfinished_segments);
 	return journal_fdatasync_now(j->dir_fd);
 }
 
@@ -509,14 +581,14 @@ static int journal_stage_tail(struct journal *j, const struct journal_seg *s, ui
 	return 0;
 }
 
-/* Opens the segment appending continues in (or creates the first) as slot 0. */
+/* Opens the segment appending continues in (or creates it at next_base) as slot 0. */
 static int journal_start_segment(struct journal *j, const struct journal_dir *d,
-				 const struct journal_scan_result *res)
+				 const struct journal_scan_result *res, uint64_t next_base)
 {
 	struct journal_seg *s = &j->seg[0];
 	struct journal_segment_header h;
 	bool exists = res->end_segment < d->count;
-	uint64_t base = exists ? d->segments[res->end_segment].base_position : 0;
+	uint64_t base = exists ? d->segments[res->end_segment].base_position : next_base;
 	int rc;
 
 	*s = (struct journal_seg){.base = base, .fd = -1, .state = JOURNAL_SEG_ACTIVE};
@@ -548,46 +620,59 @@ static int journal_start_segment(struct journal *j, const struct journal_dir *d,
 	return rc != 0 ? rc : journal_stage_tail(j, s, res->end_position);
 }
 
-static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ctx)
+static int journal_recover(struct journal *j, const struct journal_recovery *rec)
 {
-	struct journal_dir d;
-	struct journal_scan_result res;
-	int rc = journal_dir_list(j->dir, &d);
+	struct journal_recovered r;
+	int rc = journal_recover_state(j->dir, rec, &r);
 
-	if (rc != 0) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot list %s: %s", j->dir, strerror(-rc));
-		return rc;
-	}
-	rc = journal_scan(&d, replay, ctx, &res);
-	if (rc == -EPROTO || (rc == 0 && res.corrupt)) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s",
-		       res.message[0] != '\0' ? res.message : "the replay refused the journal");
+	journal_count(j, JOURNAL_STAT_INDEX_REBUILT, r.index_rebuilt);
+	if (rc == -EPROTO || (rc == 0 && r.res.corrupt)) {
+		if (r.res.message[0] != '\0') {
+			sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s", r.res.message);
+		}
 		rc = -EPROTO;
 		goto out_free;
 	}
 	if (rc != 0) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "reading the journal in %s stopped: %s", j->dir,
-		       strerror(rc < 0 ? -rc : EIO));
 		goto out_free;
 	}
-	if (res.torn) {
-		rc = journal_cut_torn(j, &d, &res);
+	/* Before anything changes on disk: a callback may refuse the journal. */
+	rc = journal_recover_hand_over(&r, rec);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s: the shard refused the recovered journal",
+		       j->dir);
+		goto out_free;
+	}
+	if (r.res.torn) {
+		rc = journal_cut_torn(j, &r.d, &r.res);
 		if (rc != 0) {
 			goto out_free;
 		}
 	}
-	rc = journal_remove_trailing(j, &d, &res);
+	unsigned keep = journal_prepared_next(j, &r.d, &r.res);
+	rc = journal_remove_trailing(j, &r.d, &r.res, (unsigned)(r.indexed + 1), keep);
 	if (rc != 0) {
 		goto out_free;
 	}
-	rc = journal_start_segment(j, &d, &res);
+	rc = journal_start_segment(j, &r.d, &r.res, r.next_base);
+	if (rc == 0 && keep < r.d.count) {
+		rc = journal_adopt_prepared(j, &r.d.segments[keep]);
+	}
 	if (rc == 0) {
 		j->written_end = j->appended_end;
 		j->synced_end = j->appended_end;
 		j->fsync_issued_end = j->appended_end;
+		/* Every segment before the one appending continues in is complete, synced
+		 * and (now) indexed. */
+		atomic_store_explicit(&j->sealed_below, j->seg[0].base, memory_order_release);
+		/* The oldest segment kept (trailing ones removed above lie after it). */
+		uint64_t oldest = r.d.count > 0 ? r.d.segments[0].base_position : j->seg[0].base;
+		atomic_store_explicit(&j->retained_start,
+				      oldest < j->seg[0].base ? oldest : j->seg[0].base,
+				      memory_order_release);
 	}
 out_free:
-	journal_dir_free(&d);
+	journal_recovered_free(&r);
 	return rc;
 }
 
@@ -605,14 +690,15 @@ static void journal_close_fds(struct journal *j)
 	}
 }
 
-int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void *ctx,
+int journal_open(const struct journal_conf *conf, const struct journal_recovery *rec,
 		 struct journal **out)
 {
 	struct journal *j;
 	int rc;
 
 	*out = NULL;
-	if (!journal_conf_is_valid(conf)) {
+	if (!journal_conf_is_valid(conf) ||
+	    (rec != NULL && (rec->window == 0 || rec->window > JOURNAL_STATE_WINDOW_MAX))) {
 		return -EINVAL;
 	}
 	rc = journal_mkdir_parents(conf->dir);
@@ -629,7 +715,7 @@ int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void
 		rc = -errno;
 		goto out_free;
 	}
-	rc = journal_recover(j, replay, ctx);
+	rc = journal_recover(j, rec);
 	if (rc != 0) {
 		goto out_close;
 	}
@@ -836,6 +922,11 @@ static void journal_write_next(struct journal *j)
 
 	if (!journal_chunk_may_write(j, c)) {
 		return;
+	}
+	if (c->seg_seq != j->written_seg_seq) {
+		/* The roll barrier held: every segment before this one is complete and synced.
+		 * Pairs with the acquire in journal_sealed_below(). */
+		atomic_store_explicit(&j->sealed_below, s->base, memory_order_release);
 	}
 	c->writes_left = 0;
 	while (done < c->write_len) {
