@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-bench-journal: out of memory\n");
 		return 1;
 	}
-	int rc = journal_open(&c.journal, NULL, NULL, &r.j);
+	int rc = journal_open(&c.journal, NULL, &r.j);
 	if (rc != 0) {
 		fprintf(stderr, "sluice-bench-journal: cannot open the journal in %s: %s\n",
 			c.journal.dir, strerror(-rc));

@@ -385,19 +385,19 @@ static void test_journal_zero_fill_on_off(void **state)
 {
 	struct test_ctx *t = *state;
 	uint64_t area = 64u * 1024u - JOURNAL_BLOCK_BYTES;
+	struct test_replay r;
 
 	t->conf.segment_bytes = 64u * 1024u;
 	t->conf.flush_bytes = 4096;
-	test_round_trip(t, 900);
-	struct test_replay r;
 	struct journal *j = test_open(t, &r);
-	for (unsigned i = 900; i < 1000; i++) {
+	for (unsigned i = 0; i < 900; i++) {
 		test_append(t, j, i, 200);
 	}
 	TEST_POLL_UNTIL(t, j,
 			journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES) % area == 0 &&
 				journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES) > 0);
 	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect(t, 900);
 
 	test_teardown(state);
 	assert_int_equal(test_setup(state), 0);
