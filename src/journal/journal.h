@@ -36,6 +36,9 @@ enum journal_fsync {
 #define JOURNAL_BUFFERS_MAX 1024u
 /* Largest single write: a chunk is written as ceil(bytes / this) writes. */
 #define JOURNAL_WRITE_BYTES_MAX (1u << 20)
+/* Replay cursors (journal/cursor.h) one journal serves at once; 0 in the conf: DEFAULT. */
+#define JOURNAL_CURSORS_DEFAULT 64u
+#define JOURNAL_CURSORS_MAX 512u
 
 struct journal_conf {
 	const char *dir;	/* this shard's directory; created (with parents) if missing */
@@ -49,6 +52,7 @@ struct journal_conf {
 	uint32_t buffers;  /* staging chunks of flush_bytes (+ slack), BUFFERS_MIN..MAX */
 	bool direct_io;	   /* O_DIRECT; falls back to buffered where the fs refuses it */
 	enum journal_io_kind io;
+	uint32_t cursors_max; /* replay cursors, ..CURSORS_MAX; 0: CURSORS_DEFAULT */
 	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
 	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
 	uint64_t *counters;
