@@ -491,6 +491,8 @@ static int journal_cursor_step(struct journal_cursor *c, struct journal_entry *e
 	struct journal *j = c->j;
 	uint64_t retained = journal_retained_start(j);
 
+	/* Below the oldest segment found at open nothing exists, whatever retention says. */
+	retained = retained > j->spans[0].base ? retained : j->spans[0].base;
 	if (c->pos < retained) {
 		c->pos = retained;
 		journal_count(j, JOURNAL_STAT_CURSOR_GAPS, 1);

@@ -234,7 +234,7 @@ static int test_rm_one(const char *path, const struct stat *st, int flag, struct
 
 static void test_open(struct test_ctx *t)
 {
-	assert_int_equal(journal_open(&t->conf, NULL, NULL, &t->j), 0);
+	assert_int_equal(journal_open(&t->conf, NULL, &t->j), 0);
 }
 
 static int test_setup(void **state, enum journal_io_kind io)
@@ -601,7 +601,7 @@ static void test_journal_cursor_create_bounds(void **state)
 	journal_cursor_destroy(NULL);
 	assert_int_equal(journal_close(t->j), 0);
 	t->conf.cursors_max = JOURNAL_CURSORS_MAX + 1;
-	assert_int_equal(journal_open(&t->conf, NULL, NULL, &t->j), -EINVAL);
+	assert_int_equal(journal_open(&t->conf, NULL, &t->j), -EINVAL);
 	t->j = NULL;
 }
 
