@@ -20,6 +20,7 @@
  */
 #include "journal/cursor.h"
 
+#include "journal/index.h"
 #include "journal/journal_int.h"
 
 #include "core/assert.h"
@@ -70,6 +71,7 @@ struct journal_half {
 	enum journal_half_end end;
 	enum journal_half_state state;
 	bool stale; /* READING: issued before the last seek; a failure is not the cursor's */
+	bool index; /* holds the first bytes of a segment index, not entries */
 };
 
 enum journal_cursor_file {
@@ -99,11 +101,12 @@ struct journal_cursor {
 	struct journal_half half[2];
 	uint64_t pos;
 	int error;
-	/* The segment file: the one open or being opened (based at file_base). */
+	/* The file open or being opened: the segment based at file_base, or its index. */
 	enum journal_cursor_file file;
 	int fd;
 	uint64_t file_base;
-	int open_error; /* the last open's, for file_base; taken by the next step */
+	bool file_index;
+	int open_error; /* the last open's, for that file; taken by the next step */
 	bool closing;	/* a close is in flight */
 	unsigned ops;	/* operations in flight, at most JOURNAL_CURSOR_OPS_MAX */
 	/* The search of a seek by offset or time. */
@@ -113,6 +116,8 @@ struct journal_cursor {
 	uint32_t seek_partition;
 	uint8_t seek_topic_len;
 	uint8_t seek_topic[UINT8_MAX];
+	bool probed; /* the search looked at the index of the segment based at probed_base */
+	uint64_t probed_base;
 	char path[PATH_MAX]; /* of the open in flight */
 };
 
@@ -240,6 +245,12 @@ static void journal_half_walk(struct journal_half *h, uint32_t half_bytes)
 static void journal_cursor_read_done(struct journal_cursor *c, struct journal_half *h, int32_t res)
 {
 	SL_ASSERT(h->state == JOURNAL_HALF_READING);
+	if (h->index) {
+		/* An unreadable index is no index: the search reads the segment instead. */
+		h->len = res > 0 ? (uint32_t)res : 0;
+		h->state = JOURNAL_HALF_FILLED;
+		return;
+	}
 	if (res < 0) {
 		h->state = JOURNAL_HALF_EMPTY;
 		if (!h->stale && c->error == 0) {
@@ -285,21 +296,22 @@ static bool journal_cursor_reading(const struct journal_cursor *c)
 }
 
 /*
- * Makes the file of the segment based at `base` the open one: once reads on the previous
- * one are done, closes it and opens this one, both asynchronously. Returns MOVED when
- * it is open, WAIT while it is not, or the open's -errno.
+ * Makes the file of the segment based at `base` (or its index) the open one: once reads
+ * on the previous one are done, closes it and opens this one, both asynchronously.
+ * Returns MOVED when it is open, WAIT while it is not, or the open's -errno.
  */
-static int journal_cursor_file_for(struct journal_cursor *c, uint64_t base)
+static int journal_cursor_file_for(struct journal_cursor *c, uint64_t base, bool index)
 {
 	struct journal *j = c->j;
+	bool same = c->file_base == base && c->file_index == index;
 
-	if (c->file == JOURNAL_CURSOR_FILE_OPEN && c->file_base == base) {
+	if (c->file == JOURNAL_CURSOR_FILE_OPEN && same) {
 		return JOURNAL_CURSOR_STEP_MOVED;
 	}
 	if (c->file == JOURNAL_CURSOR_FILE_OPENING) {
 		return JOURNAL_CURSOR_STEP_WAIT;
 	}
-	if (c->open_error != 0 && c->file_base == base) {
+	if (c->open_error != 0 && same) {
 		/* Retention deletes only below the retained start, which the step checked. */
 		int rc = c->open_error;
 		c->open_error = 0;
@@ -317,13 +329,16 @@ static int journal_cursor_file_for(struct journal_cursor *c, uint64_t base)
 		c->fd = -1;
 		c->file = JOURNAL_CURSOR_FILE_CLOSED;
 	}
-	int n = snprintf(c->path, sizeof(c->path), "%s/" JOURNAL_SEGMENT_NAME_FORMAT, j->dir,
-			 (unsigned long long)base);
+	int n = snprintf(c->path, sizeof(c->path),
+			 index ? "%s/" JOURNAL_INDEX_NAME_FORMAT
+			       : "%s/" JOURNAL_SEGMENT_NAME_FORMAT,
+			 j->dir, (unsigned long long)base);
 	SL_ASSERT(n > 0 && (size_t)n < sizeof(c->path)); /* the directory's length was checked */
 	journal_cursor_issued(c, journal_io_open(j->io, c->path, O_RDONLY | O_CLOEXEC,
 						 journal_cursor_tag(c, JOURNAL_CURSOR_OP_OPEN)));
 	c->file = JOURNAL_CURSOR_FILE_OPENING;
 	c->file_base = base;
+	c->file_index = index;
 	return JOURNAL_CURSOR_STEP_WAIT;
 }
 
@@ -357,7 +372,8 @@ static struct journal_half *journal_cursor_half_at(struct journal_cursor *c, uin
 
 	for (unsigned i = 0; i < 2; i++) {
 		struct journal_half *h = &c->half[i];
-		if (h->state != JOURNAL_HALF_FILLED || pos < h->pos || pos > h->whole_end) {
+		if (h->state != JOURNAL_HALF_FILLED || h->index || pos < h->pos ||
+		    pos > h->whole_end) {
 			continue;
 		}
 		if (pos < h->whole_end) {
@@ -387,7 +403,7 @@ static void journal_cursor_release(struct journal_cursor *c, const struct journa
 	for (unsigned i = 0; i < 2; i++) {
 		struct journal_half *h = &c->half[i];
 		if (h->state == JOURNAL_HALF_FILLED && h != cur &&
-		    (cur == NULL || h->pos != cur->whole_end)) {
+		    (h->index || cur == NULL || h->pos != cur->whole_end)) {
 			h->state = JOURNAL_HALF_EMPTY;
 		}
 	}
@@ -428,6 +444,101 @@ static void journal_cursor_read_ahead(struct journal_cursor *c, const struct jou
 	journal_cursor_read(c, h->whole_end, limit);
 }
 
+/* Reads the first half_bytes of the open index file (of the segment based at `base`):
+ * header, summary and points. */
+static void journal_cursor_read_index(struct journal_cursor *c, uint64_t base)
+{
+	unsigned i = c->half[0].state == JOURNAL_HALF_EMPTY ? 0 : 1;
+	struct journal_half *h = &c->half[i];
+
+	if (h->state != JOURNAL_HALF_EMPTY) {
+		return;
+	}
+	journal_cursor_issued(c,
+			      journal_io_read(c->j->io, c->fd, h->mem, c->half_bytes, 0, -1,
+					      journal_cursor_tag(c, JOURNAL_CURSOR_OP_READ0 + i)));
+	*h = (struct journal_half){.mem = h->mem,
+				   .pos = base,
+				   .asked = c->half_bytes,
+				   .state = JOURNAL_HALF_READING,
+				   .index = true};
+	journal_count(c->j, JOURNAL_STAT_READS, 1);
+}
+
+/* Where the search continues after reading the index of the segment [ix->base, limit):
+ * the segment's limit when no entry in it can match, else the index's point before the
+ * first that may. */
+static uint64_t journal_cursor_index_start(const struct journal_cursor *c,
+					   const struct journal_index *ix, uint64_t limit)
+{
+	uint64_t start;
+
+	if (c->seek == JOURNAL_CURSOR_SEEK_TIME) {
+		if (ix->entries == 0 || ix->max_ns < c->seek_ns) {
+			return limit;
+		}
+		start = journal_index_seek_time(ix, c->seek_ns);
+	} else {
+		int32_t part = journal_index_find_part(ix, c->seek_topic, c->seek_topic_len,
+						       c->seek_partition);
+		if (part < 0 || ix->parts[part].next_offset <= c->seek_offset) {
+			return limit;
+		}
+		start = journal_index_seek_offset(ix, (uint32_t)part, c->seek_offset);
+	}
+	/* An index that does not fit its segment is not followed: read it all instead. */
+	return start >= ix->base_position && start < limit ? start : ix->base_position;
+}
+
+/*
+ * The search of a seek at the start of a sealed segment: reads the header, summary and
+ * points of its index (one read), then skips the segment or starts at the index's point.
+ * Without a usable index (missing, unreadable, damaged, larger than half the buffer) the
+ * segment is read from its start.
+ */
+static int journal_cursor_probe(struct journal_cursor *c, uint64_t base, uint64_t limit)
+{
+	struct journal_half *h = NULL;
+	struct journal_index ix;
+	int rc = journal_cursor_file_for(c, base, true);
+
+	if (rc == JOURNAL_CURSOR_STEP_WAIT) {
+		return rc;
+	}
+	for (unsigned i = 0; i < 2 && rc >= 0; i++) {
+		if (c->half[i].index && c->half[i].pos == base &&
+		    c->half[i].state != JOURNAL_HALF_EMPTY) {
+			h = &c->half[i];
+		}
+	}
+	if (rc >= 0 && h == NULL) {
+		journal_cursor_release(c, NULL);
+		journal_cursor_read_index(c, base);
+		return JOURNAL_CURSOR_STEP_WAIT;
+	}
+	if (h != NULL && h->state == JOURNAL_HALF_READING) {
+		return JOURNAL_CURSOR_STEP_WAIT;
+	}
+	c->probed = true;
+	c->probed_base = base;
+	if (h == NULL) {
+		return JOURNAL_CURSOR_STEP_MOVED; /* no index */
+	}
+	h->state = JOURNAL_HALF_EMPTY; /* ix borrows it until this returns: nothing reads now */
+	if (journal_index_decode_summary(h->mem, h->len, base, &ix) == 0) {
+		c->pos = journal_cursor_index_start(c, &ix, limit);
+	}
+	return JOURNAL_CURSOR_STEP_MOVED;
+}
+
+/* Whether the search of a seek should look at the index of the segment pos starts: only
+ * sealed segments have one. */
+static bool journal_cursor_may_probe(const struct journal_cursor *c, uint64_t base)
+{
+	return c->seek != JOURNAL_CURSOR_SEEK_NONE && c->pos == base &&
+	       base < journal_sealed_below(c->j) && !(c->probed && c->probed_base == base);
+}
+
 /* The entry at pos, below the written end: from a filled half, else read. */
 static int journal_cursor_from_disk(struct journal_cursor *c, struct journal_entry *e)
 {
@@ -437,7 +548,10 @@ static int journal_cursor_from_disk(struct journal_cursor *c, struct journal_ent
 	int rc;
 
 	SL_ASSERT(found); /* pos >= retained start >= the oldest segment's base */
-	rc = journal_cursor_file_for(c, base);
+	if (journal_cursor_may_probe(c, base)) {
+		return journal_cursor_probe(c, base, limit);
+	}
+	rc = journal_cursor_file_for(c, base, false);
 	if (rc != JOURNAL_CURSOR_STEP_MOVED) {
 		return rc;
 	}
@@ -561,6 +675,7 @@ static void journal_cursor_seek_at(struct journal_cursor *c, uint64_t position,
 
 	c->pos = position < end ? position : end;
 	c->seek = seek;
+	c->probed = false;
 	c->error = 0;
 	c->open_error = 0;
 	for (unsigned i = 0; i < 2; i++) {

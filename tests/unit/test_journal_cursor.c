@@ -7,6 +7,7 @@
  * read errors. Time is a counter passed to journal_poll(); waiting is polling.
  */
 #include "journal/cursor.h"
+#include "journal/index.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -365,15 +366,12 @@ static unsigned test_first_at_offset(const struct test_ctx *t, unsigned p, uint6
 	return t->appended;
 }
 
-static void test_journal_cursor_seek_offset_starts_exactly(void **state)
+/* Seeks c to every offset of every part (and just past each end) and checks where it
+ * starts. */
+static void test_check_offsets(struct test_ctx *t, struct journal_cursor *c)
 {
-	struct test_ctx *t = *state;
-	struct journal_cursor *c;
 	struct journal_entry e;
 
-	test_append_written(t, 300);
-	test_append_n(t, 12); /* the newest offsets are in staging */
-	c = test_cursor(t);
 	for (unsigned p = 0; p < TEST_PARTS; p++) {
 		const char *topic = test_topics[p % TEST_TOPICS];
 		for (uint64_t off = 0; off <= t->next_offset[p] + 1; off++) {
@@ -391,6 +389,40 @@ static void test_journal_cursor_seek_offset_starts_exactly(void **state)
 			test_expect_entry(t, &e, want);
 		}
 	}
+}
+
+/* Seeks c to every entry's time (and just after the previous one's) and checks where it
+ * starts. */
+static void test_check_times(struct test_ctx *t, struct journal_cursor *c)
+{
+	struct journal_entry e;
+
+	for (unsigned i = 0; i < t->appended; i++) {
+		journal_cursor_seek_time(c, test_ns(i));
+		assert_int_equal(test_next(t, c, &e), 1);
+		test_expect_entry(t, &e, i);
+		journal_cursor_seek_time(c, test_ns(i) - TEST_NS_STEP + 1);
+		assert_int_equal(test_next(t, c, &e), 1);
+		test_expect_entry(t, &e, i);
+	}
+	journal_cursor_seek_time(c, 0);
+	assert_int_equal(test_next(t, c, &e), 1);
+	test_expect_entry(t, &e, 0);
+	journal_cursor_seek_time(c, test_ns(t->appended));
+	assert_int_equal(test_next(t, c, &e), 0);
+	assert_true(journal_cursor_caught_up(c));
+}
+
+static void test_journal_cursor_seek_offset_starts_exactly(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal_cursor *c;
+	struct journal_entry e;
+
+	test_append_written(t, 300);
+	test_append_n(t, 12); /* the newest offsets are in staging */
+	c = test_cursor(t);
+	test_check_offsets(t, c);
 	/* Past the end, then the partition's next append is the first entry. */
 	journal_cursor_seek_offset(c, (const uint8_t *)test_topics[0], 5, 0, t->next_offset[0]);
 	assert_int_equal(test_next(t, c, &e), 0);
@@ -406,26 +438,60 @@ static void test_journal_cursor_seek_time_starts_at_first_later_entry(void **sta
 {
 	struct test_ctx *t = *state;
 	struct journal_cursor *c;
-	struct journal_entry e;
 
 	test_append_written(t, 300);
 	test_append_n(t, 10);
 	c = test_cursor(t);
-	for (unsigned i = 0; i < t->appended; i++) {
-		/* At an entry's time, and just after the previous one's. */
-		journal_cursor_seek_time(c, test_ns(i));
-		assert_int_equal(test_next(t, c, &e), 1);
-		test_expect_entry(t, &e, i);
-		journal_cursor_seek_time(c, test_ns(i) - TEST_NS_STEP + 1);
-		assert_int_equal(test_next(t, c, &e), 1);
-		test_expect_entry(t, &e, i);
+	test_check_times(t, c);
+	journal_cursor_destroy(c);
+}
+
+static void test_index_path(const struct test_ctx *t, uint64_t base, char *out, size_t len)
+{
+	(void)snprintf(out, len, "%s/" JOURNAL_INDEX_NAME_FORMAT, t->dir, (unsigned long long)base);
+}
+
+/* After a restart every sealed segment has an index: seeks read those instead of the
+ * segments they skip, and land on the same entries; a damaged or missing index only
+ * costs reading its segment. */
+static void test_journal_cursor_seek_uses_indexes(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal_cursor *c;
+	struct journal_entry e;
+	char path[256];
+
+	test_append_written(t, 800);
+	assert_int_equal(journal_close(t->j), 0);
+	test_open(t);
+	uint64_t last = test_segment_of(t, t->appended - 1);
+	uint64_t capacity = t->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+	assert_true(last >= 4 * capacity);
+	test_index_path(t, last - capacity, path, sizeof(path));
+	assert_int_equal(access(path, F_OK), 0);
+	c = test_cursor(t);
+
+	/* The first entry of the newest sealed segment, found reading little else. */
+	unsigned i = 0;
+	while (t->start[i] < last - capacity) {
+		i++;
 	}
-	journal_cursor_seek_time(c, 0);
+	uint64_t before = journal_counter(t->j, JOURNAL_STAT_READ_BYTES);
+	journal_cursor_seek_time(c, test_ns(i));
 	assert_int_equal(test_next(t, c, &e), 1);
-	test_expect_entry(t, &e, 0);
-	journal_cursor_seek_time(c, test_ns(t->appended));
-	assert_int_equal(test_next(t, c, &e), 0);
-	assert_true(journal_cursor_caught_up(c));
+	test_expect_entry(t, &e, i);
+	assert_true(journal_counter(t->j, JOURNAL_STAT_READ_BYTES) - before <
+		    2 * t->conf.segment_bytes);
+	test_check_offsets(t, c);
+	test_check_times(t, c);
+
+	/* A damaged index and a missing one. */
+	test_index_path(t, capacity, path, sizeof(path));
+	assert_int_equal(truncate(path, 10), 0);
+	test_index_path(t, 2 * capacity, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	test_check_offsets(t, c);
+	test_check_times(t, c);
 	journal_cursor_destroy(c);
 }
 
@@ -616,6 +682,7 @@ int main(void)
 		TEST_BOTH(test_journal_cursor_seek_position_starts_there),
 		TEST_BOTH(test_journal_cursor_seek_offset_starts_exactly),
 		TEST_BOTH(test_journal_cursor_seek_time_starts_at_first_later_entry),
+		TEST_BOTH(test_journal_cursor_seek_uses_indexes),
 		TEST_BOTH(test_journal_cursor_next_follows_appends),
 		TEST_BOTH(test_journal_cursor_next_skips_deleted_segment),
 		TEST_BOTH(test_journal_cursor_next_missing_segment_enoent),
