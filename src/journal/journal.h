@@ -9,7 +9,10 @@
  * issues the fdatasync covering them once their writes completed (group commit,
  * pipelined with the next chunk's writes), and advances the durable end that durable
  * acks wait for. Segments are created, preallocated and zero-filled ahead of use
- * through the same asynchronous I/O, so the shard never blocks. No DPDK here: memory
+ * through the same asynchronous I/O, so the shard never blocks. Replay cursors
+ * (journal/cursor.h) read the journal beside the writer on the same loop and I/O back
+ * end: journal_poll() also completes their reads, and they find segments in the
+ * journal's catalog and the unwritten tail in its staging chunks. No DPDK here: memory
  * comes from libnuma on the shard's node.
  */
 #ifndef SL_JOURNAL_JOURNAL_H
