@@ -116,6 +116,9 @@ struct journal_cursor {
 	uint32_t seek_partition;
 	uint8_t seek_topic_len;
 	uint8_t seek_topic[UINT8_MAX];
+	bool bisecting; /* choosing the segment to start in: its base lies in [lo, hi] */
+	uint64_t lo;
+	uint64_t hi;
 	bool probed; /* the search looked at the index of the segment based at probed_base */
 	uint64_t probed_base;
 	char path[PATH_MAX]; /* of the open in flight */
@@ -491,17 +494,18 @@ static uint64_t journal_cursor_index_start(const struct journal_cursor *c,
 }
 
 /*
- * The search of a seek at the start of a sealed segment: reads the header, summary and
- * points of its index (one read), then skips the segment or starts at the index's point.
- * Without a usable index (missing, unreadable, damaged, larger than half the buffer) the
- * segment is read from its start.
+ * Reads the header, summary and points of the index of the segment based at `base` (one
+ * read). Returns WAIT while that is in flight, else MOVED with *usable saying whether ix
+ * was decoded; ix then borrows a half that nothing reads into before the next step.
+ * Missing, unreadable, damaged or larger than half the buffer: not usable.
  */
-static int journal_cursor_probe(struct journal_cursor *c, uint64_t base, uint64_t limit)
+static int journal_cursor_index_of(struct journal_cursor *c, uint64_t base,
+				   struct journal_index *ix, bool *usable)
 {
 	struct journal_half *h = NULL;
-	struct journal_index ix;
 	int rc = journal_cursor_file_for(c, base, true);
 
+	*usable = false;
 	if (rc == JOURNAL_CURSOR_STEP_WAIT) {
 		return rc;
 	}
@@ -519,13 +523,74 @@ static int journal_cursor_probe(struct journal_cursor *c, uint64_t base, uint64_
 	if (h != NULL && h->state == JOURNAL_HALF_READING) {
 		return JOURNAL_CURSOR_STEP_WAIT;
 	}
+	if (h != NULL) {
+		h->state = JOURNAL_HALF_EMPTY;
+		*usable = journal_index_decode_summary(h->mem, h->len, base, ix) == 0;
+	}
+	return JOURNAL_CURSOR_STEP_MOVED;
+}
+
+/*
+ * One step of the binary search a seek by offset or time starts with: over the sealed
+ * segments based in [lo, hi], for the first that holds a match or precedes it. The
+ * segment in the middle (by position) is probed by its index: it holds an entry of the
+ * partition at or past the offset, or one appended at or after the time, so the start
+ * is at or before it; or it holds the partition only below the offset (offsets grow
+ * with positions) or only older entries, so the start is after it. Without a usable
+ * index, or without the partition, it is taken as "at or before": a start too early
+ * only costs reading forward, a start too late would miss entries.
+ */
+static int journal_cursor_bisect(struct journal_cursor *c)
+{
+	struct journal_index ix;
+	uint64_t base;
+	uint64_t limit;
+	bool usable;
+	bool after = false;
+
+	if (c->lo >= c->hi) {
+		c->bisecting = false;
+		c->pos = c->lo;
+		return JOURNAL_CURSOR_STEP_MOVED;
+	}
+	bool found = journal_segment_find(c->j, c->lo + (c->hi - c->lo) / 2, &base, &limit);
+	SL_ASSERT(found && base >= c->lo && base < c->hi);
+	int rc = journal_cursor_index_of(c, base, &ix, &usable);
+	if (rc != JOURNAL_CURSOR_STEP_MOVED) {
+		return rc;
+	}
+	if (usable && c->seek == JOURNAL_CURSOR_SEEK_TIME) {
+		after = ix.entries > 0 && ix.max_ns < c->seek_ns;
+	} else if (usable) {
+		int32_t part = journal_index_find_part(&ix, c->seek_topic, c->seek_topic_len,
+						       c->seek_partition);
+		after = part >= 0 && ix.parts[part].next_offset <= c->seek_offset;
+	}
+	if (after) {
+		c->lo = limit;
+	} else {
+		c->hi = base;
+	}
+	return JOURNAL_CURSOR_STEP_MOVED;
+}
+
+/*
+ * The search of a seek at the start of a sealed segment, from the bisection's start on:
+ * reads the segment's index and skips the segment or starts at the index's point. Without
+ * a usable index the segment is read from its start.
+ */
+static int journal_cursor_probe(struct journal_cursor *c, uint64_t base, uint64_t limit)
+{
+	struct journal_index ix;
+	bool usable;
+	int rc = journal_cursor_index_of(c, base, &ix, &usable);
+
+	if (rc != JOURNAL_CURSOR_STEP_MOVED) {
+		return rc;
+	}
 	c->probed = true;
 	c->probed_base = base;
-	if (h == NULL) {
-		return JOURNAL_CURSOR_STEP_MOVED; /* no index */
-	}
-	h->state = JOURNAL_HALF_EMPTY; /* ix borrows it until this returns: nothing reads now */
-	if (journal_index_decode_summary(h->mem, h->len, base, &ix) == 0) {
+	if (usable) {
 		c->pos = journal_cursor_index_start(c, &ix, limit);
 	}
 	return JOURNAL_CURSOR_STEP_MOVED;
@@ -612,6 +677,10 @@ static int journal_cursor_step(struct journal_cursor *c, struct journal_entry *e
 		journal_count(j, JOURNAL_STAT_CURSOR_GAPS, 1);
 		return JOURNAL_CURSOR_STEP_MOVED;
 	}
+	if (c->bisecting) {
+		c->lo = c->lo > retained ? c->lo : retained;
+		return journal_cursor_bisect(c);
+	}
 	if (c->pos >= j->appended_end) {
 		c->seek = JOURNAL_CURSOR_SEEK_NONE; /* nothing matched yet: what comes will */
 		return JOURNAL_CURSOR_STEP_WAIT;
@@ -676,6 +745,10 @@ static void journal_cursor_seek_at(struct journal_cursor *c, uint64_t position,
 	c->pos = position < end ? position : end;
 	c->seek = seek;
 	c->probed = false;
+	/* Offset and time seeks first bisect the sealed segments by their indexes. */
+	c->lo = c->pos;
+	c->hi = journal_sealed_below(c->j);
+	c->bisecting = seek != JOURNAL_CURSOR_SEEK_NONE && c->lo < c->hi;
 	c->error = 0;
 	c->open_error = 0;
 	for (unsigned i = 0; i < 2; i++) {

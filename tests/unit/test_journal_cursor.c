@@ -31,7 +31,10 @@
 #define TEST_ENTRIES_MAX 2048u
 #define TEST_TOPICS 3u
 #define TEST_PARTITIONS 2u
-#define TEST_PARTS (TEST_TOPICS * TEST_PARTITIONS)
+/* Parts (topic, partition) numbered topic + TEST_TOPICS * partition: six busy ones, then
+ * a rare one most segments lack. */
+#define TEST_PARTS (TEST_TOPICS * TEST_PARTITIONS + 1)
+#define TEST_RARE_EVERY 301u
 #define TEST_VALUE_MAX 300u
 #define TEST_BUFFER_BYTES (64u * 1024u)
 #define TEST_NS_BASE 1000000u
@@ -69,7 +72,7 @@ static uint64_t test_clock_ns(void)
 
 static unsigned test_part(unsigned i)
 {
-	return i % TEST_PARTS;
+	return i % TEST_RARE_EVERY == TEST_RARE_EVERY - 1 ? TEST_PARTS - 1 : i % (TEST_PARTS - 1);
 }
 
 /* Batch i, the same every time but for its base offset: 1..4 records of random bytes. */
@@ -528,6 +531,17 @@ static void test_journal_cursor_next_follows_appends(void **state)
 	journal_cursor_destroy(c);
 }
 
+/* The same with O_DIRECT writes: the cursor's buffered reads see what they wrote. */
+static void test_journal_cursor_next_follows_direct_io_appends(void **state)
+{
+	struct test_ctx *t = *state;
+
+	assert_int_equal(journal_close(t->j), 0);
+	t->conf.direct_io = true;
+	test_open(t);
+	test_journal_cursor_next_follows_appends(state);
+}
+
 static void test_segment_path(const struct test_ctx *t, uint64_t base, char *out, size_t len)
 {
 	(void)snprintf(out, len, "%s/" JOURNAL_SEGMENT_NAME_FORMAT, t->dir,
@@ -684,6 +698,7 @@ int main(void)
 		TEST_BOTH(test_journal_cursor_seek_time_starts_at_first_later_entry),
 		TEST_BOTH(test_journal_cursor_seek_uses_indexes),
 		TEST_BOTH(test_journal_cursor_next_follows_appends),
+		TEST_BOTH(test_journal_cursor_next_follows_direct_io_appends),
 		TEST_BOTH(test_journal_cursor_next_skips_deleted_segment),
 		TEST_BOTH(test_journal_cursor_next_missing_segment_enoent),
 		TEST_BOTH(test_journal_cursor_next_corrupt_entry_eproto),
