@@ -15,8 +15,11 @@
  * out. Below written_end, a zero header means the segment's data ended (the rest of a
  * segment after its last entry is zero) when written_end lies in a later segment, and
  * corruption otherwise; any other damage is corruption: the cursor fails with -EPROTO.
- * Seeks by offset or time scan forward from the earliest retained data with the same
- * reads, skipping what does not match.
+ * Seeks by offset or time search from the earliest retained data: a bisection over the
+ * sealed segments by their indexes' summaries chooses where to start, each sealed
+ * segment's index from there on says whether to skip it or where in it to start, and
+ * entries are then decoded and skipped up to the first match. Segments without a usable
+ * index are read whole; the search only ever starts too early, never too late.
  */
 #include "journal/cursor.h"
 

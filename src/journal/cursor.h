@@ -46,8 +46,9 @@ void journal_cursor_destroy(struct journal_cursor *c);
 /*
  * Positioning. Each forgets what the cursor was doing (a failure included); reads still
  * in flight are left to complete and ignored. The first three are ready at once; the
- * last two search forward from the earliest retained data while journal_cursor_next()
- * answers 0, until journal_cursor_is_ready().
+ * last two search from the earliest retained data (through the sealed segments'
+ * indexes where they exist, else reading entries) while journal_cursor_next() answers
+ * 0, until journal_cursor_is_ready().
  */
 
 /* Next entry at `position`, which must be where an entry starts (a value of
