@@ -531,6 +531,43 @@ static void test_journal_cursor_next_follows_appends(void **state)
 	journal_cursor_destroy(c);
 }
 
+/* A roll while the entries around it are still staged: the cursor hands out the old
+ * segment's last entries, jumps over its zero end and goes on in the new one, all from
+ * the staging chunks. */
+static void test_journal_cursor_next_follows_staged_roll(void **state)
+{
+	struct test_ctx *t = *state;
+	uint64_t capacity = t->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+	struct journal_cursor *early = test_cursor(t);
+	struct journal_cursor *late = test_cursor(t);
+	struct journal_entry e;
+
+	do {
+		test_append_written(t, 1);
+	} while (t->end[t->appended - 1] % capacity < capacity - 3 * 1024);
+	journal_cursor_seek_end(late);
+	unsigned first = t->appended;
+	test_append_n(t, 24); /* no poll: nothing of these is written */
+	unsigned k = first;
+	while (k < t->appended && test_segment_of(t, k) == test_segment_of(t, first)) {
+		k++;
+	}
+	/* The roll left the old segment's end unused. */
+	assert_true(k > first && k < t->appended);
+	assert_int_equal(t->start[k], test_segment_of(t, first) + capacity);
+	assert_true(t->end[k - 1] < t->start[k]);
+	/* No poll: everything comes from memory at once. */
+	for (unsigned i = first; i < t->appended; i++) {
+		assert_int_equal(journal_cursor_next(late, &e), 1);
+		test_expect_entry(t, &e, i);
+	}
+	assert_int_equal(journal_cursor_next(late, &e), 0);
+	assert_true(journal_cursor_caught_up(late));
+	test_expect_through(t, early, 0);
+	journal_cursor_destroy(early);
+	journal_cursor_destroy(late);
+}
+
 /* The same with O_DIRECT writes: the cursor's buffered reads see what they wrote. */
 static void test_journal_cursor_next_follows_direct_io_appends(void **state)
 {
@@ -699,6 +736,7 @@ int main(void)
 		TEST_BOTH(test_journal_cursor_seek_uses_indexes),
 		TEST_BOTH(test_journal_cursor_next_follows_appends),
 		TEST_BOTH(test_journal_cursor_next_follows_direct_io_appends),
+		TEST_BOTH(test_journal_cursor_next_follows_staged_roll),
 		TEST_BOTH(test_journal_cursor_next_skips_deleted_segment),
 		TEST_BOTH(test_journal_cursor_next_missing_segment_enoent),
 		TEST_BOTH(test_journal_cursor_next_corrupt_entry_eproto),
