@@ -981,6 +981,11 @@ static void journal_write_next(struct journal *j)
 	if (!journal_chunk_may_write(j, c)) {
 		return;
 	}
+	if (c->seg_seq != j->written_seg_seq) {
+		/* The roll barrier held: every segment before this one is complete and synced.
+		 * Pairs with the acquire in journal_sealed_below(). */
+		atomic_store_explicit(&j->sealed_below, s->base, memory_order_release);
+	}
 	c->writes_left = 0;
 	while (done < c->write_len) {
 		uint32_t len = c->write_len - done < JOURNAL_WRITE_BYTES_MAX
