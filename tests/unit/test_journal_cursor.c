@@ -170,10 +170,12 @@ static void test_append_n(struct test_ctx *t, unsigned n)
 	}
 }
 
-/* Appends n batches and polls until every one is written (none left in staging). */
+/* Appends n batches and polls until every one is written (none left in staging): time
+ * jumps by --flush-us so the open chunk is sealed at once. */
 static void test_append_written(struct test_ctx *t, unsigned n)
 {
 	test_append_n(t, n);
+	t->now_us += t->conf.flush_us;
 	TEST_POLL_UNTIL(t, journal_is_idle(t->j));
 }
 
