@@ -251,6 +251,9 @@ static void journal_half_walk(struct journal_half *h, uint32_t half_bytes)
 static void journal_cursor_read_done(struct journal_cursor *c, struct journal_half *h, int32_t res)
 {
 	SL_ASSERT(h->state == JOURNAL_HALF_READING);
+	if (res > 0) {
+		journal_count(c->j, JOURNAL_STAT_READ_BYTES, (uint64_t)res);
+	}
 	if (h->index) {
 		/* An unreadable index is no index: the search reads the segment instead. */
 		h->len = res > 0 ? (uint32_t)res : 0;
@@ -264,7 +267,6 @@ static void journal_cursor_read_done(struct journal_cursor *c, struct journal_ha
 		}
 		return;
 	}
-	journal_count(c->j, JOURNAL_STAT_READ_BYTES, (uint64_t)res);
 	h->len = (uint32_t)res < h->asked ? (uint32_t)res : h->asked;
 	h->state = JOURNAL_HALF_FILLED;
 	journal_half_walk(h, c->half_bytes);
