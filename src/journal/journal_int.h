@@ -139,12 +139,12 @@ struct journal {
 	 * every segment this process creates has conf.segment_bytes, and each is based
 	 * where the previous one ends. Below journal_retained_start() they may be gone. */
 	struct journal_span *spans;
-	unsigned nspans;
 	uint64_t run_start;
 	uint64_t run_capacity;
+	unsigned nspans;
 	/* Replay cursors, registered by journal_cursor_create() (NULL: free slot). */
-	struct journal_cursor **cursors;
 	unsigned cursors_max;
+	struct journal_cursor **cursors;
 	/* Shared with the maintenance thread (relaxed loads and stores, release/acquire
 	 * where said): every segment based below sealed_below is complete and synced; the
 	 * oldest retained data starts at retained_start (retention moves it forward, then

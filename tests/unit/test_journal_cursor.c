@@ -546,7 +546,7 @@ static void test_journal_cursor_next_follows_staged_roll(void **state)
 
 	do {
 		test_append_written(t, 1);
-	} while (t->end[t->appended - 1] % capacity < capacity - 3 * 1024);
+	} while (t->end[t->appended - 1] % capacity < capacity - 3 * 1024ull);
 	journal_cursor_seek_end(late);
 	unsigned first = t->appended;
 	test_append_n(t, 24); /* no poll: nothing of these is written */
