@@ -418,6 +418,25 @@ static void test_check_times(struct test_ctx *t, struct journal_cursor *c, unsig
 	assert_true(journal_cursor_caught_up(c));
 }
 
+/* Segments of an earlier run with another size stay in the catalog beside this run's. */
+static void test_journal_cursor_next_reads_segments_of_both_sizes(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal_cursor *c;
+
+	test_append_written(t, 300);
+	assert_int_equal(journal_close(t->j), 0);
+	t->conf.segment_bytes = 2 * JOURNAL_SEGMENT_BYTES_MIN;
+	test_open(t);
+	test_append_written(t, 500);
+	test_append_n(t, 10);
+	c = test_cursor(t);
+	test_expect_through(t, c, 0);
+	test_check_offsets(t, c, 5);
+	test_check_times(t, c, 5);
+	journal_cursor_destroy(c);
+}
+
 static void test_journal_cursor_seek_offset_starts_exactly(void **state)
 {
 	struct test_ctx *t = *state;
@@ -732,6 +751,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST_BOTH(test_journal_cursor_next_earliest_reads_every_entry),
+		TEST_BOTH(test_journal_cursor_next_reads_segments_of_both_sizes),
 		TEST_BOTH(test_journal_cursor_seek_position_starts_there),
 		TEST_BOTH(test_journal_cursor_seek_offset_starts_exactly),
 		TEST_BOTH(test_journal_cursor_seek_time_starts_at_first_later_entry),
