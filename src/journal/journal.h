@@ -9,7 +9,10 @@
  * issues the fdatasync covering them once their writes completed (group commit,
  * pipelined with the next chunk's writes), and advances the durable end that durable
  * acks wait for. Segments are created, preallocated and zero-filled ahead of use
- * through the same asynchronous I/O, so the shard never blocks. No DPDK here: memory
+ * through the same asynchronous I/O, so the shard never blocks. Replay cursors
+ * (journal/cursor.h) read the journal beside the writer on the same loop and I/O back
+ * end: journal_poll() also completes their reads, and they find segments in the
+ * journal's catalog and the unwritten tail in its staging chunks. No DPDK here: memory
  * comes from libnuma on the shard's node.
  */
 #ifndef SL_JOURNAL_JOURNAL_H
@@ -38,6 +41,9 @@ enum journal_fsync {
 #define JOURNAL_BUFFERS_MAX 1024u
 /* Largest single write: a chunk is written as ceil(bytes / this) writes. */
 #define JOURNAL_WRITE_BYTES_MAX (1u << 20)
+/* Replay cursors (journal/cursor.h) one journal serves at once; 0 in the conf: DEFAULT. */
+#define JOURNAL_CURSORS_DEFAULT 64u
+#define JOURNAL_CURSORS_MAX 512u
 
 struct journal_conf {
 	const char *dir;	/* this shard's directory; created (with parents) if missing */
@@ -55,6 +61,7 @@ struct journal_conf {
 	 * into merely preallocated space. */
 	bool zero_fill;
 	enum journal_io_kind io;
+	uint32_t cursors_max; /* replay cursors, ..CURSORS_MAX; 0: CURSORS_DEFAULT */
 	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
 	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
 	uint64_t *counters;

@@ -11,6 +11,7 @@
 #include "journal/journal.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,6 +35,10 @@
 #define JOURNAL_TAG_WRITE 1ull
 #define JOURNAL_TAG_FSYNC 2ull
 #define JOURNAL_TAG_SEG 3ull
+#define JOURNAL_TAG_CURSOR 4ull
+/* Operations one replay cursor has in flight at most: a read per buffer half, the open
+ * of the segment it moves to and the close of the one it leaves. */
+#define JOURNAL_CURSOR_OPS_MAX 4u
 
 enum journal_seg_state {
 	JOURNAL_SEG_EMPTY,	/* slot free */
@@ -80,6 +85,14 @@ struct journal_sync_slot {
 	bool busy;
 };
 
+/* A segment that existed at open: positions [base, limit). */
+struct journal_span {
+	uint64_t base;
+	uint64_t limit;
+};
+
+struct journal_cursor;
+
 struct journal {
 	char dir[PATH_MAX];
 	struct journal_conf conf;
@@ -121,6 +134,17 @@ struct journal {
 	uint64_t space_retry_us;
 	bool closing;
 	uint64_t own_counters[JOURNAL_STAT_COUNT];
+	/* The segment catalog, for cursors: the segments found at open (oldest first, from
+	 * the directory listing), then, from run_start on, one every run_capacity bytes:
+	 * every segment this process creates has conf.segment_bytes, and each is based
+	 * where the previous one ends. Below journal_retained_start() they may be gone. */
+	struct journal_span *spans;
+	uint64_t run_start;
+	uint64_t run_capacity;
+	unsigned nspans;
+	/* Replay cursors, registered by journal_cursor_create() (NULL: free slot). */
+	unsigned cursors_max;
+	struct journal_cursor **cursors;
 	/* Shared with the maintenance thread (relaxed loads and stores, release/acquire
 	 * where said): every segment based below sealed_below is complete and synced; the
 	 * oldest retained data starts at retained_start (retention moves it forward, then
@@ -128,6 +152,26 @@ struct journal {
 	_Atomic uint64_t sealed_below;
 	_Atomic uint64_t retained_start;
 };
+
+static inline uint64_t journal_tag(uint64_t kind, uint64_t value)
+{
+	return kind << JOURNAL_TAG_SHIFT | value;
+}
+
+/* Adds n to counter `stat`; the journal's thread only. */
+void journal_count(struct journal *j, enum journal_stat stat, uint64_t n);
+
+/* Page-aligned memory on NUMA node `socket` (-1: local), freed with numa_free(). */
+void *journal_numa_alloc(size_t bytes, int socket);
+
+/* The segment holding `position` (at or above the oldest one found at open): its base
+ * and limit. False for a position below every segment. */
+bool journal_segment_find(const struct journal *j, uint64_t position, uint64_t *base,
+			  uint64_t *limit);
+
+/* journal_poll(): a completion of a cursor's operation (cursor.c); value: the tag's low
+ * bits, res: the operation's result. */
+void journal_cursor_done(struct journal *j, uint64_t value, int32_t res);
 
 /* What start-up recovery (recovery.c) found, for journal_open() to act on. */
 struct journal_recovered {

@@ -102,16 +102,11 @@ const char *journal_stat_name(enum journal_stat stat)
 }
 
 /* Only the journal's thread writes counters; readers load them relaxed. */
-static void journal_count(struct journal *j, enum journal_stat stat, uint64_t n)
+void journal_count(struct journal *j, enum journal_stat stat, uint64_t n)
 {
 	uint64_t *c = &j->counters[stat];
 
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
-
-static uint64_t journal_tag(uint64_t kind, uint64_t value)
-{
-	return kind << JOURNAL_TAG_SHIFT | value;
 }
 
 static uint64_t journal_round_up(uint64_t v, uint64_t to)
@@ -233,10 +228,10 @@ static bool journal_conf_is_valid(const struct journal_conf *c)
 	       c->flush_bytes <= JOURNAL_FLUSH_BYTES_MAX && c->flush_us <= JOURNAL_FLUSH_US_MAX &&
 	       c->fsync <= JOURNAL_FSYNC_NEVER && c->fsync_us <= JOURNAL_FSYNC_US_MAX &&
 	       c->buffers >= JOURNAL_BUFFERS_MIN && c->buffers <= JOURNAL_BUFFERS_MAX &&
-	       c->io <= JOURNAL_IO_THREAD;
+	       c->io <= JOURNAL_IO_THREAD && c->cursors_max <= JOURNAL_CURSORS_MAX;
 }
 
-static void *journal_numa_alloc(size_t bytes, int socket)
+void *journal_numa_alloc(size_t bytes, int socket)
 {
 	if (numa_available() < 0 || socket < 0) {
 		return numa_alloc_local(bytes);
@@ -260,6 +255,8 @@ static void journal_free_memory(struct journal *j)
 		numa_free(j->zero_block, JOURNAL_ZERO_BYTES);
 	}
 	free(j->chunks);
+	free(j->spans);
+	free(j->cursors);
 	free(j);
 }
 
@@ -286,10 +283,13 @@ static int journal_alloc(const struct journal_conf *conf, struct journal **out)
 	for (unsigned i = 0; i < JOURNAL_SEG_SLOTS; i++) {
 		j->seg[i].fd = -1;
 	}
+	j->cursors_max = conf->cursors_max != 0 ? conf->cursors_max : JOURNAL_CURSORS_DEFAULT;
+	j->cursors = calloc(j->cursors_max, sizeof(*j->cursors));
 	j->chunks = calloc(j->nchunks, sizeof(*j->chunks));
 	j->header_block = journal_numa_alloc(JOURNAL_BLOCK_BYTES, conf->socket);
 	j->zero_block = journal_numa_alloc(JOURNAL_ZERO_BYTES, conf->socket);
-	if (j->chunks == NULL || j->header_block == NULL || j->zero_block == NULL) {
+	if (j->cursors == NULL || j->chunks == NULL || j->header_block == NULL ||
+	    j->zero_block == NULL) {
 		goto out_free;
 	}
 	memset(j->zero_block, 0, JOURNAL_ZERO_BYTES);
@@ -310,7 +310,8 @@ out_free:
 static int journal_io_setup(struct journal *j)
 {
 	struct iovec *iov = calloc(j->nchunks + 2, sizeof(*iov));
-	unsigned depth = j->writes_per_chunk_max + JOURNAL_FSYNC_SLOTS + JOURNAL_SEG_OPS_MAX;
+	unsigned depth = j->writes_per_chunk_max + JOURNAL_FSYNC_SLOTS + JOURNAL_SEG_OPS_MAX +
+			 j->cursors_max * JOURNAL_CURSOR_OPS_MAX;
 	int rc;
 
 	if (iov == NULL) {
@@ -620,6 +621,62 @@ static int journal_start_segment(struct journal *j, const struct journal_dir *d,
 	return rc != 0 ? rc : journal_stage_tail(j, s, res->end_position);
 }
 
+/* The segment catalog: the segments kept at open, up to the one appending continues in
+ * (slot 0, maybe just created); the ones this process creates follow it. Segments are
+ * contiguous, each based where the previous one ends, so a kept segment ends where the
+ * next begins (capacities of indexed segments are not read at open). */
+static int journal_catalog_init(struct journal *j, const struct journal_dir *d)
+{
+	unsigned kept = 0;
+
+	while (kept < d->count && d->segments[kept].base_position < j->seg[0].base) {
+		kept++;
+	}
+	j->spans = calloc(kept + 1, sizeof(*j->spans));
+	if (j->spans == NULL) {
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < kept; i++) {
+		j->spans[i] = (struct journal_span){
+			.base = d->segments[i].base_position,
+			.limit = i + 1 < kept ? d->segments[i + 1].base_position : j->seg[0].base,
+		};
+	}
+	j->spans[kept] = (struct journal_span){.base = j->seg[0].base, .limit = j->seg[0].limit};
+	j->nspans = kept + 1;
+	j->run_start = j->seg[0].limit;
+	j->run_capacity = j->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+	return 0;
+}
+
+bool journal_segment_find(const struct journal *j, uint64_t position, uint64_t *base,
+			  uint64_t *limit)
+{
+	unsigned lo = 0;
+	unsigned hi = j->nspans;
+
+	if (position >= j->run_start) {
+		uint64_t k = (position - j->run_start) / j->run_capacity;
+		*base = j->run_start + k * j->run_capacity;
+		*limit = *base + j->run_capacity;
+		return true;
+	}
+	if (position < j->spans[0].base) {
+		return false;
+	}
+	while (hi - lo > 1) { /* spans[lo].base <= position < spans[hi].base */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (j->spans[mid].base <= position) {
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	*base = j->spans[lo].base;
+	*limit = j->spans[lo].limit;
+	return true;
+}
+
 static int journal_recover(struct journal *j, const struct journal_recovery *rec)
 {
 	struct journal_recovered r;
@@ -657,6 +714,9 @@ static int journal_recover(struct journal *j, const struct journal_recovery *rec
 	rc = journal_start_segment(j, &r.d, &r.res, r.next_base);
 	if (rc == 0 && keep < r.d.count) {
 		rc = journal_adopt_prepared(j, &r.d.segments[keep]);
+	}
+	if (rc == 0) {
+		rc = journal_catalog_init(j, &r.d);
 	}
 	if (rc == 0) {
 		j->written_end = j->appended_end;
@@ -1213,6 +1273,9 @@ static void journal_dispatch(struct journal *j, const struct journal_io_completi
 		break;
 	case JOURNAL_TAG_SEG:
 		journal_seg_done(j, value, c->res);
+		break;
+	case JOURNAL_TAG_CURSOR:
+		journal_cursor_done(j, value, c->res);
 		break;
 	default:
 		SL_ASSERT(!"completion with an unknown tag");
