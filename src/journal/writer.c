@@ -551,6 +551,7 @@ static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ct
 {
 	struct journal_dir d;
 	struct journal_scan_result res;
+	uint64_t oldest;
 	int rc = journal_dir_list(j->dir, &d);
 
 	if (rc != 0) {
@@ -579,11 +580,17 @@ static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ct
 	if (rc != 0) {
 		goto out_free;
 	}
+	/* Trailing segments are gone: the oldest listed one, if any is left, holds data. */
+	oldest = res.end_segment < d.count ? d.segments[0].base_position : 0;
 	rc = journal_start_segment(j, &d, &res);
 	if (rc == 0) {
 		j->written_end = j->appended_end;
 		j->synced_end = j->appended_end;
 		j->fsync_issued_end = j->appended_end;
+		/* Every segment before the one appending continues in is complete and was
+		 * synced by the process that wrote it (or at its recovery). */
+		atomic_store_explicit(&j->sealed_below, j->seg[0].base, memory_order_relaxed);
+		atomic_store_explicit(&j->retained_start, oldest, memory_order_relaxed);
 	}
 out_free:
 	journal_dir_free(&d);
@@ -807,6 +814,12 @@ static bool journal_chunk_may_write(struct journal *j, const struct journal_chun
 	if (c->seg_seq != j->written_seg_seq && j->synced_end < j->written_end) {
 		journal_sync_issue(j); /* roll barrier */
 		return false;
+	}
+	if (c->seg_seq != j->written_seg_seq) {
+		/* The roll barrier passed: everything below this segment is written and synced
+		 * and no chunk will write there again, so the older segments are sealed.
+		 * Release pairs with the acquire in journal_sealed_below() (maintenance). */
+		atomic_store_explicit(&j->sealed_below, s->base, memory_order_release);
 	}
 	if (c->seg_seq != j->written_seg_seq && s->zero_busy) {
 		return false; /* a zero-fill write may overlap this one: no ordering between them */
