@@ -325,7 +325,8 @@ enum sl_stat {
 	SL_STAT_JOURNAL_INDEX_REBUILT, /* missing or damaged indexes rebuilt */
 	SL_STAT_JOURNAL_READS,	       /* reads issued by replay cursors */
 	SL_STAT_JOURNAL_READ_BYTES,
-	SL_STAT_JOURNAL_CURSOR_GAPS, /* replay cursors that skipped data deleted by retention */
+	SL_STAT_JOURNAL_CURSOR_GAPS,  /* replay cursors that skipped data deleted by retention */
+	SL_STAT_JOURNAL_MAINT_ERRORS, /* failed index builds and retention deletions */
 	SL_STAT_COUNT,
 };
 

@@ -157,6 +157,7 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_READS] = "journal_reads",
 	[SL_STAT_JOURNAL_READ_BYTES] = "journal_read_bytes",
 	[SL_STAT_JOURNAL_CURSOR_GAPS] = "journal_cursor_gaps",
+	[SL_STAT_JOURNAL_MAINT_ERRORS] = "journal_maint_errors",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

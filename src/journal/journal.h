@@ -49,8 +49,10 @@ struct journal_conf {
 	uint32_t buffers;  /* staging chunks of flush_bytes (+ slack), BUFFERS_MIN..MAX */
 	bool direct_io;	   /* O_DIRECT; falls back to buffered where the fs refuses it */
 	enum journal_io_kind io;
-	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
-	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
+	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written with
+	 * relaxed atomic stores by the journal's thread, except INDEX_BUILT, INDEX_REBUILT,
+	 * SEGMENTS_DELETED, RETENTION_BYTES and MAINT_ERRORS, which the maintenance
+	 * thread (journal/maint.h) alone writes once started; NULL: an internal array. */
 	uint64_t *counters;
 };
 
@@ -88,7 +90,8 @@ enum journal_stat {
 	JOURNAL_STAT_INDEX_REBUILT, /* ... rebuilt because missing, damaged or mismatched */
 	JOURNAL_STAT_READS,	    /* reads issued by replay cursors */
 	JOURNAL_STAT_READ_BYTES,
-	JOURNAL_STAT_CURSOR_GAPS, /* cursors that skipped data retention had deleted */
+	JOURNAL_STAT_CURSOR_GAPS,  /* cursors that skipped data retention had deleted */
+	JOURNAL_STAT_MAINT_ERRORS, /* failed index builds and deletions (retried next pass) */
 	JOURNAL_STAT_COUNT,
 };
 
