@@ -12,8 +12,9 @@
  *  - points: a sparse offset and time index. For each partition, its first entry in the
  *    segment and then the first entry after at least JOURNAL_INDEX_INTERVAL_BYTES of
  *    that partition's entries since its previous point: base offset, the largest
- *    append time in the segment up to that entry (so points are sorted by time too:
- *    every entry before a point is no later than its max_ns), position.
+ *    append time of the segment's entries before that entry, 0 when none (so points are
+ *    sorted by time too: every entry before a point is no later than its max_ns),
+ *    position.
  *  - state: journal_state at the segment's end (every partition's next offset, every
  *    producer stream not idle), so start-up applies only the entries after it.
  * File layout (little-endian): a 64-byte header (magic "SLJI", version, base and end
@@ -27,6 +28,7 @@
 
 #include "journal/state.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +53,7 @@ struct journal_index_part {
 
 struct journal_index_point {
 	uint64_t base_offset;
-	uint64_t max_ns; /* largest append time in the segment up to this entry */
+	uint64_t max_ns; /* largest append time of the entries before this one; 0: none */
 	uint64_t position;
 	uint32_t part; /* index into journal_index.parts */
 	uint32_t reserved;
@@ -68,7 +70,42 @@ struct journal_index {
 	struct journal_index_point *points; /* in position order */
 	uint32_t npoints;
 	struct journal_state state; /* empty after journal_index_decode_summary() */
+	/* parts and points point into the caller's buffer (journal_index_decode_summary()):
+	 * journal_index_free() leaves them alone. */
+	bool borrowed;
 };
+
+/*
+ * Builds an index from the entries of one segment as they are read, for callers that
+ * read the segment anyway (the recovery scan; journal_index_build() is one). Each entry
+ * is also applied to the running state `st` (borrowed), which therefore ends as the
+ * state after the segment.
+ */
+struct journal_index_builder {
+	struct journal_index ix;   /* parts and points so far */
+	struct journal_state *st;  /* the running state */
+	struct journal_state seen; /* (topic, partition) -> index into ix.parts */
+	uint64_t *since_point;	   /* [parts] entry bytes since the part's last point */
+	uint32_t parts_cap;
+	uint32_t since_cap;
+	uint32_t points_cap;
+};
+
+/* Starts an index of the segment based at base_position. Returns 0 or -ENOMEM. */
+int journal_index_builder_init(struct journal_index_builder *b, uint64_t base_position,
+			       struct journal_state *st);
+
+/* Adds a valid entry of the segment (in position order). Returns 0 or -ENOMEM. */
+int journal_index_builder_add(struct journal_index_builder *b, const struct journal_entry *e);
+
+/* The segment's data ends at end_position: prunes the running state at the segment's
+ * newest append time, hands the index (with a copy of that state) to out and frees b.
+ * Returns 0 or -ENOMEM (b freed either way). */
+int journal_index_builder_finish(struct journal_index_builder *b, uint64_t end_position,
+				 struct journal_index *out);
+
+/* Frees a builder that is not finished. */
+void journal_index_builder_free(struct journal_index_builder *b);
 
 /*
  * Builds the index of the sealed segment `seg_path` (based at base_position) by reading
@@ -94,6 +131,11 @@ int journal_index_write(const char *path, const struct journal_index *ix);
  */
 int journal_index_read(const char *path, uint64_t base_position, struct journal_index *out);
 
+/* Cheap check of the index at `path`: its header is valid, names base_position and gives
+ * the file's size; the rest is not read (start-up checks old indexes this way; readers
+ * check the CRC when they read one). Returns 0, -ENOENT, -EPROTO or -errno. */
+int journal_index_check_header(const char *path, uint64_t base_position);
+
 /* Size of the header plus summary of an index whose header block is buf[0..len) (at
  * least JOURNAL_INDEX_HEADER_BYTES), or 0 when that header is not valid. */
 uint32_t journal_index_summary_bytes(const void *buf, size_t len);
@@ -107,14 +149,21 @@ uint32_t journal_index_summary_bytes(const void *buf, size_t len);
 int journal_index_decode_summary(const void *buf, size_t len, uint64_t base_position,
 				 struct journal_index *out);
 
+/* Frees what ix owns (NULL arrays and a zeroed ix are fine). */
 void journal_index_free(struct journal_index *ix);
+
+/* Path of the index of the segment based at `base` in directory dir. Returns 0 or
+ * -ENAMETOOLONG. */
+int journal_index_path(const char *dir, uint64_t base, char *out, size_t len);
 
 /* Index into ix->parts of (topic, partition), or -1. */
 int32_t journal_index_find_part(const struct journal_index *ix, const uint8_t *topic,
 				uint8_t topic_len, uint32_t partition);
 
 /* Position to start reading at to find `offset` of part `part`: the last point of that
- * part with base_offset <= offset (its first_position when none). */
+ * part with base_offset <= offset (its first_position when none). Points of one part are
+ * interleaved with the others' in position order: a linear pass (about
+ * segment_bytes / JOURNAL_INDEX_INTERVAL_BYTES + parts points). */
 uint64_t journal_index_seek_offset(const struct journal_index *ix, uint32_t part, uint64_t offset);
 
 /* Position to start reading at to find the first entry appended at or after time_ns: the

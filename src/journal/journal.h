@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A shard's journal: the only owner of its data files. journal_open() recovers the
- * directory (truncating a torn tail, refusing corruption) and replays every entry to the
- * shard so it can rebuild partition offsets and producer dedupe state. On the shard loop,
+ * directory (truncating a torn tail, refusing corruption) from the newest segment index
+ * and the segments after it, and hands the shard its partitions' next offsets and its
+ * producer streams' dedupe state. On the shard loop,
  * journal_append() copies a batch once into a staging chunk; journal_poll() seals chunks
  * by size (--flush-bytes) or age (--flush-us), writes them with few large aligned writes,
  * issues the fdatasync covering them once their writes completed (group commit,
@@ -17,6 +18,7 @@
 #include "journal/format.h"
 #include "journal/io.h"
 #include "journal/scan.h"
+#include "journal/state.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,17 +117,41 @@ struct journal_batch {
 
 struct journal;
 
+/* Recovery callbacks: return 0 to go on, anything else stops journal_open() with it. */
+typedef int journal_partition_fn(void *ctx, const uint8_t *topic, uint8_t topic_len,
+				 uint32_t partition, uint64_t next_offset);
+/* stream->offsets has `window` slots (struct journal_state_stream); part is its partition.
+ * Both are valid during the call only. */
+typedef int journal_stream_fn(void *ctx, const struct journal_state_partition *part,
+			      const struct journal_state_stream *stream, uint32_t window);
+
+/* What journal_open() recovers and hands back (journal/state.h). */
+struct journal_recovery {
+	uint32_t window;  /* base offsets kept per stream: the shard's dedupe window */
+	uint64_t idle_ns; /* streams silent longer are forgotten; 0: never */
+	uint64_t now_ns;  /* CLOCK_REALTIME now: streams idle at this time are dropped */
+	journal_partition_fn *partition; /* every partition the journal holds; may be NULL */
+	journal_stream_fn *stream;	 /* then every stream kept; may be NULL */
+	void *ctx;
+};
+
 /*
- * Opens (creating when missing) the journal in conf->dir: lists and scans its segments,
- * calls replay(ctx, entry) for every valid entry in position order (replay may be NULL),
- * cuts a torn tail (zeroing it, synced; counted and logged with its position), removes
- * unfinished trailing segments, allocates the staging chunks, creates the I/O back end
- * (logging which one and, on fallback, why) and makes sure the segment to append to
- * exists. Blocks: call before the shard polls. Returns 0; -EINVAL for a bad conf;
- * -EPROTO when the journal is corrupt or of an unknown version (logged with file,
- * position and reason; nothing is changed on disk); -errno of the I/O.
+ * Opens (creating when missing) the journal in conf->dir and recovers its state: loads
+ * the state stored in the newest valid segment index (journal/index.h) and scans only the
+ * segments after it, applying their entries (CRC-checked; a torn tail in the newest
+ * segment holding data is cut, zeroed and synced, counted and logged with its position;
+ * any other damage is corruption). Every sealed segment without a valid index gets one
+ * (logged, counted as index_rebuilt); the first start of a journal without indexes reads
+ * it all once. Then the state is pruned of streams idle at rec->now_ns and handed to
+ * rec's callbacks, partitions first (rec may be NULL: window 1, no callbacks). Removes
+ * unfinished trailing segments, keeps one prepared ahead when intact, allocates the
+ * staging chunks, creates the I/O back end (logging which one and, on fallback, why) and
+ * makes sure the segment to append to exists; segments before it are sealed. Blocks:
+ * call before the shard polls. Returns 0; -EINVAL for a bad conf or rec; -EPROTO when the
+ * journal is corrupt or of an unknown version (logged with file, position and reason)
+ * or a callback refused it; what a callback returned; -errno of the I/O.
  */
-int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void *ctx,
+int journal_open(const struct journal_conf *conf, const struct journal_recovery *rec,
 		 struct journal **out);
 
 /*

@@ -7,6 +7,7 @@
 #ifndef SL_JOURNAL_JOURNAL_INT_H
 #define SL_JOURNAL_JOURNAL_INT_H
 
+#include "journal/index.h"
 #include "journal/journal.h"
 
 #include <limits.h>
@@ -127,5 +128,34 @@ struct journal {
 	_Atomic uint64_t sealed_below;
 	_Atomic uint64_t retained_start;
 };
+
+/* What start-up recovery (recovery.c) found, for journal_open() to act on. */
+struct journal_recovered {
+	struct journal_dir d;
+	struct journal_scan_result res; /* of the segments after the indexed one */
+	struct journal_state st;	/* state after the last valid entry */
+	int indexed;			/* newest segment with a valid index, -1: none */
+	uint64_t next_base;		/* where appending starts when res.end_segment == d.count */
+	int *missing; /* [d.count] per segment: 0 or why its index was not valid */
+	unsigned index_rebuilt;
+	unsigned missing_built; /* of those, indexes that were missing */
+	unsigned missing_last;
+};
+
+/*
+ * Lists dir, loads the state of the newest valid index, scans the segments after it
+ * (journal_scan_from()), writes the index of every sealed segment lacking a valid one
+ * and logs what it rebuilt. out->res tells torn or corrupt (message not yet logged).
+ * Returns 0 or -errno (logged, except corruption: the caller logs res.message). Free out
+ * with journal_recovered_free() whatever it returned.
+ */
+int journal_recover_state(const char *dir, const struct journal_recovery *rec,
+			  struct journal_recovered *out);
+
+/* Prunes the recovered state at rec->now_ns and hands it to rec's callbacks. Returns 0
+ * or the first non-zero callback result. */
+int journal_recover_hand_over(struct journal_recovered *r, const struct journal_recovery *rec);
+
+void journal_recovered_free(struct journal_recovered *r);
 
 #endif

@@ -259,6 +259,8 @@ struct scan {
 	int dfd;
 	int last_data;		   /* newest segment holding data, -1: none */
 	unsigned first_unfinished; /* trailing segments from here on are unfinished */
+	unsigned first;		   /* segments before this one are trusted, not read */
+	uint64_t first_base;	   /* where segment `first` must start (first > 0) */
 };
 
 /* What the search after a bad entry found in the rest of its segment. */
@@ -633,7 +635,7 @@ static void scan_fill_end(struct scan *sc)
 		res->end_position = d->segments[sc->last_data].end_position;
 		return;
 	}
-	for (unsigned i = 0; i < sc->first_unfinished; i++) {
+	for (unsigned i = sc->first; i < sc->first_unfinished; i++) {
 		if (sc->segs[i].hdr_reject == JOURNAL_OK) {
 			res->end_segment = i;
 			res->end_position = d->segments[i].base_position;
@@ -645,11 +647,11 @@ static void scan_fill_end(struct scan *sc)
 static int scan_run(struct scan *sc)
 {
 	struct journal_dir *d = sc->d;
-	uint64_t next_base = 0;
-	bool have_prev = false;
+	uint64_t next_base = sc->first_base;
+	bool have_prev = sc->first > 0;
 	int err;
 
-	for (unsigned i = 0; i < d->count; i++) {
+	for (unsigned i = sc->first; i < d->count; i++) {
 		err = scan_probe(sc, i);
 		while (err == -ENOENT && i == 0 && d->count > 0) {
 			/* Retention deleted the oldest segment since it was listed (a tool
@@ -670,11 +672,12 @@ static int scan_run(struct scan *sc)
 		}
 	}
 	sc->first_unfinished = d->count;
-	while (sc->first_unfinished > 0 && scan_is_unfinished(sc, sc->first_unfinished - 1)) {
+	while (sc->first_unfinished > sc->first &&
+	       scan_is_unfinished(sc, sc->first_unfinished - 1)) {
 		sc->first_unfinished--;
 	}
 	sc->res->unfinished_segments = d->count - sc->first_unfinished;
-	for (unsigned i = 0; i < sc->first_unfinished && !sc->res->corrupt; i++) {
+	for (unsigned i = sc->first; i < sc->first_unfinished && !sc->res->corrupt; i++) {
 		err = scan_segment(sc, i, &next_base, &have_prev);
 		if (err != 0) {
 			return err;
@@ -693,22 +696,30 @@ static int scan_run(struct scan *sc)
 int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
 		 struct journal_scan_result *res)
 {
+	return journal_scan_from(d, 0, 0, fn, ctx, res);
+}
+
+int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base,
+		      journal_entry_fn *fn, void *ctx, struct journal_scan_result *res)
+{
 	struct scan sc = {
 		.d = d,
 		.fn = fn,
 		.ctx = ctx,
 		.res = res,
 		.last_data = -1,
+		.first = first,
+		.first_base = first_base,
 	};
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	res->end_segment = d->count;
-	for (unsigned i = 0; i < d->count; i++) {
+	for (unsigned i = first; i < d->count; i++) {
 		d->segments[i].end_position = d->segments[i].base_position;
 		d->segments[i].entries = 0;
 	}
-	if (d->count == 0) {
+	if (first >= d->count) {
 		return 0;
 	}
 	sc.dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -83,6 +83,16 @@ typedef int journal_entry_fn(void *ctx, const struct journal_entry *e, unsigned 
 int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
 		 struct journal_scan_result *res);
 
+/*
+ * journal_scan() of segments [first, count) only: the ones before were checked when they
+ * were indexed and are trusted (start-up recovery reads only the segments after the
+ * newest valid index). Segment `first` must be based at first_base when first > 0. The
+ * torn-tail rule applies to the newest of the scanned segments holding data; when none
+ * holds data or has a valid header, res->end_segment is d->count.
+ */
+int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base,
+		      journal_entry_fn *fn, void *ctx, struct journal_scan_result *res);
+
 /* Reads len bytes of fd at offset (retrying short reads and EINTR); what lies past the
  * end of the file reads as zeros. Blocking: start-up and tools only. Returns 0 or
  * -errno. */

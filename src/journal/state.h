@@ -13,6 +13,8 @@
 
 #include "journal/format.h"
 
+#include <assert.h>
+
 #include <stdint.h>
 
 /* One (topic, partition) the journal holds or held. */
@@ -38,6 +40,9 @@ struct journal_state_stream {
 	uint64_t *offsets; /* [window] */
 };
 
+/* Largest window a stored state may claim (the shard's --dedupe-window is smaller). */
+#define JOURNAL_STATE_WINDOW_MAX 65536u
+
 struct journal_state {
 	uint32_t window;  /* dedupe window: base offsets kept per stream */
 	uint64_t idle_ns; /* streams idle longer than this are dropped; 0: never */
@@ -45,7 +50,7 @@ struct journal_state {
 	uint32_t nparts;
 	struct journal_state_stream *streams;
 	uint32_t nstreams;
-	void *lookup; /* private: hash tables of parts and streams */
+	void *lookup; /* private: hash tables of parts and streams, array capacities */
 };
 
 /* An empty state. Returns 0 or -ENOMEM / -EINVAL (window 0). */
@@ -53,8 +58,28 @@ int journal_state_init(struct journal_state *st, uint32_t window, uint64_t idle_
 
 void journal_state_free(struct journal_state *st);
 
-/* Applies one valid entry (in position order). Returns 0 or -ENOMEM. */
+/*
+ * Applies one valid entry (in position order), with the shard's rules: a new stream, a
+ * newer epoch, or a stream silent for more than idle_ns before this entry (the shard
+ * would have forgotten it) starts at the entry; an entry behind its stream (older epoch
+ * or sequence) is ignored; an entry past the next sequence restarts the remembered range
+ * there (first_sequence); the entry's base offset goes to offsets[sequence % window]. The
+ * partition's next offset becomes at least base_offset + record_count. Because silence is
+ * judged from the entries' own times, pruning in between does not change the outcome.
+ * Returns 0 or -ENOMEM.
+ */
 int journal_state_apply(struct journal_state *st, const struct journal_entry *e);
+
+/* Makes dst (not initialised) an independent copy of src. Returns 0 or -ENOMEM. */
+int journal_state_copy(struct journal_state *dst, const struct journal_state *src);
+
+/*
+ * Changes the dedupe window (the shard's --dedupe-window changed between runs). Every
+ * sequence both windows cover keeps its offset; when the window grows, first_sequence
+ * moves up to where the old window's memory starts, so older sequences are still
+ * duplicates but answer "offset unknown". Returns 0, -EINVAL (window 0) or -ENOMEM.
+ */
+int journal_state_set_window(struct journal_state *st, uint32_t window);
 
 /* Drops the streams whose newest entry is older than now_ns - idle_ns (idle_ns 0: none). */
 void journal_state_prune(struct journal_state *st, uint64_t now_ns);
@@ -62,5 +87,23 @@ void journal_state_prune(struct journal_state *st, uint64_t now_ns);
 /* Index of (topic, partition) in st->parts, or -1. */
 int32_t journal_state_find_part(const struct journal_state *st, const uint8_t *topic,
 				uint8_t topic_len, uint32_t partition);
+
+/* Index of (topic, partition) in st->parts, added (next offset 0) when missing; -1 when
+ * out of memory. */
+int32_t journal_state_get_part(struct journal_state *st, const uint8_t *topic, uint8_t topic_len,
+			       uint32_t partition);
+
+/*
+ * The state as stored in a segment index (docs/PROTOCOL.md, "Journal index"): a 24-byte
+ * head (window, counts, idle_ns), the partitions, then the streams with their offsets.
+ * journal_state_encode() writes journal_state_encoded_bytes() bytes to dst.
+ */
+uint64_t journal_state_encoded_bytes(const struct journal_state *st);
+void journal_state_encode(const struct journal_state *st, void *dst);
+
+/* Decodes exactly len bytes written by journal_state_encode() into out (initialised
+ * here). Returns 0, -ENOMEM, or -EPROTO when a count, length, topic or reference is out
+ * of range or a partition or stream appears twice. */
+int journal_state_decode(const void *buf, uint64_t len, struct journal_state *out);
 
 #endif

@@ -424,9 +424,10 @@ static int journal_cut_torn(struct journal *j, const struct journal_dir *d,
 /* Removes the segments after the one appending continues in: unfinished creations and
  * segments created ahead of use. They hold no data. */
 static int journal_remove_trailing(struct journal *j, const struct journal_dir *d,
-				   const struct journal_scan_result *res)
+				   const struct journal_scan_result *res, unsigned scanned)
 {
-	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : 0;
+	/* Nothing valid after the indexed segments: everything scanned goes. */
+	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : scanned;
 	char path[PATH_MAX];
 	int rc;
 
@@ -509,14 +510,14 @@ static int journal_stage_tail(struct journal *j, const struct journal_seg *s, ui
 	return 0;
 }
 
-/* Opens the segment appending continues in (or creates the first) as slot 0. */
+/* Opens the segment appending continues in (or creates it at next_base) as slot 0. */
 static int journal_start_segment(struct journal *j, const struct journal_dir *d,
-				 const struct journal_scan_result *res)
+				 const struct journal_scan_result *res, uint64_t next_base)
 {
 	struct journal_seg *s = &j->seg[0];
 	struct journal_segment_header h;
 	bool exists = res->end_segment < d->count;
-	uint64_t base = exists ? d->segments[res->end_segment].base_position : 0;
+	uint64_t base = exists ? d->segments[res->end_segment].base_position : next_base;
 	int rc;
 
 	*s = (struct journal_seg){.base = base, .fd = -1, .state = JOURNAL_SEG_ACTIVE};
@@ -548,53 +549,54 @@ static int journal_start_segment(struct journal *j, const struct journal_dir *d,
 	return rc != 0 ? rc : journal_stage_tail(j, s, res->end_position);
 }
 
-static int journal_recover(struct journal *j, journal_entry_fn *replay, void *ctx)
+static int journal_recover(struct journal *j, const struct journal_recovery *rec)
 {
-	struct journal_dir d;
-	struct journal_scan_result res;
-	uint64_t oldest;
-	int rc = journal_dir_list(j->dir, &d);
+	struct journal_recovered r;
+	int rc = journal_recover_state(j->dir, rec, &r);
 
-	if (rc != 0) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot list %s: %s", j->dir, strerror(-rc));
-		return rc;
-	}
-	rc = journal_scan(&d, replay, ctx, &res);
-	if (rc == -EPROTO || (rc == 0 && res.corrupt)) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s",
-		       res.message[0] != '\0' ? res.message : "the replay refused the journal");
+	journal_count(j, JOURNAL_STAT_INDEX_REBUILT, r.index_rebuilt);
+	if (rc == -EPROTO || (rc == 0 && r.res.corrupt)) {
+		if (r.res.message[0] != '\0') {
+			sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s", r.res.message);
+		}
 		rc = -EPROTO;
 		goto out_free;
 	}
 	if (rc != 0) {
-		sl_log(SL_LOG_ERR, JOURNAL_LOG, "reading the journal in %s stopped: %s", j->dir,
-		       strerror(rc < 0 ? -rc : EIO));
 		goto out_free;
 	}
-	if (res.torn) {
-		rc = journal_cut_torn(j, &d, &res);
+	/* Before anything changes on disk: a callback may refuse the journal. */
+	rc = journal_recover_hand_over(&r, rec);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "%s: the shard refused the recovered journal",
+		       j->dir);
+		goto out_free;
+	}
+	if (r.res.torn) {
+		rc = journal_cut_torn(j, &r.d, &r.res);
 		if (rc != 0) {
 			goto out_free;
 		}
 	}
-	rc = journal_remove_trailing(j, &d, &res);
+	rc = journal_remove_trailing(j, &r.d, &r.res, (unsigned)(r.indexed + 1));
 	if (rc != 0) {
 		goto out_free;
 	}
-	/* Trailing segments are gone: the oldest listed one, if any is left, holds data. */
-	oldest = res.end_segment < d.count ? d.segments[0].base_position : 0;
-	rc = journal_start_segment(j, &d, &res);
+	rc = journal_start_segment(j, &r.d, &r.res, r.next_base);
 	if (rc == 0) {
 		j->written_end = j->appended_end;
 		j->synced_end = j->appended_end;
 		j->fsync_issued_end = j->appended_end;
-		/* Every segment before the one appending continues in is complete and was
-		 * synced by the process that wrote it (or at its recovery). */
-		atomic_store_explicit(&j->sealed_below, j->seg[0].base, memory_order_relaxed);
-		atomic_store_explicit(&j->retained_start, oldest, memory_order_relaxed);
+		/* Every segment before the one appending continues in is complete, synced
+		 * and (now) indexed. */
+		atomic_store_explicit(&j->sealed_below, j->seg[0].base, memory_order_release);
+		atomic_store_explicit(&j->retained_start,
+				      r.d.count > 0 ? r.d.segments[0].base_position
+						    : j->seg[0].base,
+				      memory_order_release);
 	}
 out_free:
-	journal_dir_free(&d);
+	journal_recovered_free(&r);
 	return rc;
 }
 
@@ -612,14 +614,15 @@ static void journal_close_fds(struct journal *j)
 	}
 }
 
-int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void *ctx,
+int journal_open(const struct journal_conf *conf, const struct journal_recovery *rec,
 		 struct journal **out)
 {
 	struct journal *j;
 	int rc;
 
 	*out = NULL;
-	if (!journal_conf_is_valid(conf)) {
+	if (!journal_conf_is_valid(conf) ||
+	    (rec != NULL && (rec->window == 0 || rec->window > JOURNAL_STATE_WINDOW_MAX))) {
 		return -EINVAL;
 	}
 	rc = journal_mkdir_parents(conf->dir);
@@ -636,7 +639,7 @@ int journal_open(const struct journal_conf *conf, journal_entry_fn *replay, void
 		rc = -errno;
 		goto out_free;
 	}
-	rc = journal_recover(j, replay, ctx);
+	rc = journal_recover(j, rec);
 	if (rc != 0) {
 		goto out_close;
 	}

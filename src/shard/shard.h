@@ -97,7 +97,7 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 		 struct rte_mempool *pool, struct shard **out);
 
 /*
- * Opens the journal of s (journal_open() with conf) and replays it into s: every
+ * Opens the journal of s (journal_open() with conf) and recovers s from it: every
  * partition's next offset and every stream's epoch, next sequence and remembered offsets
  * come back as they were when the router stopped, so retransmits across a restart are
  * still deduplicated. Afterwards s appends every batch to the journal and acks durable

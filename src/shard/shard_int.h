@@ -92,8 +92,8 @@ struct shard {
 	struct rte_mbuf **durable_mbuf; /* [durable_acks_max] */
 	uint64_t *durable_end;		/* [durable_acks_max] */
 	uint16_t *durable_len;		/* [durable_acks_max] */
-	uint64_t producer_idle_ns;	/* --producer-idle-s, for the replay */
-	uint64_t replay_streams_lost;	/* streams the replay found no room for */
+	uint64_t producer_idle_ns;	/* --producer-idle-s, for the recovery */
+	uint64_t replay_streams_lost;	/* recovered streams that found no room */
 	int journal_close_rc;		/* journal_close() at the end of shard_run() */
 };
 
@@ -127,8 +127,13 @@ static inline bool shard_durable_has_room(const struct shard *s)
 	return s->durable_tail - s->durable_head < s->durable_acks_max;
 }
 
-/* Journal entry callback replaying one entry into the shard `ctx` (journal_entry_fn). */
-int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment);
+/* Recovery callbacks (struct journal_recovery) into the shard `ctx`. A partition another
+ * shard owns is -EPROTO (the journal was written with another --shards); no room for a
+ * partition is -ENOSPC; a stream that finds no room is counted in replay_streams_lost. */
+int shard_recover_partition(void *ctx, const uint8_t *topic, uint8_t topic_len, uint32_t partition,
+			    uint64_t next_offset);
+int shard_recover_stream(void *ctx, const struct journal_state_partition *part,
+			 const struct journal_state_stream *stream, uint32_t window);
 
 /* Polls the journal and sends the durable acks whose batches are now on stable storage
  * (or NACKs them "storage" if the journal failed). Returns completions handled. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The shard's side of its journal: opening it (which replays every entry into the
- * shard's partition and producer tables), and the durable-ack queue. An ack at level
+ * The shard's side of its journal: opening it (which hands the recovered partitions and
+ * producer streams to the shard's tables), and the durable-ack queue. An ack at level
  * durable is built when its batch is appended, then parked in a FIFO with the journal
  * position its batch ends at; each loop iteration sends the acks whose position the
  * journal's durable end has reached. If the journal fails for good, the acks still
@@ -27,7 +27,15 @@ uint64_t shard_clock_realtime_ns(void)
 int shard_journal_open(struct shard *s, const struct journal_conf *conf)
 {
 	s->now_ns = shard_clock_realtime_ns();
-	int rc = journal_open(conf, shard_replay, s, &s->journal);
+	struct journal_recovery rec = {
+		.window = s->dedupe_window,
+		.idle_ns = s->producer_idle_ns,
+		.now_ns = s->now_ns,
+		.partition = shard_recover_partition,
+		.stream = shard_recover_stream,
+		.ctx = s,
+	};
+	int rc = journal_open(conf, &rec, &s->journal);
 
 	if (rc == -EPROTO) {
 		sl_log(SL_LOG_ERR, "shard",

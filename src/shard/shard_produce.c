@@ -238,68 +238,56 @@ void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 	shard_stream_produce(s, m, f, &s->partition_state[ppos], p, (uint32_t)qpos);
 }
 
-/* Replays the stream part of entry e (its partition in slot ppos). */
-static void shard_replay_stream(struct shard *s, const struct journal_entry_header *e, int32_t ppos)
-{
-	struct shard_producer_key qkey = {.producer_id = e->producer_id,
-					  .partition_slot = (uint32_t)ppos};
-	int32_t qpos = rte_hash_lookup(s->producers, &qkey);
-	bool fresh = qpos < 0;
-
-	if (fresh) {
-		qpos = rte_hash_add_key(s->producers, &qkey);
-		if (qpos < 0) {
-			s->replay_streams_lost++;
-			return;
-		}
-		SL_ASSERT((uint32_t)qpos < s->producers_max);
-	}
-	struct shard_producer *p = &s->producer_state[qpos];
-	/* A new stream, or a newer epoch of it: it starts at this entry. */
-	if (fresh || e->producer_epoch > p->epoch) {
-		*p = (struct shard_producer){.epoch = e->producer_epoch,
-					     .next_sequence = e->sequence,
-					     .first_sequence = e->sequence};
-	}
-	p->used_tsc = s->now_tsc;
-	/* The journal holds appends only, in the order they were made: the same rules as
-	 * shard_append() hold, so a sequence behind the stream cannot appear. */
-	if (e->producer_epoch < p->epoch || e->sequence < p->next_sequence) {
-		return;
-	}
-	if (e->sequence > p->next_sequence) {
-		p->first_sequence = e->sequence;
-	}
-	p->next_sequence = e->sequence + 1;
-	shard_stream_offsets(s, (uint32_t)qpos)[e->sequence % s->dedupe_window] = e->base_offset;
-}
-
-int shard_replay(void *ctx, const struct journal_entry *e, unsigned segment)
+int shard_recover_partition(void *ctx, const uint8_t *topic, uint8_t topic_len, uint32_t partition,
+			    uint64_t next_offset)
 {
 	struct shard *s = ctx;
-	const struct journal_entry_header *h = &e->hdr;
-	uint32_t topic_hash = route_topic_hash(e->topic, h->topic_len);
+	uint32_t topic_hash = route_topic_hash(topic, topic_len);
 	struct shard_partition_key pkey;
 
-	(void)segment;
-	if (route_owner_hashed(topic_hash, h->partition, s->shards) != s->index) {
+	if (route_owner_hashed(topic_hash, partition, s->shards) != s->index) {
 		return -EPROTO; /* written with another --shards: the caller says so */
 	}
-	shard_partition_key_init(&pkey, e->topic, h->topic_len, h->partition);
+	shard_partition_key_init(&pkey, topic, topic_len, partition);
 	int32_t ppos =
-		shard_partition_get(s, &pkey, shard_partition_sig(topic_hash, h->partition), true);
+		shard_partition_get(s, &pkey, shard_partition_sig(topic_hash, partition), true);
 	if (ppos < 0) {
 		return -ENOSPC;
 	}
-	struct shard_partition *part = &s->partition_state[ppos];
-	if (h->base_offset + h->record_count > part->next_offset) {
-		part->next_offset = h->base_offset + h->record_count;
-	}
-	/* A stream idle longer than --producer-idle-s would have been forgotten anyway. */
-	if (s->producer_idle_ns != 0 && h->append_ns + s->producer_idle_ns < s->now_ns) {
+	s->partition_state[ppos].next_offset = next_offset;
+	return 0;
+}
+
+int shard_recover_stream(void *ctx, const struct journal_state_partition *part,
+			 const struct journal_state_stream *stream, uint32_t window)
+{
+	struct shard *s = ctx;
+	struct shard_partition_key pkey;
+
+	/* The journal keeps exactly the shard's window (journal_open() was given it). */
+	SL_ASSERT(window == s->dedupe_window);
+	uint32_t topic_hash = route_topic_hash(part->topic, part->topic_len);
+	shard_partition_key_init(&pkey, part->topic, part->topic_len, part->partition);
+	/* Partitions are handed over first: this one is in the table. */
+	int32_t ppos = shard_partition_get(s, &pkey,
+					   shard_partition_sig(topic_hash, part->partition), false);
+	SL_ASSERT(ppos >= 0);
+	struct shard_producer_key qkey = {.producer_id = stream->producer_id,
+					  .partition_slot = (uint32_t)ppos};
+	int32_t qpos = rte_hash_add_key(s->producers, &qkey);
+	if (qpos < 0) {
+		s->replay_streams_lost++;
 		return 0;
 	}
-	shard_replay_stream(s, h, ppos);
+	SL_ASSERT((uint32_t)qpos < s->producers_max);
+	s->producer_state[qpos] = (struct shard_producer){
+		.epoch = stream->epoch,
+		.next_sequence = stream->next_sequence,
+		.first_sequence = stream->first_sequence,
+		.used_tsc = s->now_tsc,
+	};
+	memcpy(shard_stream_offsets(s, (uint32_t)qpos), stream->offsets,
+	       (size_t)window * sizeof(uint64_t));
 	return 0;
 }
 

@@ -37,11 +37,14 @@ struct test_batch {
 	uint8_t body[TEST_BODY_BYTES_MAX];
 };
 
-/* What a replay saw. */
+/* What a scan of the entries saw, and what the recovery handed over. */
 struct test_replay {
 	unsigned count;
 	uint64_t last_position;
 	bool bad;
+	uint64_t next[3][7];	  /* per (topic, partition): from the entries */
+	uint64_t recovered[3][7]; /* ... from the recovery's partition callback */
+	unsigned streams;	  /* streams the recovery handed over */
 };
 
 struct test_ctx {
@@ -134,7 +137,70 @@ static int test_replay_check(void *ctx, const struct journal_entry *e, unsigned 
 	}
 	r->last_position = e->hdr.position;
 	r->count++;
+	uint64_t *next = &r->next[(e->hdr.sequence) % 3][e->hdr.partition % 7];
+	if (e->hdr.base_offset + e->hdr.record_count > *next) {
+		*next = e->hdr.base_offset + e->hdr.record_count;
+	}
 	return 0;
+}
+
+static int test_topic_index(const uint8_t *topic, uint8_t topic_len)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strlen(test_topics[i]) == topic_len &&
+		    memcmp(test_topics[i], topic, topic_len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+static int test_recover_partition(void *ctx, const uint8_t *topic, uint8_t topic_len,
+				  uint32_t partition, uint64_t next_offset)
+{
+	struct test_replay *r = ctx;
+	int t = test_topic_index(topic, topic_len);
+
+	if (t < 0 || partition >= 7 || r->recovered[t][partition] != 0) {
+		r->bad = true;
+		return 0;
+	}
+	r->recovered[t][partition] = next_offset;
+	return 0;
+}
+
+static int test_recover_stream(void *ctx, const struct journal_state_partition *part,
+			       const struct journal_state_stream *stream, uint32_t window)
+{
+	struct test_replay *r = ctx;
+
+	(void)part;
+	if (stream->producer_id != 77 || stream->epoch != 3 || window != 16) {
+		r->bad = true;
+	}
+	r->streams++;
+	return 0;
+}
+
+static struct journal_recovery test_recovery(struct test_replay *r)
+{
+	return (struct journal_recovery){.window = 16,
+					 .partition = test_recover_partition,
+					 .stream = test_recover_stream,
+					 .ctx = r};
+}
+
+/* Checks every entry of the journal in dir (r->count of them) against the batches. */
+static void test_scan_entries(const char *dir, struct test_replay *r)
+{
+	struct journal_dir d;
+	struct journal_scan_result res;
+
+	r->count = 0;
+	assert_int_equal(journal_dir_list(dir, &d), 0);
+	assert_int_equal(journal_scan(&d, test_replay_check, r, &res), 0);
+	assert_false(res.corrupt);
+	journal_dir_free(&d);
 }
 
 static int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -224,9 +290,14 @@ static struct journal *test_open(struct test_ctx *t, struct test_replay *r)
 	struct journal *j = NULL;
 
 	*r = (struct test_replay){0};
-	assert_int_equal(journal_open(&t->conf, test_replay_check, r, &j), 0);
+	struct journal_recovery rec = test_recovery(r);
+	assert_int_equal(journal_open(&t->conf, &rec, &j), 0);
 	assert_non_null(j);
+	/* The recovery handed over what the entries say. */
+	test_scan_entries(t->dir, r);
 	assert_false(r->bad);
+	assert_memory_equal(r->next, r->recovered, sizeof(r->next));
+	assert_int_equal(r->streams, r->count < 21 ? r->count : 21);
 	return j;
 }
 
@@ -634,11 +705,12 @@ static void test_expect_refused_untouched(struct test_ctx *t)
 	uint8_t *after = malloc(cap);
 	struct journal *j = NULL;
 	struct test_replay r = {0};
+	struct journal_recovery rec = test_recovery(&r);
 
 	assert_non_null(before);
 	assert_non_null(after);
 	size_t n = test_snapshot(t, before, cap);
-	assert_int_equal(journal_open(&t->conf, test_replay_check, &r, &j), -EPROTO);
+	assert_int_equal(journal_open(&t->conf, &rec, &j), -EPROTO);
 	assert_null(j);
 	assert_int_equal(test_snapshot(t, after, cap), n);
 	assert_memory_equal(before, after, n);
@@ -815,23 +887,23 @@ static void test_journal_open_bad_conf_einval(void **state)
 
 	c = t->conf;
 	c.segment_bytes = JOURNAL_SEGMENT_BYTES_MIN - JOURNAL_BLOCK_BYTES;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	assert_null(j);
 	c = t->conf;
 	c.segment_bytes += 100;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	c = t->conf;
 	c.flush_bytes = JOURNAL_FLUSH_BYTES_MAX + 1;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	c = t->conf;
 	c.buffers = 1;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	c = t->conf;
 	c.flush_us = JOURNAL_FLUSH_US_MAX + 1;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	c = t->conf;
 	c.dir = NULL;
-	assert_int_equal(journal_open(&c, NULL, NULL, &j), -EINVAL);
+	assert_int_equal(journal_open(&c, NULL, &j), -EINVAL);
 	assert_int_equal(journal_close(NULL), 0);
 }
 
