@@ -135,4 +135,8 @@ int shard_run(void *arg);
 /* Index of s among the shards. */
 uint16_t shard_index(const struct shard *s);
 
+/* The journal of s (NULL: none), until shard_run() returns, which closes it. Another
+ * thread (journal maintenance) may use only what journal.h allows any thread. */
+struct journal *shard_journal(struct shard *s);
+
 #endif
