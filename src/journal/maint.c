@@ -425,6 +425,9 @@ static int maint_retain(struct maint_journal *mj, uint64_t now_ns)
 	uint32_t done = 0;
 	int rc = 0;
 
+	if (mj->nsegs < 2) {
+		return 0; /* the newest indexed segment always stays */
+	}
 	for (uint32_t i = 0; i < mj->nsegs; i++) {
 		mj->plan[i] = (struct journal_retention_segment){.usage = mj->segs[i].usage,
 								 .nusage = mj->segs[i].nusage};

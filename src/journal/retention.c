@@ -94,7 +94,9 @@ uint32_t journal_retention_plan(const struct journal_retention_segment *segs, ui
 {
 	uint32_t k;
 
-	memset(remaining, 0, (size_t)ntopics * sizeof(*remaining));
+	for (uint32_t t = 0; t < ntopics; t++) {
+		remaining[t] = 0;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		for (uint32_t u = 0; u < segs[i].nusage; u++) {
 			remaining[segs[i].usage[u].topic] += segs[i].usage[u].bytes;
