@@ -189,6 +189,7 @@ enum cli_journal_cmd {
 	CLI_JOURNAL_VERIFY,
 	CLI_JOURNAL_DUMP,
 	CLI_JOURNAL_STATS,
+	CLI_JOURNAL_INDEX,
 };
 
 struct cli_journal_opts {
@@ -204,14 +205,15 @@ struct cli_journal_opts {
 };
 
 /*
- * Parses `sluice journal verify|dump|stats DIR [flags]` (argv[0] is "journal"). Returns
+ * Parses `sluice journal verify|dump|stats|index DIR [flags]` (argv[0] is "journal"). Returns
  * 0, or -EINVAL with a message naming the bad flag or argument in err[CLI_ERR_BYTES].
  * opts->help is set by --help (then cmd and dir may be missing).
  */
 int cli_journal_parse(int argc, char **argv, struct cli_journal_opts *opts, char *err);
 
-/* Runs `sluice journal`: reads the journal files only (O_RDONLY), so it works while the
- * router runs. Returns an enum cli_exit. */
+/* Runs `sluice journal`: verify, dump and stats read the journal files only (O_RDONLY),
+ * so they work while the router runs; index writes segment indexes (router down).
+ * Returns an enum cli_exit. */
 int cli_journal_main(int argc, char **argv);
 
 #endif

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * `sluice journal verify|dump|stats DIR`: offline inspection of the router's journals.
- * DIR is a --data-dir (one shard-NNN directory per shard) or one shard's directory. Every
- * shard is read with journal_scan(), the same read-only walk the router recovers with,
- * so the tools see exactly what a restart would replay; files are opened O_RDONLY and the
- * tools work while the router runs.
+ * `sluice journal verify|dump|stats|index DIR`: offline inspection of the router's
+ * journals. DIR is a --data-dir (one shard-NNN directory per shard) or one shard's
+ * directory. Every shard is read whole with journal_scan(), the walk the router recovers
+ * the tail with, so the tools also see damage in old segments that start-up no longer
+ * reads; verify also checks each sealed segment's index against a rebuild. verify, dump
+ * and stats open files O_RDONLY and work while the router runs; index writes the missing
+ * or damaged segment indexes (atomically, the same bytes the router would write).
  */
 #include "cli/cli.h"
 
 #include "core/assert.h"
 #include "core/wire.h"
+#include "journal/index.h"
 #include "journal/scan.h"
 
 #include <dirent.h>
@@ -24,6 +27,10 @@
 
 /* Shard directories looked at in one data directory, at most. */
 #define JOURNAL_CLI_SHARDS_MAX 4096u
+/* `index` with no valid index to copy them from: sluiced's --dedupe-window and
+ * --producer-idle-s defaults (the router adapts a stored window to its own at start). */
+#define JOURNAL_CLI_WINDOW_DEFAULT 32u
+#define JOURNAL_CLI_IDLE_NS_DEFAULT (600ull * 1000000000ull)
 
 /* ---- flags ---- */
 
@@ -52,11 +59,16 @@ static void journal_usage(FILE *f)
 	      "       sluice journal dump DIR [--topic T] [--partition P] [--from OFFSET]\n"
 	      "                               [--format text|json]\n"
 	      "       sluice journal stats DIR [--json]\n"
-	      "Reads journals offline (read-only; safe while the router runs). DIR is a\n"
-	      "router's --data-dir (shard-NNN directories inside) or one shard's directory.\n"
+	      "       sluice journal index DIR\n"
+	      "Reads journals offline (verify, dump, stats: read-only, safe while the router\n"
+	      "runs). DIR is a router's --data-dir (shard-NNN directories inside) or one\n"
+	      "shard's directory.\n"
 	      "\n"
-	      "  verify           check every segment, entry CRC and per-partition offset\n"
-	      "                   continuity; exit 0 only when every shard is intact\n"
+	      "  verify           check every segment, entry CRC, per-partition offset\n"
+	      "                   continuity and segment index; exit 0 only when every shard\n"
+	      "                   is intact (a missing index is reported, not an error)\n"
+	      "  index            write the missing or damaged indexes of sealed segments\n"
+	      "                   (what the router does at start); run it with the router down\n"
 	      "  dump             print every event, one line each\n"
 	      "  stats            segments, positions, sizes, times and partitions per shard\n"
 	      "  --topic T        dump: only topic T\n"
@@ -139,11 +151,13 @@ static int journal_parse_cmd(const char *cmd, struct cli_journal_opts *o, char *
 		o->cmd = CLI_JOURNAL_DUMP;
 	} else if (strcmp(cmd, "stats") == 0) {
 		o->cmd = CLI_JOURNAL_STATS;
+	} else if (strcmp(cmd, "index") == 0) {
+		o->cmd = CLI_JOURNAL_INDEX;
 	} else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		o->help = true;
 	} else {
-		snprintf(err, CLI_ERR_BYTES, "%s: not a journal command (verify, dump, stats)",
-			 cmd);
+		snprintf(err, CLI_ERR_BYTES,
+			 "%s: not a journal command (verify, dump, stats, index)", cmd);
 		return -EINVAL;
 	}
 	return 0;
@@ -156,7 +170,7 @@ int cli_journal_parse(int argc, char **argv, struct cli_journal_opts *opts, char
 	memset(opts, 0, sizeof(*opts));
 	err[0] = '\0';
 	if (argc < 2) {
-		snprintf(err, CLI_ERR_BYTES, "missing command: verify, dump or stats");
+		snprintf(err, CLI_ERR_BYTES, "missing command: verify, dump, stats or index");
 		return -EINVAL;
 	}
 	if (journal_parse_cmd(argv[1], opts, err) != 0) {
@@ -685,6 +699,249 @@ static void journal_stats_json(struct cli_json *j, struct journal_shard *sh)
 	cli_json_object_end(j);
 }
 
+/* ---- segment indexes ---- */
+
+/* Segments before the one appending continues in (before the damage, if any): sealed. */
+static unsigned journal_sealed_count(const struct journal_shard *sh)
+{
+	const struct journal_scan_result *res = &sh->res;
+
+	if (res->corrupt) {
+		return res->corrupt_segment;
+	}
+	return res->end_segment < sh->d.count ? res->end_segment : 0;
+}
+
+static int journal_segment_paths(const struct journal_shard *sh, unsigned i, char *seg, char *idx)
+{
+	const struct journal_segment_info *s = &sh->d.segments[i];
+
+	if (snprintf(seg, PATH_MAX, "%s/%s", sh->sd->path, s->name) >= PATH_MAX) {
+		return -ENAMETOOLONG;
+	}
+	return journal_index_path(sh->sd->path, s->base_position, idx, PATH_MAX);
+}
+
+/* Bytes [from, to) of both encodings are equal. */
+static bool journal_same_bytes(const uint8_t *a, const uint8_t *b, uint64_t from, uint64_t to)
+{
+	return memcmp(a + from, b + from, (size_t)(to - from)) == 0;
+}
+
+/*
+ * The stored index equals the rebuilt one: header fields, summary and points; the state
+ * too when the rebuild started from the previous index's state (with_state).
+ */
+static int journal_index_same(const struct journal_index *stored, const struct journal_index *built,
+			      bool with_state, bool *same)
+{
+	uint64_t la = journal_index_encoded_bytes(stored);
+	uint64_t lb = journal_index_encoded_bytes(built);
+	uint8_t *a = malloc(la);
+	uint8_t *b = malloc(lb);
+
+	if (a == NULL || b == NULL) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	journal_index_encode(stored, a, la);
+	journal_index_encode(built, b, lb);
+	/* Header: positions and times [8, 40), counts [48, 56); not size and CRC. */
+	uint32_t summary = journal_index_summary_bytes(a, la);
+	*same = summary == journal_index_summary_bytes(b, lb) && journal_same_bytes(a, b, 8, 40) &&
+		journal_same_bytes(a, b, 48, 56) &&
+		journal_same_bytes(a, b, JOURNAL_INDEX_HEADER_BYTES, summary) &&
+		(!with_state || (la == lb && journal_same_bytes(a, b, summary, la)));
+	free(a);
+	free(b);
+	return 0;
+}
+
+/* What checking or writing one shard's indexes found. */
+struct journal_index_walk {
+	struct journal_index prev; /* the previous segment's index, when have_prev */
+	bool have_prev;
+	unsigned missing;
+	unsigned bad;
+	unsigned written;
+};
+
+static void journal_walk_keep(struct journal_index_walk *w, struct journal_index *ix)
+{
+	if (w->have_prev) {
+		journal_index_free(&w->prev);
+	}
+	w->prev = *ix;
+	w->have_prev = true;
+	memset(ix, 0, sizeof(*ix));
+}
+
+static void journal_walk_forget(struct journal_index_walk *w)
+{
+	if (w->have_prev) {
+		journal_index_free(&w->prev);
+	}
+	w->have_prev = false;
+}
+
+/* verify: the stored index of segment i against a rebuild. */
+static int journal_verify_index(const struct journal_shard *sh, unsigned i,
+				struct journal_index_walk *w)
+{
+	char seg[PATH_MAX];
+	char idx[PATH_MAX];
+	char message[512];
+	struct journal_index stored;
+	struct journal_index built;
+	bool same = false;
+	int rc = journal_segment_paths(sh, i, seg, idx);
+
+	if (rc == 0) {
+		rc = journal_index_read(idx, sh->d.segments[i].base_position, &stored);
+	}
+	if (rc == -ENOENT) {
+		w->missing++;
+		printf("  %s: index missing, the router rebuilds it at start\n", idx);
+		journal_walk_forget(w);
+		return 0;
+	}
+	if (rc == -ENOMEM) {
+		return rc;
+	}
+	if (rc != 0) {
+		w->bad++;
+		printf("  %s: index DAMAGED (%s): rebuild it with `sluice journal index`\n", idx,
+		       rc == -EPROTO ? "bad contents or unknown version" : strerror(-rc));
+		journal_walk_forget(w);
+		return 0;
+	}
+	rc = journal_index_build(seg, stored.base_position, w->have_prev ? &w->prev.state : NULL,
+				 stored.state.window, stored.state.idle_ns, &built, message,
+				 sizeof(message));
+	if (rc == 0) {
+		rc = journal_index_same(&stored, &built, w->have_prev, &same);
+		journal_index_free(&built);
+	}
+	if (rc == -ENOMEM) {
+		journal_index_free(&stored);
+		return rc;
+	}
+	if (rc != 0 || !same) {
+		w->bad++;
+		printf("  %s: index DIFFERS from its segment%s%s\n", idx, rc != 0 ? ": " : "",
+		       rc != 0 ? message : "");
+	}
+	journal_walk_keep(w, &stored);
+	return 0;
+}
+
+/* verify: checks every sealed segment's index; false when one is damaged. */
+static bool journal_verify_indexes(const struct journal_shard *sh)
+{
+	struct journal_index_walk w = {0};
+	unsigned sealed = journal_sealed_count(sh);
+	int rc = 0;
+
+	for (unsigned i = 0; i < sealed && rc == 0; i++) {
+		rc = journal_verify_index(sh, i, &w);
+	}
+	journal_walk_forget(&w);
+	if (rc != 0) {
+		fprintf(stderr, "sluice journal: %s: %s\n", sh->sd->path, strerror(-rc));
+		return false;
+	}
+	if (w.missing + w.bad > 0) {
+		printf("  %s: %u of %u segment indexes missing, %u damaged\n", sh->sd->name,
+		       w.missing, sealed, w.bad);
+	}
+	return w.bad == 0;
+}
+
+/* index: writes segment i's index unless a valid one is there. */
+static int journal_write_index(const struct journal_shard *sh, unsigned i,
+			       struct journal_index_walk *w, uint32_t window, uint64_t idle_ns)
+{
+	char seg[PATH_MAX];
+	char idx[PATH_MAX];
+	char message[512];
+	struct journal_index ix;
+	int rc = journal_segment_paths(sh, i, seg, idx);
+
+	if (rc == 0) {
+		rc = journal_index_read(idx, sh->d.segments[i].base_position, &ix);
+	}
+	if (rc == 0) {
+		journal_walk_keep(w, &ix);
+		return 0;
+	}
+	if (rc == -ENOMEM) {
+		return rc;
+	}
+	const char *was = rc == -ENOENT ? "missing" : "damaged";
+	rc = journal_index_build(seg, sh->d.segments[i].base_position,
+				 w->have_prev ? &w->prev.state : NULL, window, idle_ns, &ix,
+				 message, sizeof(message));
+	if (rc != 0) {
+		fprintf(stderr, "sluice journal: cannot index %s: %s\n", seg,
+			rc == -EPROTO ? message : strerror(-rc));
+		return rc;
+	}
+	rc = journal_index_write(idx, &ix);
+	if (rc != 0) {
+		fprintf(stderr, "sluice journal: cannot write %s: %s\n", idx, strerror(-rc));
+		journal_index_free(&ix);
+		return rc;
+	}
+	printf("%s: written (was %s)\n", idx, was);
+	w->written++;
+	journal_walk_keep(w, &ix);
+	return 0;
+}
+
+/* The window and idle time of the shard's newest valid index, else sluiced's defaults. */
+static void journal_index_params(const struct journal_shard *sh, unsigned sealed, uint32_t *window,
+				 uint64_t *idle_ns)
+{
+	char seg[PATH_MAX];
+	char idx[PATH_MAX];
+	struct journal_index ix;
+
+	*window = JOURNAL_CLI_WINDOW_DEFAULT;
+	*idle_ns = JOURNAL_CLI_IDLE_NS_DEFAULT;
+	for (unsigned n = sealed; n > 0; n--) {
+		if (journal_segment_paths(sh, n - 1, seg, idx) == 0 &&
+		    journal_index_read(idx, sh->d.segments[n - 1].base_position, &ix) == 0) {
+			*window = ix.state.window;
+			*idle_ns = ix.state.idle_ns;
+			journal_index_free(&ix);
+			return;
+		}
+	}
+}
+
+/* index: writes the missing or damaged indexes of one shard; false on failure. */
+static bool journal_index_shard(const struct journal_shard *sh)
+{
+	struct journal_index_walk w = {0};
+	unsigned sealed = journal_sealed_count(sh);
+	uint32_t window;
+	uint64_t idle_ns;
+	int rc = 0;
+
+	if (sh->res.corrupt) {
+		fprintf(stderr, "sluice journal: %s\n", sh->res.message);
+	}
+	journal_index_params(sh, sealed, &window, &idle_ns);
+	for (unsigned i = 0; i < sealed && rc == 0; i++) {
+		rc = journal_write_index(sh, i, &w, window, idle_ns);
+	}
+	journal_walk_forget(&w);
+	printf("%s: %u sealed segment%s, %u index%s written\n", sh->sd->name, sealed,
+	       journal_plural(sealed), w.written, w.written == 1 ? "" : "es");
+	return rc == 0 && !sh->res.corrupt;
+}
+
 /* ---- running ---- */
 
 /*
@@ -732,6 +989,10 @@ static bool journal_shard_run(const struct cli_journal_opts *o, const struct jou
 	switch (o->cmd) {
 	case CLI_JOURNAL_VERIFY:
 		ok = journal_verify_print(sh);
+		ok = journal_verify_indexes(sh) && ok;
+		break;
+	case CLI_JOURNAL_INDEX:
+		ok = journal_index_shard(sh);
 		break;
 	case CLI_JOURNAL_DUMP:
 		ok = !sh->res.corrupt;
@@ -745,7 +1006,8 @@ static bool journal_shard_run(const struct cli_journal_opts *o, const struct jou
 		}
 		break;
 	}
-	if (o->cmd != CLI_JOURNAL_VERIFY && (sh->res.corrupt || sh->res.torn)) {
+	if (o->cmd != CLI_JOURNAL_VERIFY && o->cmd != CLI_JOURNAL_INDEX &&
+	    (sh->res.corrupt || sh->res.torn)) {
 		fprintf(stderr, "sluice journal: %s%s\n", sh->res.message,
 			sh->res.torn ? " (recovered at the router's next start)" : "");
 	}

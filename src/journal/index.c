@@ -411,14 +411,15 @@ out_free:
 
 /* ---- Stored form ---- */
 
-static uint64_t index_file_bytes(const struct journal_index *ix)
+uint64_t journal_index_encoded_bytes(const struct journal_index *ix)
 {
 	return index_summary_bytes(ix->nparts, ix->npoints) +
 	       journal_state_encoded_bytes(&ix->state);
 }
 
-static void index_encode(const struct journal_index *ix, uint8_t *buf, uint64_t len)
+void journal_index_encode(const struct journal_index *ix, void *out, uint64_t len)
 {
+	uint8_t *buf = out;
 	struct index_header h = {
 		.magic = JOURNAL_INDEX_MAGIC,
 		.version = JOURNAL_INDEX_VERSION,
@@ -493,7 +494,7 @@ static int index_sync_dir(const char *path)
 int journal_index_write(const char *path, const struct journal_index *ix)
 {
 	char tmp[PATH_MAX];
-	uint64_t len = index_file_bytes(ix);
+	uint64_t len = journal_index_encoded_bytes(ix);
 	uint8_t *buf;
 	int rc;
 
@@ -507,7 +508,7 @@ int journal_index_write(const char *path, const struct journal_index *ix)
 	if (buf == NULL) {
 		return -ENOMEM;
 	}
-	index_encode(ix, buf, len);
+	journal_index_encode(ix, buf, len);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;

@@ -120,6 +120,11 @@ int journal_index_build(const char *seg_path, uint64_t base_position,
 			const struct journal_state *prev, uint32_t window, uint64_t idle_ns,
 			struct journal_index *out, char *message, size_t message_len);
 
+/* The stored form of ix (CRC included): journal_index_encoded_bytes() bytes, written to
+ * out by journal_index_encode(). */
+uint64_t journal_index_encoded_bytes(const struct journal_index *ix);
+void journal_index_encode(const struct journal_index *ix, void *out, uint64_t len);
+
 /* Writes ix to `path` atomically (temporary file, fdatasync, rename, directory
  * fdatasync). Returns 0 or -errno. */
 int journal_index_write(const char *path, const struct journal_index *ix);

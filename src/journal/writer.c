@@ -421,20 +421,87 @@ static int journal_cut_torn(struct journal *j, const struct journal_dir *d,
 	return 0;
 }
 
-/* Removes the segments after the one appending continues in: unfinished creations and
- * segments created ahead of use. They hold no data. */
+/*
+ * The segment right after the one appending continues in, when it was prepared ahead of
+ * use by the last run and can serve as the next one as it is: complete header (not
+ * unfinished), no data, based where the next segment goes, created with our size and at
+ * least our window, its file at full size. Returns its index in d, or d->count.
+ */
+static unsigned journal_prepared_next(struct journal *j, const struct journal_dir *d,
+				      const struct journal_scan_result *res)
+{
+	unsigned i = res->end_segment + 1;
+	struct journal_segment_header h;
+	char path[PATH_MAX];
+
+	if (res->end_segment >= d->count || i + res->unfinished_segments >= d->count) {
+		return d->count;
+	}
+	const struct journal_segment_info *cur = &d->segments[res->end_segment];
+	const struct journal_segment_info *s = &d->segments[i];
+	if (s->base_position != cur->base_position + cur->capacity ||
+	    s->capacity + JOURNAL_BLOCK_BYTES != j->conf.segment_bytes ||
+	    s->file_bytes < j->conf.segment_bytes ||
+	    journal_seg_path(j, s->base_position, path, sizeof(path)) != 0) {
+		return d->count;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return d->count;
+	}
+	int rc = journal_pread_zero(fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
+	(void)close(fd);
+	if (rc != 0 ||
+	    journal_segment_header_decode(j->header_block, JOURNAL_BLOCK_BYTES, &h) != JOURNAL_OK ||
+	    h.window_bytes < j->window_bytes) {
+		return d->count;
+	}
+	return i;
+}
+
+/* Takes segment info, prepared ahead of use by the last run, as the next one (slot 1):
+ * zero-filled again in the background, since the last run may not have finished. */
+static int journal_adopt_prepared(struct journal *j, const struct journal_segment_info *info)
+{
+	struct journal_seg *s = &j->seg[1];
+
+	*s = (struct journal_seg){
+		.seq = 1,
+		.base = info->base_position,
+		.limit = info->base_position + info->capacity,
+		.fd = -1,
+		.zero_off = JOURNAL_BLOCK_BYTES,
+		.state = JOURNAL_SEG_READY,
+	};
+	int rc = journal_seg_path(j, s->base, s->path, sizeof(s->path));
+	if (rc == 0) {
+		s->fd = journal_open_data_fd(j, s->path, 0);
+		rc = s->fd < 0 ? s->fd : 0;
+	}
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot open %s: %s", s->path, strerror(-rc));
+		s->state = JOURNAL_SEG_EMPTY;
+		s->fd = -1;
+	}
+	return rc;
+}
+
+/* Removes the segments after the one appending continues in but `keep`: unfinished
+ * creations and segments created ahead of use. They hold no data. */
 static int journal_remove_trailing(struct journal *j, const struct journal_dir *d,
-				   const struct journal_scan_result *res, unsigned scanned)
+				   const struct journal_scan_result *res, unsigned scanned,
+				   unsigned keep)
 {
 	/* Nothing valid after the indexed segments: everything scanned goes. */
 	unsigned first = res->end_segment < d->count ? res->end_segment + 1 : scanned;
+	unsigned removed = 0;
 	char path[PATH_MAX];
 	int rc;
 
-	if (first >= d->count) {
-		return 0;
-	}
 	for (unsigned i = first; i < d->count; i++) {
+		if (i == keep) {
+			continue;
+		}
 		rc = journal_seg_path(j, d->segments[i].base_position, path, sizeof(path));
 		if (rc == 0 && unlink(path) < 0) {
 			rc = -errno;
@@ -444,10 +511,14 @@ static int journal_remove_trailing(struct journal *j, const struct journal_dir *
 			       strerror(-rc));
 			return rc;
 		}
+		removed++;
+	}
+	if (removed == 0) {
+		return 0;
 	}
 	sl_log(SL_LOG_INFO, JOURNAL_LOG,
-	       "%s: removed %u trailing segments holding no data (%u unfinished)", j->dir,
-	       d->count - first, res->unfinished_segments);
+	       "%s: removed %u trailing segments holding no data (%u unfinished)", j->dir, removed,
+	       res->unfinished_segments);
 	return journal_fdatasync_now(j->dir_fd);
 }
 
@@ -578,11 +649,15 @@ static int journal_recover(struct journal *j, const struct journal_recovery *rec
 			goto out_free;
 		}
 	}
-	rc = journal_remove_trailing(j, &r.d, &r.res, (unsigned)(r.indexed + 1));
+	unsigned keep = journal_prepared_next(j, &r.d, &r.res);
+	rc = journal_remove_trailing(j, &r.d, &r.res, (unsigned)(r.indexed + 1), keep);
 	if (rc != 0) {
 		goto out_free;
 	}
 	rc = journal_start_segment(j, &r.d, &r.res, r.next_base);
+	if (rc == 0 && keep < r.d.count) {
+		rc = journal_adopt_prepared(j, &r.d.segments[keep]);
+	}
 	if (rc == 0) {
 		j->written_end = j->appended_end;
 		j->synced_end = j->appended_end;

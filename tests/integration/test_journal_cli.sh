@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# `sluice journal verify|dump|stats` over data directories written by journal_gen: exit
+# `sluice journal verify|dump|stats|index` over data directories written by journal_gen: exit
 # statuses (0 intact, 1 damaged or unreadable, 2 usage), the exact events of a JSON dump
 # (recomputed here from journal_gen's formula and parsed with python3), the filters, the
 # text format's escapes, and the messages for each kind of damage.
@@ -89,7 +89,16 @@ expect 0 "$SLUICE" journal verify "$TMP/data"
 contains "$TMP/out" "shard-000: 4 segments, 900 entries"
 contains "$TMP/out" "3 partitions: ok"
 contains "$TMP/out" "shard-001: 3 segments, 900 entries"
+# journal_gen writes no segment indexes: derived data, not an error.
+contains "$TMP/out" "shard-000/00000000000000000000.idx: index missing, the router rebuilds it at start"
+contains "$TMP/out" "shard-001: 2 of 2 segment indexes missing, 0 damaged"
+expect 0 "$SLUICE" journal index "$TMP/data"
+contains "$TMP/out" "shard-000/00000000000000061440.idx: written (was missing)"
+contains "$TMP/out" "shard-001: 2 sealed segments, 2 indexes written"
+expect 0 "$SLUICE" journal verify "$TMP/data"
 [ "$(wc -l <"$TMP/out")" = 2 ] || fail "verify printed $(wc -l <"$TMP/out") lines"
+expect 0 "$SLUICE" journal index "$TMP/data"
+contains "$TMP/out" "shard-000: 2 sealed segments, 0 indexes written"
 expect 0 "$SLUICE" journal verify "$TMP/data/shard-001"
 contains "$TMP/out" "shard-001: 3 segments"
 
@@ -120,6 +129,23 @@ assert [(x["topic"], x["partition"]) for x in p] == [("audit.log", 1), ("orders"
 assert all(x["events"] == 600 and x["first_offset"] == 0 and x["next_offset"] == 600 for x in p), p
 assert s["shards"][0]["segments"] == 4 and not s["shards"][0]["torn"], s
 ' "$TMP/out" || fail "stats --json"
+
+# ---- damaged segment indexes ----
+printf '\x77' | dd of="$TMP/data/shard-000/00000000000000000000.idx" bs=1 seek=100 \
+	conv=notrunc 2>/dev/null
+expect 1 "$SLUICE" journal verify "$TMP/data"
+contains "$TMP/out" "shard-000/00000000000000000000.idx: index DAMAGED"
+contains "$TMP/out" "shard-000: 0 of 2 segment indexes missing, 1 damaged"
+# A valid index of another segment: the CRC holds, the contents do not match.
+cp "$TMP/data/shard-001/00000000000000000000.idx" "$TMP/data/shard-000/00000000000000000000.idx"
+expect 1 "$SLUICE" journal verify "$TMP/data/shard-000"
+contains "$TMP/out" "shard-000/00000000000000000000.idx: index DIFFERS from its segment"
+rm "$TMP/data/shard-000/00000000000000000000.idx"
+printf 'junk' >"$TMP/data/shard-000/00000000000000061440.idx"
+expect 0 "$SLUICE" journal index "$TMP/data/shard-000"
+contains "$TMP/out" "00000000000000000000.idx: written (was missing)"
+contains "$TMP/out" "00000000000000061440.idx: written (was damaged)"
+expect 0 "$SLUICE" journal verify "$TMP/data"
 
 # ---- damage ----
 gen torn
@@ -171,6 +197,7 @@ contains "$TMP/err" "--json: not a flag of \`sluice journal verify\`"
 expect 2 "$SLUICE" journal dump "$TMP/data" --format xml
 expect 2 "$SLUICE" journal dump "$TMP/data" --partition x
 expect 2 "$SLUICE" journal dump "$TMP/data" extra
+expect 2 "$SLUICE" journal index "$TMP/data" --json
 expect 0 "$SLUICE" journal --help
 contains "$TMP/out" "usage: sluice journal verify DIR"
 expect 0 "$SLUICE" journal dump --help

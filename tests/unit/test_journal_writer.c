@@ -768,6 +768,46 @@ static void test_journal_open_removes_unfinished_segment(void **state)
 	assert_int_equal(test_segments(t), 1);
 }
 
+static void test_journal_open_keeps_prepared_segment(void **state)
+{
+	struct test_ctx *t = *state;
+	struct test_replay r;
+	struct stat before;
+	struct stat after;
+	char path[256];
+	uint64_t capacity = 65536 - JOURNAL_BLOCK_BYTES;
+	unsigned n = 0;
+
+	t->conf.segment_bytes = 65536;
+	struct journal *j = test_open(t, &r);
+	/* Past half the segment: the next one is prepared ahead of use. */
+	while (journal_appended_end(j) < capacity * 3 / 4) {
+		test_append(t, j, n++, 200);
+	}
+	TEST_POLL_UNTIL(t, j, journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED) == 2);
+	TEST_POLL_UNTIL(t, j, journal_is_idle(j));
+	assert_int_equal(journal_close(j), 0);
+	test_file_path(t, capacity, path, sizeof(path));
+	assert_int_equal(stat(path, &before), 0);
+
+	/* Kept as it is, not removed and created again; appending rolls into it. */
+	j = test_open(t, &r);
+	assert_int_equal(r.count, n);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	unsigned first = n;
+	while (journal_appended_end(j) < capacity + 1000) {
+		test_append(t, j, n++, 200);
+	}
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_ROLL_WAITS), 0);
+	assert_true(t->ends[first] <= capacity);
+	TEST_POLL_UNTIL(t, j, journal_is_idle(j));
+	assert_int_equal(journal_close(j), 0);
+	assert_int_equal(test_segments(t), 2);
+	test_reopen_expect(t, n);
+}
+
 static void test_journal_open_larger_window_starts_next_segment(void **state)
 {
 	struct test_ctx *t = *state;
@@ -1057,6 +1097,7 @@ int main(void)
 		TEST(test_journal_open_corrupt_middle_eproto),
 		TEST(test_journal_open_unknown_version_eproto),
 		TEST(test_journal_open_removes_unfinished_segment),
+		TEST(test_journal_open_keeps_prepared_segment),
 		TEST(test_journal_open_larger_window_starts_next_segment),
 		TEST(test_journal_poll_write_eio_fails),
 		TEST(test_journal_poll_fdatasync_eio_fails),
