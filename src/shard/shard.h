@@ -57,8 +57,9 @@ struct shard_conf {
 
 /*
  * What every shard shares. Filled by shard_env_init() before any shard starts, read-only
- * afterwards except: counters[i], written by shard i only, and `stop`, written by the
- * control plane.
+ * afterwards except: counters[i], written by shard i only (but for the journal
+ * maintenance thread's own SL_STAT_JOURNAL_* slots, journal.h), and `stop`, written by
+ * the control plane.
  */
 struct shard_env {
 	const struct shard_conf *conf;
