@@ -411,6 +411,9 @@ static int maint_sync_dir(struct maint_journal *mj)
 /* Drops the first k summaries. */
 static void maint_segs_drop(struct maint_journal *mj, uint32_t k)
 {
+	if (k == 0) {
+		return; /* segs may not exist yet */
+	}
 	for (uint32_t i = 0; i < k; i++) {
 		free(mj->segs[i].usage);
 	}
