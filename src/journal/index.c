@@ -699,13 +699,13 @@ static int index_own_arrays(struct journal_index *ix)
 int journal_index_read(const char *path, uint64_t base_position, struct journal_index *out)
 {
 	struct index_header h;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
 	uint64_t len = 0;
 	int rc = index_slurp(path, &buf, &len);
 
 	memset(out, 0, sizeof(*out));
-	if (rc != 0) {
-		return rc;
+	if (rc != 0 || buf == NULL) {
+		return rc != 0 ? rc : -EIO;
 	}
 	memcpy(&h, buf, sizeof(h));
 	if (!index_crc_is_valid(buf, len) || h.file_bytes != len) {

@@ -665,9 +665,10 @@ static int journal_recover(struct journal *j, const struct journal_recovery *rec
 		/* Every segment before the one appending continues in is complete, synced
 		 * and (now) indexed. */
 		atomic_store_explicit(&j->sealed_below, j->seg[0].base, memory_order_release);
+		/* The oldest segment kept (trailing ones removed above lie after it). */
+		uint64_t oldest = r.d.count > 0 ? r.d.segments[0].base_position : j->seg[0].base;
 		atomic_store_explicit(&j->retained_start,
-				      r.d.count > 0 ? r.d.segments[0].base_position
-						    : j->seg[0].base,
+				      oldest < j->seg[0].base ? oldest : j->seg[0].base,
 				      memory_order_release);
 	}
 out_free:
@@ -927,6 +928,11 @@ static void journal_write_next(struct journal *j)
 
 	if (!journal_chunk_may_write(j, c)) {
 		return;
+	}
+	if (c->seg_seq != j->written_seg_seq) {
+		/* The roll barrier held: every segment before this one is complete and synced.
+		 * Pairs with the acquire in journal_sealed_below(). */
+		atomic_store_explicit(&j->sealed_below, s->base, memory_order_release);
 	}
 	c->writes_left = 0;
 	while (done < c->write_len) {

@@ -434,6 +434,7 @@ static void test_journal_state_encode_round_trip(void **state)
 	assert_int_equal(journal_state_encoded_bytes(&copy), len);
 	journal_state_encode(&copy, b);
 	assert_memory_equal(a, b, len);
+	journal_state_free(&back);
 	assert_int_equal(journal_state_decode(a, len - 1, &back), -EPROTO);
 	free(a);
 	free(b);
@@ -658,6 +659,7 @@ static void test_journal_index_write_read_round_trip(void **state)
 	uint8_t *b = encode_index(&back, path, &len2);
 	assert_int_equal(len, len2);
 	assert_memory_equal(a, b, len);
+	journal_index_free(&back);
 	assert_int_equal(journal_index_read(path, ix[1].base_position + 8, &back), -EPROTO);
 	/* The header and summary decode in place, from an 8-aligned buffer. */
 	uint32_t summary = journal_index_summary_bytes(a, JOURNAL_INDEX_HEADER_BYTES);

@@ -796,6 +796,7 @@ static void test_journal_open_keeps_prepared_segment(void **state)
 	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED), 0);
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(journal_sealed_below(j), 0);
 	unsigned first = n;
 	while (journal_appended_end(j) < capacity + 1000) {
 		test_append(t, j, n++, 200);
@@ -803,6 +804,8 @@ static void test_journal_open_keeps_prepared_segment(void **state)
 	assert_int_equal(journal_counter(j, JOURNAL_STAT_ROLL_WAITS), 0);
 	assert_true(t->ends[first] <= capacity);
 	TEST_POLL_UNTIL(t, j, journal_is_idle(j));
+	/* Written into the next segment: the first one is sealed. */
+	assert_int_equal(journal_sealed_below(j), capacity);
 	assert_int_equal(journal_close(j), 0);
 	assert_int_equal(test_segments(t), 2);
 	test_reopen_expect(t, n);
