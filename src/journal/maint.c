@@ -352,17 +352,25 @@ static int maint_index_sealed(struct journal_maint *m, struct maint_journal *mj)
 
 /* ---- Retention ---- */
 
-/* Adds the size of path to *bytes; a file already gone adds nothing. */
-static void maint_add_size(const char *path, uint64_t *bytes)
+/* Unlinks path, adding its size to *bytes; a file already gone is not an error. */
+static int maint_unlink_file(struct maint_journal *mj, const char *path, uint64_t *bytes)
 {
 	struct stat st;
+	uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 
-	if (stat(path, &st) == 0) {
-		*bytes += (uint64_t)st.st_size;
+	if (unlink(path) != 0) {
+		if (errno == ENOENT) {
+			return 0;
+		}
+		int rc = -errno;
+		maint_error(mj, -rc, "retention cannot delete %s", path);
+		return rc;
 	}
+	*bytes += size;
+	return 0;
 }
 
-/* Unlinks segment then index of segs[i]; a file already gone is not an error. */
+/* Unlinks segment then index of s. */
 static int maint_unlink_segment(struct maint_journal *mj, const struct maint_seg *s,
 				uint64_t *bytes)
 {
@@ -373,22 +381,10 @@ static int maint_unlink_segment(struct maint_journal *mj, const struct maint_seg
 	if (rc == 0) {
 		rc = journal_index_path(mj->j->dir, s->base, idx_path, sizeof(idx_path));
 	}
-	if (rc != 0) {
-		return rc;
+	if (rc == 0) {
+		rc = maint_unlink_file(mj, seg_path, bytes);
 	}
-	maint_add_size(seg_path, bytes);
-	if (unlink(seg_path) != 0 && errno != ENOENT) {
-		rc = -errno;
-		maint_error(mj, -rc, "retention cannot delete %s", seg_path);
-		return rc;
-	}
-	maint_add_size(idx_path, bytes);
-	if (unlink(idx_path) != 0 && errno != ENOENT) {
-		rc = -errno;
-		maint_error(mj, -rc, "retention cannot delete %s", idx_path);
-		return rc;
-	}
-	return 0;
+	return rc != 0 ? rc : maint_unlink_file(mj, idx_path, bytes);
 }
 
 static int maint_sync_dir(struct maint_journal *mj)
@@ -447,12 +443,13 @@ static int maint_retain(struct maint_journal *mj, uint64_t now_ns)
 		rc = maint_unlink_segment(mj, &mj->segs[done], &bytes);
 		done += rc == 0 ? 1u : 0u;
 	}
+	/* Bytes of files gone count even when the rest of their segment is not. */
+	maint_count(mj, JOURNAL_STAT_RETENTION_BYTES, bytes);
 	if (done == 0) {
 		return rc;
 	}
 	int sync_rc = maint_sync_dir(mj);
 	maint_count(mj, JOURNAL_STAT_SEGMENTS_DELETED, done);
-	maint_count(mj, JOURNAL_STAT_RETENTION_BYTES, bytes);
 	sl_log(SL_LOG_INFO, JOURNAL_LOG,
 	       "%s: retention deleted %u segment%s (%llu bytes, positions %llu..%llu); data now "
 	       "starts at position %llu",

@@ -460,6 +460,58 @@ static void test_journal_maint_damaged_segment_holds_back(void **state)
 	assert_int_equal(journal_close(j), 0);
 }
 
+static void test_journal_maint_deletion_error_retried(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal *j = test_open(t);
+	uint64_t later = TEST_T0 + 7200 * TEST_S;
+	char idx[256];
+	char blocker[300];
+
+	test_append(t, j, 0, 400, TEST_T0);
+	/* Indexed while nothing is old enough; then segment 0's index becomes a directory
+	 * that unlink() refuses (EISDIR: what EACCES or EIO look like to retention). */
+	journal_retention_rules_init(&t->rules, 0, 3600 * TEST_S);
+	struct journal_maint *m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED), 0);
+	assert_int_equal(journal_index_path(t->dir, 0, idx, sizeof(idx)), 0);
+	assert_int_equal(unlink(idx), 0);
+	assert_int_equal(mkdir(idx, 0755), 0);
+	(void)snprintf(blocker, sizeof(blocker), "%s/keep", idx);
+	int fd = open(blocker, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+
+	journal_maint_run_once(m, later);
+	/* Readers were told first; the segment went, its index did not: not counted. */
+	uint64_t start = journal_sealed_below(j) - test_capacity(t);
+	assert_int_equal(journal_retained_start(j), start);
+	assert_false(test_file_exists(t, 0, "seg"));
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_MAINT_ERRORS), 1);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED), 0);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_RETENTION_BYTES), t->conf.segment_bytes);
+	/* Retried and counted every pass. */
+	journal_maint_run_once(m, later);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_MAINT_ERRORS), 2);
+	assert_true(test_file_exists(t, test_capacity(t), "seg"));
+	/* Fixed: the next pass finishes the job. */
+	assert_int_equal(unlink(blocker), 0);
+	assert_int_equal(rmdir(idx), 0);
+	journal_maint_run_once(m, later);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_MAINT_ERRORS), 2);
+	uint64_t deleted = journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED);
+	assert_int_equal(deleted, start / test_capacity(t));
+	for (uint64_t base = 0; base < start; base += test_capacity(t)) {
+		assert_false(test_file_exists(t, base, "seg"));
+		assert_false(test_file_exists(t, base, "idx"));
+	}
+	assert_true(test_file_exists(t, start, "idx"));
+	journal_maint_destroy(m);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect_offsets(t);
+}
+
 /* ---- The thread ---- */
 
 static bool test_thread_named(const char *name)
@@ -541,6 +593,7 @@ int main(void)
 		TEST(test_journal_maint_retention_by_bytes),
 		TEST(test_journal_maint_retention_by_age_and_topic),
 		TEST(test_journal_maint_damaged_segment_holds_back),
+		TEST(test_journal_maint_deletion_error_retried),
 		TEST(test_journal_maint_start_runs_passes),
 		TEST(test_journal_maint_create_bad_conf_einval),
 	};
