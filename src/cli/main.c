@@ -24,8 +24,7 @@ static const struct cli_command cli_commands[] = {
 	{"stats", "print a router's counters, router-wide and per shard", cli_stats_main},
 	{"ping", "check that a router answers and measure the round trip", cli_ping_main},
 	{"metadata", "print a router's limits and a topic's partitions", cli_metadata_main},
-	{"journal", "verify, dump or summarise journal files offline (read-only)",
-	 cli_journal_main},
+	{"journal", "verify, dump, summarise or index journal files offline", cli_journal_main},
 };
 
 static void cli_usage(FILE *f)

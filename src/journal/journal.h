@@ -209,7 +209,9 @@ enum journal_io_kind journal_io_kind_used(const struct journal *j);
 uint64_t journal_counter(const struct journal *j, enum journal_stat stat);
 
 /* Any thread: every segment based below this position is complete and synced (sealed:
- * it may be indexed, read and deleted by retention). */
+ * it may be indexed, read and deleted by retention). Set at open to the base of the
+ * segment appending continues in (those before it are indexed by then); moved to a
+ * segment's base when its first write is issued (the roll barrier has synced the rest). */
 uint64_t journal_sealed_below(const struct journal *j);
 
 /* Any thread: where the oldest data still retained starts. */

@@ -895,12 +895,6 @@ static bool journal_chunk_may_write(struct journal *j, const struct journal_chun
 		journal_sync_issue(j); /* roll barrier */
 		return false;
 	}
-	if (c->seg_seq != j->written_seg_seq) {
-		/* The roll barrier passed: everything below this segment is written and synced
-		 * and no chunk will write there again, so the older segments are sealed.
-		 * Release pairs with the acquire in journal_sealed_below() (maintenance). */
-		atomic_store_explicit(&j->sealed_below, s->base, memory_order_release);
-	}
 	if (c->seg_seq != j->written_seg_seq && s->zero_busy) {
 		return false; /* a zero-fill write may overlap this one: no ordering between them */
 	}

@@ -555,7 +555,8 @@ static void test_shard_produce_durable_is_refused_before_append(void **state)
 
 static char journal_root[] = "/tmp/sluice-shard-test-XXXXXX";
 
-static void journal_attach(uint16_t shard)
+/* Opens shard `shard`'s journal in journal_root; returns shard_journal_open()'s result. */
+static int journal_open_rc(uint16_t shard)
 {
 	char dir[128];
 	struct journal_conf jc = {
@@ -573,7 +574,12 @@ static void journal_attach(uint16_t shard)
 	};
 
 	(void)snprintf(dir, sizeof(dir), "%s/" JOURNAL_SHARD_DIR_FORMAT, journal_root, shard);
-	assert_int_equal(shard_journal_open(fx.shard[shard], &jc), 0);
+	return shard_journal_open(fx.shard[shard], &jc);
+}
+
+static void journal_attach(uint16_t shard)
+{
+	assert_int_equal(journal_open_rc(shard), 0);
 }
 
 static int setup_one_journal(void **state)
@@ -660,6 +666,54 @@ static void test_shard_journal_replay_restores_offsets_and_streams(void **state)
 	expect_ack(0, 2, SL_ACK_DUPLICATE, 4);
 	expect_ack(0, 3, SL_ACK_APPENDED, 6);
 	expect_ack(0, 0, SL_ACK_APPENDED, 8);
+}
+
+static void test_shard_journal_recovers_across_a_window_change(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 10; q++) {
+		inject_produce(0, P(.sequence = q, .head = q == 0));
+	}
+	shard_poll(fx.shard[0]);
+	for (uint64_t q = 0; q < 10; q++) {
+		expect_ack(0, q, SL_ACK_APPENDED, q);
+	}
+
+	/* A restart with a larger --dedupe-window: the tail since the last index is read
+	 * with the new window (journal_state_set_window() adapts a loaded index). */
+	assert_int_equal(shard_destroy(fx.shard[0]), 0);
+	fx.shard[0] = NULL;
+	teardown(NULL);
+	fixture_up(1, 64, 64, 2 * WINDOW, true);
+	journal_attach(0);
+	inject_produce(0, P(.sequence = 9));
+	inject_produce(0, P(.sequence = 2));
+	inject_produce(0, P(.sequence = 1));
+	inject_produce(0, P(.sequence = 10));
+	shard_poll(fx.shard[0]);
+	expect_ack(0, 9, SL_ACK_DUPLICATE, 9);
+	expect_ack(0, 2, SL_ACK_DUPLICATE, 2);
+	expect_ack(0, 1, SL_ACK_DUPLICATE, 1);
+	expect_ack(0, 10, SL_ACK_APPENDED, 10);
+}
+
+static void test_shard_journal_open_refuses_another_shard_count(void **state)
+{
+	(void)state;
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		inject_produce(0, P(.sequence = 0, .head = true, .partition = p));
+	}
+	shard_poll(fx.shard[0]);
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		expect_ack(0, 0, SL_ACK_APPENDED, 0);
+	}
+
+	/* The same directory as shard 0 of two: it holds partitions shard 1 owns. */
+	assert_int_equal(shard_destroy(fx.shard[0]), 0);
+	fx.shard[0] = NULL;
+	teardown(NULL);
+	fixture_up(2, 64, 64, WINDOW, true);
+	assert_int_equal(journal_open_rc(0), -EPROTO);
 }
 
 static void test_shard_produce_unknown_partition(void **state)
@@ -1120,6 +1174,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_shard_journal_replay_restores_offsets_and_streams, setup_one_journal,
 			teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_journal_recovers_across_a_window_change,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_journal_open_refuses_another_shard_count,
+						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_produce_durable_is_refused_before_append,
 						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_produce_unknown_partition, setup_one,
