@@ -127,16 +127,15 @@ static uint32_t maint_topic_hash(const uint8_t *name, uint8_t len)
 	return h;
 }
 
-static void maint_slots_fill(struct maint_journal *mj)
+/* Puts topic t in the hash (at most half full: a free slot is always found). */
+static void maint_slot_insert(struct maint_journal *mj, uint32_t t)
 {
-	memset(mj->slots, 0, (size_t)mj->nslots * sizeof(*mj->slots));
-	for (uint32_t t = 0; t < mj->ntopics; t++) {
-		uint32_t s = maint_topic_hash(mj->topics[t].name, mj->topics[t].len);
-		while (mj->slots[s & (mj->nslots - 1)] != 0) {
-			s++;
-		}
-		mj->slots[s & (mj->nslots - 1)] = t + 1;
+	uint32_t s = maint_topic_hash(mj->topics[t].name, mj->topics[t].len);
+
+	while (mj->slots[s & (mj->nslots - 1)] != 0) {
+		s++;
 	}
+	mj->slots[s & (mj->nslots - 1)] = t + 1;
 }
 
 /* Grows every per-topic array to twice its size. */
@@ -168,7 +167,9 @@ static int maint_topics_grow(struct maint_journal *mj)
 	mj->slots = p;
 	mj->nslots = cap * 2;
 	mj->topics_cap = cap;
-	maint_slots_fill(mj);
+	for (uint32_t t = 0; t < mj->ntopics; t++) {
+		maint_slot_insert(mj, t);
+	}
 	return 0;
 }
 
@@ -196,7 +197,7 @@ static int64_t maint_topic_id(struct journal_maint *m, struct maint_journal *mj,
 	memcpy(mj->topics[t].name, name, len);
 	mj->limits[t] = journal_retention_resolve(m->conf.rules, name, len);
 	mj->seen[t] = 0;
-	maint_slots_fill(mj);
+	maint_slot_insert(mj, t);
 	return t;
 }
 

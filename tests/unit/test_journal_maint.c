@@ -512,6 +512,74 @@ static void test_journal_maint_deletion_error_retried(void **state)
 	test_reopen_expect_offsets(t);
 }
 
+/* Appends one batch of topic `name`, partition 0, at append_ns. */
+static void test_append_topic(struct test_ctx *t, struct journal *j, const char *name,
+			      uint64_t append_ns)
+{
+	uint8_t body[216] = {0};
+	uint32_t value_len = 200;
+	uint64_t end;
+	int rc;
+
+	memcpy(body, &value_len, sizeof(value_len));
+	struct journal_batch b = {
+		.topic = (const uint8_t *)name,
+		.topic_len = (uint8_t)strlen(name),
+		.record_count = 1,
+		.producer_epoch = 1,
+		.producer_id = 7,
+		.body = body,
+		.body_len = sizeof(body),
+	};
+	uint64_t deadline = test_clock_ns() + TEST_DEADLINE_NS;
+	while ((rc = journal_append(j, &b, append_ns, &end)) == -EAGAIN &&
+	       test_clock_ns() < deadline) {
+		if (journal_poll(j, ++t->now_us) == 0) {
+			journal_io_wait(journal_test_io(j), 1000);
+		}
+	}
+	assert_int_equal(rc, 0);
+}
+
+static void test_journal_maint_retention_many_topics(void **state)
+{
+	struct test_ctx *t = *state;
+	uint64_t age = 60 * TEST_S;
+	uint64_t now = TEST_T0 + 100 * age;
+	char name[16];
+	struct journal *j = test_open(t);
+
+	/* 600 topics (more than the first sizes of the topic tables), old, then one batch
+	 * of "keep", which has no limit, then new data. */
+	for (unsigned i = 0; i < 600; i++) {
+		(void)snprintf(name, sizeof(name), "t%u", i);
+		test_append_topic(t, j, name, TEST_T0);
+	}
+	test_append_topic(t, j, "keep", TEST_T0);
+	uint64_t keep_at = journal_appended_end(j);
+	for (unsigned i = 0; i < 300; i++) {
+		test_append_topic(t, j, "fresh", now);
+	}
+	test_poll_idle(t, j);
+	uint64_t keep_base = (keep_at - 1) / test_capacity(t) * test_capacity(t);
+	assert_true(keep_base >= 2 * test_capacity(t));
+	assert_true(keep_base + test_capacity(t) < journal_sealed_below(j));
+
+	journal_retention_rules_init(&t->rules, 0, age);
+	assert_int_equal(journal_retention_rules_set(&t->rules, (const uint8_t *)"keep", 4, false,
+						     0, true, 0),
+			 0);
+	struct journal_maint *m = test_maint(t, j);
+	journal_maint_run_once(m, now);
+	/* Everything before the segment holding "keep" went; that one stays. */
+	assert_int_equal(journal_retained_start(j), keep_base);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED),
+			 keep_base / test_capacity(t));
+	assert_true(test_file_exists(t, keep_base, "seg"));
+	journal_maint_destroy(m);
+	assert_int_equal(journal_close(j), 0);
+}
+
 /* ---- The thread ---- */
 
 static bool test_thread_named(const char *name)
@@ -594,6 +662,7 @@ int main(void)
 		TEST(test_journal_maint_retention_by_age_and_topic),
 		TEST(test_journal_maint_damaged_segment_holds_back),
 		TEST(test_journal_maint_deletion_error_retried),
+		TEST(test_journal_maint_retention_many_topics),
 		TEST(test_journal_maint_start_runs_passes),
 		TEST(test_journal_maint_create_bad_conf_einval),
 	};
