@@ -17,6 +17,7 @@
 #include "journal/index.h"
 #include "journal/journal_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -319,6 +320,77 @@ static int maint_index_segment(struct journal_maint *m, struct maint_journal *mj
 	return 0;
 }
 
+static int maint_sync_dir(struct maint_journal *mj)
+{
+	int fd = open(mj->j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : 0;
+
+	if (rc == 0 && fsync(fd) != 0) {
+		rc = -errno;
+	}
+	if (fd >= 0) {
+		(void)close(fd);
+	}
+	if (rc != 0) {
+		maint_error(mj, -rc, "cannot sync the directory %s after retention", mj->j->dir);
+	}
+	return rc;
+}
+
+/* True when name is an index file's ("<20 digits>.idx"), with its segment's base. */
+static bool maint_index_name_parse(const char *name, uint64_t *base)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != 24 || strcmp(name + 20, ".idx") != 0) {
+		return false;
+	}
+	for (unsigned i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9') {
+			return false;
+		}
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*base = v;
+	return true;
+}
+
+/*
+ * Retention unlinks a segment, then its index: a crash in between leaves an index with
+ * no segment, which start-up does not look at (it lists segments). Whenever the
+ * directory is listed, removes the indexes based below the oldest segment.
+ */
+static void maint_remove_orphans(struct maint_journal *mj, uint64_t oldest)
+{
+	DIR *dir = opendir(mj->j->dir);
+	char path[PATH_MAX];
+	struct dirent *e;
+	unsigned removed = 0;
+	uint64_t base;
+
+	if (dir == NULL) {
+		maint_error(mj, errno, "cannot list %s", mj->j->dir);
+		return;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		if (!maint_index_name_parse(e->d_name, &base) || base >= oldest ||
+		    journal_index_path(mj->j->dir, base, path, sizeof(path)) != 0) {
+			continue;
+		}
+		if (unlink(path) != 0 && errno != ENOENT) {
+			maint_error(mj, errno, "cannot remove %s, whose segment is gone", path);
+			continue;
+		}
+		removed++;
+	}
+	(void)closedir(dir);
+	if (removed > 0 && maint_sync_dir(mj) == 0) {
+		sl_log(SL_LOG_INFO, JOURNAL_LOG,
+		       "%s: removed %u index file%s whose segments retention had deleted",
+		       mj->j->dir, removed, removed == 1 ? "" : "s");
+	}
+}
+
 /* Indexes every sealed segment not summarised yet, oldest first. */
 static int maint_index_sealed(struct journal_maint *m, struct maint_journal *mj)
 {
@@ -333,6 +405,9 @@ static int maint_index_sealed(struct journal_maint *m, struct maint_journal *mj)
 	if (rc != 0) {
 		maint_error(mj, -rc, "cannot list %s", mj->j->dir);
 		return rc;
+	}
+	if (d.count > 0) {
+		maint_remove_orphans(mj, d.segments[0].base_position);
 	}
 	for (unsigned i = 0; i < d.count && rc == 0; i++) {
 		uint64_t base = d.segments[i].base_position;
@@ -386,23 +461,6 @@ static int maint_unlink_segment(struct maint_journal *mj, const struct maint_seg
 		rc = maint_unlink_file(mj, seg_path, bytes);
 	}
 	return rc != 0 ? rc : maint_unlink_file(mj, idx_path, bytes);
-}
-
-static int maint_sync_dir(struct maint_journal *mj)
-{
-	int fd = open(mj->j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd < 0 ? -errno : 0;
-
-	if (rc == 0 && fsync(fd) != 0) {
-		rc = -errno;
-	}
-	if (fd >= 0) {
-		(void)close(fd);
-	}
-	if (rc != 0) {
-		maint_error(mj, -rc, "cannot sync the directory %s after retention", mj->j->dir);
-	}
-	return rc;
 }
 
 /* Drops the first k summaries. */

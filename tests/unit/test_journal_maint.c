@@ -355,6 +355,19 @@ static void test_journal_maint_retention_by_bytes(void **state)
 	journal_maint_run_once(m, TEST_T0);
 	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED), deleted);
 	journal_maint_destroy(m);
+	/* An index whose segment is gone (a crash between the two unlinks) is removed by
+	 * the first pass of the next maintenance. */
+	char orphan[256];
+	assert_int_equal(journal_index_path(t->dir, 0, orphan, sizeof(orphan)), 0);
+	int fd = open(orphan, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	assert_false(test_file_exists(t, 0, "idx"));
+	assert_true(test_file_exists(t, start, "idx"));
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED), deleted);
+	journal_maint_destroy(m);
 	assert_int_equal(journal_close(j), 0);
 
 	/* Reopened: offsets from the surviving indexes, data from retained_start. */
