@@ -338,6 +338,7 @@ enum sl_stat {
 	SL_STAT_JOURNAL_READ_BYTES,
 	SL_STAT_JOURNAL_CURSOR_GAPS,	 /* replay cursors that skipped data deleted by retention */
 	SL_STAT_JOURNAL_ZERO_FILL_BYTES, /* written zero-filling segments (--zero-fill) */
+	SL_STAT_JOURNAL_MAINT_ERRORS,	 /* failed index builds and retention deletions */
 	SL_STAT_DROP_BAD_PATTERN,	 /* SUBSCRIBE with an invalid pattern */
 	SL_STAT_DROP_BAD_CREDIT,	 /* SUBSCRIBE or CREDIT window out of range */
 	SL_STAT_DROP_BAD_GROUP,		 /* SUBSCRIBE group name, weight or strategy invalid */

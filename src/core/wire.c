@@ -172,6 +172,7 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_READ_BYTES] = "journal_read_bytes",
 	[SL_STAT_JOURNAL_CURSOR_GAPS] = "journal_cursor_gaps",
 	[SL_STAT_JOURNAL_ZERO_FILL_BYTES] = "journal_zero_fill_bytes",
+	[SL_STAT_JOURNAL_MAINT_ERRORS] = "journal_maint_errors",
 	[SL_STAT_DROP_BAD_PATTERN] = "drop_bad_pattern",
 	[SL_STAT_DROP_BAD_CREDIT] = "drop_bad_credit",
 	[SL_STAT_DROP_BAD_GROUP] = "drop_bad_group",

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The control plane on the main lcore: turns SIGINT/SIGTERM into the shards' stop flag
- * and, when asked, logs a one-line summary of the shards' counters at a fixed interval.
- * It never touches a shard's private state; it only reads the shared counters.
+ * The control plane on the main lcore: turns SIGINT/SIGTERM into stopping journal
+ * maintenance, then the shards, and, when asked, logs a one-line summary of the shards'
+ * counters at a fixed interval. It never touches a shard's private state; it only reads
+ * the shared counters.
  */
 #include "daemon/daemon.h"
 
@@ -17,24 +18,23 @@
 /* The control loop's sleep step: bounds how late a stop is noticed. */
 #define CONTROL_STEP_NS 100000000ull
 
-static struct shard_env *control_env;
+/* Set by the signal handler, read by the control loop; the shards are stopped there,
+ * once journal maintenance no longer reads their journals. */
+static volatile sig_atomic_t control_stop;
 
 static void control_on_signal(int sig)
 {
 	(void)sig;
-	if (control_env != NULL) {
-		shard_env_stop(control_env);
-	}
+	control_stop = 1;
 }
 
-int daemon_signals_install(struct shard_env *env)
+int daemon_signals_install(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = control_on_signal;
 	(void)sigemptyset(&sa.sa_mask);
-	control_env = env;
 	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
 		return -errno;
 	}
@@ -105,13 +105,14 @@ void daemon_stats_log(const struct shard_env *env)
 	control_net_log(env);
 }
 
-void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s)
+void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s,
+			struct journal_maint *maint)
 {
 	uint64_t interval_ns = (uint64_t)stats_interval_s * 1000000000ull;
 	uint64_t next_ns = clock_monotonic_ns() + interval_ns;
 	struct timespec step = {.tv_sec = 0, .tv_nsec = (long)CONTROL_STEP_NS};
 
-	while (!__atomic_load_n(&env->stop, __ATOMIC_ACQUIRE)) {
+	while (!control_stop && !__atomic_load_n(&env->stop, __ATOMIC_ACQUIRE)) {
 		(void)nanosleep(&step, NULL); /* EINTR: a signal, checked right away */
 		netdev_refresh(env->netdev);  /* port statistics, off the shards' lcores */
 		if (interval_ns > 0 && clock_monotonic_ns() >= next_ns) {
@@ -119,4 +120,7 @@ void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s)
 			next_ns += interval_ns;
 		}
 	}
+	/* A stopping shard closes its journal: maintenance must be done with it first. */
+	journal_maint_stop(maint);
+	shard_env_stop(env);
 }

@@ -65,15 +65,17 @@ void daemon_lcore_map_log(const struct daemon_place *places, uint16_t shards,
 			  const struct route_table *routes, const struct daemon_flags *f,
 			  const char *driver);
 
-/* Installs SIGINT/SIGTERM handlers that stop the shards of env. */
-int daemon_signals_install(struct shard_env *env);
+/* Installs SIGINT/SIGTERM handlers that end daemon_control_run(). */
+int daemon_signals_install(void);
 
 /*
- * Runs the control plane on the main lcore until a signal stops the shards: sleeps in
- * steps of at most 100 ms and, every stats_interval_s seconds (0: never), logs one line
- * of counters summed over the shards.
+ * Runs the control plane on the main lcore until SIGINT/SIGTERM: sleeps in steps of at
+ * most 100 ms and, every stats_interval_s seconds (0: never), logs one line of counters
+ * summed over the shards. Then stops the journal maintenance thread (maint, may be
+ * NULL), which reads the shards' journals, and only then the shards, which close them.
  */
-void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s);
+void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s,
+			struct journal_maint *maint);
 
 /* Logs one line of counters summed over every shard of env. */
 void daemon_stats_log(const struct shard_env *env);

@@ -6,6 +6,7 @@
  */
 #include "daemon/flags.h"
 
+#include "core/wire.h"
 #include "drivers/dpdk/netdev_dpdk.h"
 #include "drivers/udp/netdev_udp.h"
 #include "shard/mesh.h"
@@ -57,6 +58,9 @@ enum {
 	OPT_NO_ZERO_FILL,
 	OPT_JOURNAL_IO,
 	OPT_DURABLE_ACKS_MAX,
+	OPT_RETAIN_BYTES,
+	OPT_RETAIN_AGE,
+	OPT_MAINT_PERIOD_MS,
 };
 
 static const struct option daemon_options[] = {
@@ -100,6 +104,9 @@ static const struct option daemon_options[] = {
 	{"no-zero-fill", no_argument, NULL, OPT_NO_ZERO_FILL},
 	{"journal-io", required_argument, NULL, OPT_JOURNAL_IO},
 	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
+	{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
+	{"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
+	{"maint-period-ms", required_argument, NULL, OPT_MAINT_PERIOD_MS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -141,6 +148,9 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->zero_fill = true;
 	f->journal_io = JOURNAL_IO_AUTO;
 	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
+	journal_retention_rules_init(&f->retention, DAEMON_RETAIN_BYTES_DEFAULT,
+				     DAEMON_RETAIN_AGE_S_DEFAULT * 1000000000ull);
+	f->maint_period_ms = DAEMON_MAINT_PERIOD_MS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -329,6 +339,126 @@ static int flags_data_dir(const char *arg, struct daemon_flags *f, char *err, si
 	return 0;
 }
 
+/* A number with one unit letter out of units[].letter (or none when `bare` is not 0:
+ * then the number counts bare units), at most max_units after scaling. */
+struct flags_unit {
+	char letter;
+	uint64_t scale;
+};
+
+static int flags_scaled(const char *name, const char *arg, const char *what,
+			const struct flags_unit *units, unsigned nunits, uint64_t bare,
+			uint64_t max, uint64_t *out, char *err, size_t err_len)
+{
+	char *end = NULL;
+	uint64_t scale = bare;
+
+	if (arg[0] < '0' || arg[0] > '9') {
+		goto out_bad;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno != 0) {
+		goto out_bad;
+	}
+	if (*end != '\0') {
+		scale = 0;
+		for (unsigned i = 0; i < nunits && end[1] == '\0'; i++) {
+			if (end[0] == units[i].letter) {
+				scale = units[i].scale;
+			}
+		}
+	}
+	if (v == 0 && *end == '\0') {
+		scale = 1; /* 0 = unlimited needs no unit */
+	}
+	if (scale == 0 || v > max / scale) {
+		goto out_bad;
+	}
+	*out = v * scale;
+	return 0;
+
+out_bad:
+	return flags_error(err, err_len, "--%s: '%s' is not %s", name, arg, what);
+}
+
+/* "[TOPIC=]VALUE": the topic (NULL when none) and where VALUE starts. */
+static int flags_topic_value(const char *name, const char *arg, const uint8_t **topic,
+			     uint8_t *topic_len, const char **value, char *err, size_t err_len)
+{
+	const char *eq = strchr(arg, '=');
+
+	*topic = NULL;
+	*topic_len = 0;
+	*value = arg;
+	if (eq == NULL) {
+		return 0;
+	}
+	size_t len = (size_t)(eq - arg);
+	if (!wire_topic_is_valid((const uint8_t *)arg, len)) {
+		return flags_error(err, err_len,
+				   "--%s: '%.*s' is not a topic name (dot-separated "
+				   "[A-Za-z0-9_-] tokens, 1..%u bytes)",
+				   name, (int)len, arg, SL_WIRE_TOPIC_BYTES_MAX);
+	}
+	*topic = (const uint8_t *)arg;
+	*topic_len = (uint8_t)len;
+	*value = eq + 1;
+	return 0;
+}
+
+/* --retain-bytes [TOPIC=]SIZE and --retain-age [TOPIC=]DURATION. */
+static int flags_retain(int opt, const char *arg, struct daemon_flags *f, char *err, size_t err_len)
+{
+	static const struct flags_unit sizes[] = {
+		{'K', 1ull << 10}, {'M', 1ull << 20}, {'G', 1ull << 30}, {'T', 1ull << 40},
+		{'k', 1ull << 10}, {'m', 1ull << 20}, {'g', 1ull << 30}, {'t', 1ull << 40}};
+	static const struct flags_unit durations[] = {{'s', 1000000000ull},
+						      {'m', 60000000000ull},
+						      {'h', 3600000000000ull},
+						      {'d', 86400000000000ull}};
+	bool bytes = opt == OPT_RETAIN_BYTES;
+	const char *name = bytes ? "retain-bytes" : "retain-age";
+	const uint8_t *topic;
+	const char *value;
+	uint8_t topic_len;
+	uint64_t v = 0;
+	int rc = flags_topic_value(name, arg, &topic, &topic_len, &value, err, err_len);
+
+	if (rc != 0) {
+		return rc;
+	}
+	if (bytes) {
+		rc = flags_scaled(name, value,
+				  "a size: a number of bytes with an optional K, M, G or T "
+				  "suffix (binary), 0 = unlimited",
+				  sizes, 8, 1, DAEMON_RETAIN_BYTES_MAX, &v, err, err_len);
+	} else {
+		rc = flags_scaled(name, value,
+				  "a duration: a number with a unit s, m, h or d (e.g. 7d), "
+				  "0 = unlimited",
+				  durations, 4, 0, DAEMON_RETAIN_AGE_S_MAX * 1000000000ull, &v, err,
+				  err_len);
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	if (topic == NULL) {
+		if (bytes) {
+			f->retention.defaults.bytes = v;
+		} else {
+			f->retention.defaults.age_ns = v;
+		}
+		return 0;
+	}
+	rc = journal_retention_rules_set(&f->retention, topic, topic_len, bytes, v, !bytes, v);
+	if (rc != 0) {
+		return flags_error(err, err_len, "--%s: at most %u topics have their own limits",
+				   name, JOURNAL_RETENTION_TOPICS_MAX);
+	}
+	return 0;
+}
+
 /* The journal's flags with an argument; -ENOENT when opt is not one of them. */
 static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char *err,
 			 size_t err_len)
@@ -358,6 +488,12 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_DURABLE_ACKS_MAX:
 		return flags_u32("durable-acks-max", arg, SHARD_DURABLE_ACKS_MIN,
 				 SHARD_DURABLE_ACKS_MAX, &f->durable_acks_max, err, err_len);
+	case OPT_RETAIN_BYTES:
+	case OPT_RETAIN_AGE:
+		return flags_retain(opt, arg, f, err, err_len);
+	case OPT_MAINT_PERIOD_MS:
+		return flags_u32("maint-period-ms", arg, JOURNAL_MAINT_PERIOD_MS_MIN,
+				 JOURNAL_MAINT_PERIOD_MS_MAX, &f->maint_period_ms, err, err_len);
 	default:
 		return -ENOENT;
 	}
@@ -619,6 +755,18 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             auto: io_uring when the kernel allows it)\n"
 		"  --durable-acks-max N       durable acks waiting for fdatasync per shard\n"
 		"                             (default %u)\n"
+		"  --retain-bytes [TOPIC=]SIZE\n"
+		"                             keep at least SIZE bytes of each topic (or of\n"
+		"                             TOPIC) per shard; older segments are deleted\n"
+		"                             (K/M/G/T suffixes, repeatable; default 0 =\n"
+		"                             unlimited)\n"
+		"  --retain-age [TOPIC=]DURATION\n"
+		"                             keep what is younger than DURATION (s/m/h/d,\n"
+		"                             repeatable; default 7d, 0 = unlimited); a segment\n"
+		"                             goes once every topic in it allows it by bytes\n"
+		"                             or by age\n"
+		"  --maint-period-ms MS       indexing and retention pass period (default %u,\n"
+		"                             %u..%u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -633,5 +781,6 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_DATA_DIR_DEFAULT, (unsigned long long)DAEMON_SEGMENT_BYTES_DEFAULT,
 		DAEMON_FLUSH_BYTES_DEFAULT, DAEMON_FLUSH_US_DEFAULT, DAEMON_FSYNC_US_DEFAULT,
 		DAEMON_JOURNAL_BUFFERS_DEFAULT, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
-		DAEMON_DURABLE_ACKS_MAX_DEFAULT);
+		DAEMON_DURABLE_ACKS_MAX_DEFAULT, DAEMON_MAINT_PERIOD_MS_DEFAULT,
+		JOURNAL_MAINT_PERIOD_MS_MIN, JOURNAL_MAINT_PERIOD_MS_MAX);
 }

@@ -10,6 +10,8 @@
 
 #include "core/log.h"
 #include "journal/journal.h"
+#include "journal/maint.h"
+#include "journal/retention.h"
 #include "route/route.h"
 
 #include <stdbool.h>
@@ -46,6 +48,9 @@ enum daemon_driver {
 #define DAEMON_FSYNC_US_DEFAULT 1000u
 #define DAEMON_JOURNAL_BUFFERS_DEFAULT 8u
 #define DAEMON_DURABLE_ACKS_MAX_DEFAULT 8192u
+#define DAEMON_RETAIN_BYTES_DEFAULT 0ull /* unlimited */
+#define DAEMON_RETAIN_AGE_S_DEFAULT (7ull * 86400ull)
+#define DAEMON_MAINT_PERIOD_MS_DEFAULT 1000u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -57,6 +62,8 @@ enum daemon_driver {
 #define DAEMON_SOCKET_BUFFER_BYTES_MAX (1u << 30)
 #define DAEMON_STATS_INTERVAL_S_MAX 86400u
 #define DAEMON_DATA_DIR_BYTES 4000u
+#define DAEMON_RETAIN_BYTES_MAX (1ull << 60)
+#define DAEMON_RETAIN_AGE_S_MAX (36500ull * 86400ull)
 
 struct daemon_flags {
 	enum daemon_driver driver;
@@ -100,6 +107,9 @@ struct daemon_flags {
 	bool zero_fill;
 	enum journal_io_kind journal_io;
 	uint32_t durable_acks_max;
+	/* Retention per shard journal: defaults and per-topic overrides. */
+	struct journal_retention_rules retention;
+	uint32_t maint_period_ms;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

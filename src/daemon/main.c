@@ -2,7 +2,8 @@
 /*
  * sluiced: parses its flags, brings up the EAL (with its own defaults when given no EAL
  * arguments), builds every shard's memory on the shard's NUMA node, launches one shard
- * per worker lcore and runs the control plane on the main lcore until SIGINT/SIGTERM.
+ * per worker lcore and runs the control plane (with the journal maintenance thread on the
+ * main lcore's CPUs) until SIGINT/SIGTERM.
  * Start-up errors are logged once and exit 1; flag errors exit 2.
  */
 #include "daemon/daemon.h"
@@ -37,6 +38,7 @@ struct daemon {
 	struct shard_env env;
 	struct shard *shard[SHARD_SHARDS_MAX];
 	char journal_dir[SHARD_SHARDS_MAX][DAEMON_DATA_DIR_BYTES];
+	struct journal_maint *maint; /* NULL without a journal */
 };
 
 static const char *daemon_eal_log_level(enum sl_log_level level)
@@ -257,8 +259,38 @@ static int daemon_journals_open(struct daemon *d)
 	return 0;
 }
 
+/* Creates the maintenance (indexes, retention) of every shard's journal; started once
+ * the shards run, stopped before they close their journals. */
+static int daemon_maint_create(struct daemon *d)
+{
+	const struct daemon_flags *f = d->flags;
+	struct journal *journals[SHARD_SHARDS_MAX];
+	rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+	struct journal_maint_conf conf = {
+		.rules = &f->retention,
+		.period_ms = f->maint_period_ms,
+		.dedupe_window = f->dedupe_window,
+		.producer_idle_ns = (uint64_t)f->producer_idle_s * 1000000000ull,
+		.cpus = &cpus,
+	};
+
+	if (!f->journal) {
+		return 0;
+	}
+	for (uint16_t i = 0; i < d->shards; i++) {
+		journals[i] = shard_journal(d->shard[i]);
+	}
+	int rc = journal_maint_create(&conf, journals, d->shards, &d->maint);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, "sluiced", "cannot set up journal maintenance: %s",
+		       strerror(-rc));
+	}
+	return rc;
+}
+
 static void daemon_destroy(struct daemon *d)
 {
+	journal_maint_destroy(d->maint);
 	for (uint16_t i = 0; i < d->shards; i++) {
 		int rc = shard_destroy(d->shard[i]);
 		if (rc != 0) {
@@ -304,7 +336,10 @@ static int daemon_run(struct daemon *d)
 		rc = daemon_journals_open(d);
 	}
 	if (rc == 0) {
-		rc = daemon_signals_install(&d->env);
+		rc = daemon_maint_create(d);
+	}
+	if (rc == 0) {
+		rc = daemon_signals_install();
 	}
 	if (rc != 0) {
 		goto out_destroy;
@@ -319,9 +354,15 @@ static int daemon_run(struct daemon *d)
 			break;
 		}
 	}
+	if (rc == 0 && d->maint != NULL) {
+		rc = journal_maint_start(d->maint);
+		if (rc != 0) {
+			shard_env_stop(&d->env);
+		}
+	}
 	if (rc == 0) {
 		sl_log(SL_LOG_INFO, "sluiced", "ready: %u shards", d->shards);
-		daemon_control_run(&d->env, d->flags->stats_interval_s);
+		daemon_control_run(&d->env, d->flags->stats_interval_s, d->maint);
 		sl_log(SL_LOG_INFO, "sluiced", "stopping: shards finish their burst");
 	}
 	rte_eal_mp_wait_lcore();

@@ -62,8 +62,10 @@ struct journal_conf {
 	bool zero_fill;
 	enum journal_io_kind io;
 	uint32_t cursors_max; /* replay cursors, ..CURSORS_MAX; 0: CURSORS_DEFAULT */
-	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written by the
-	 * journal's thread with relaxed atomic stores; NULL: an internal array. */
+	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written with
+	 * relaxed atomic stores by the journal's thread, except INDEX_BUILT, INDEX_REBUILT,
+	 * SEGMENTS_DELETED, RETENTION_BYTES and MAINT_ERRORS, which the maintenance
+	 * thread (journal/maint.h) alone writes once started; NULL: an internal array. */
 	uint64_t *counters;
 };
 
@@ -103,6 +105,7 @@ enum journal_stat {
 	JOURNAL_STAT_READ_BYTES,
 	JOURNAL_STAT_CURSOR_GAPS,     /* cursors that skipped data retention had deleted */
 	JOURNAL_STAT_ZERO_FILL_BYTES, /* bytes written zero-filling segments ahead of use */
+	JOURNAL_STAT_MAINT_ERRORS,    /* failed index builds and deletions (retried next pass) */
 	JOURNAL_STAT_COUNT,
 };
 

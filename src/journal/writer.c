@@ -91,6 +91,7 @@ static const char *const journal_stat_names[JOURNAL_STAT_COUNT] = {
 	[JOURNAL_STAT_READ_BYTES] = "read_bytes",
 	[JOURNAL_STAT_CURSOR_GAPS] = "cursor_gaps",
 	[JOURNAL_STAT_ZERO_FILL_BYTES] = "zero_fill_bytes",
+	[JOURNAL_STAT_MAINT_ERRORS] = "maint_errors",
 };
 
 /* Upper bounds (exclusive) of the fsync latency buckets, LT_50 onwards. */

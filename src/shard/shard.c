@@ -57,6 +57,11 @@ uint16_t shard_index(const struct shard *s)
 	return s->index;
 }
 
+struct journal *shard_journal(struct shard *s)
+{
+	return s->journal;
+}
+
 static bool shard_conf_is_valid(const struct shard_conf *c)
 {
 	return c->burst >= 1 && c->burst <= SHARD_BURST_MAX &&

@@ -57,8 +57,9 @@ struct shard_conf {
 
 /*
  * What every shard shares. Filled by shard_env_init() before any shard starts, read-only
- * afterwards except: counters[i], written by shard i only, and `stop`, written by the
- * control plane.
+ * afterwards except: counters[i], written by shard i only (but for the journal
+ * maintenance thread's own SL_STAT_JOURNAL_* slots, journal.h), and `stop`, written by
+ * the control plane.
  */
 struct shard_env {
 	const struct shard_conf *conf;
@@ -134,5 +135,9 @@ int shard_run(void *arg);
 
 /* Index of s among the shards. */
 uint16_t shard_index(const struct shard *s);
+
+/* The journal of s (NULL: none), until shard_run() returns, which closes it. Another
+ * thread (journal maintenance) may use only what journal.h allows any thread. */
+struct journal *shard_journal(struct shard *s);
 
 #endif

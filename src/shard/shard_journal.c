@@ -113,7 +113,7 @@ unsigned shard_journal_poll(struct shard *s)
 
 /* The SL_STAT_JOURNAL_* block mirrors enum journal_stat, in the same order: the journal
  * counts straight into the shard's counters. */
-static_assert(SL_STAT_JOURNAL_ZERO_FILL_BYTES - SL_STAT_JOURNAL_BATCHES + 1 == JOURNAL_STAT_COUNT,
+static_assert(SL_STAT_JOURNAL_MAINT_ERRORS - SL_STAT_JOURNAL_BATCHES + 1 == JOURNAL_STAT_COUNT,
 	      "SL_STAT_JOURNAL_* mirrors enum journal_stat");
 static_assert(SL_STAT_JOURNAL_TORN_TRUNCATIONS - SL_STAT_JOURNAL_BATCHES ==
 		      JOURNAL_STAT_TORN_TRUNCATIONS,

@@ -26,20 +26,21 @@ static const char *sluice_path;
  */
 static int run_output(const char *cmd, char *last, size_t cap, char *all, size_t all_cap)
 {
-	/* One line holds `sluice stats --json`: every counter twice, and counters grow. */
-	static char line[65536];
+	char *line = NULL; /* whole lines, however long (stats --json is one) */
+	size_t line_cap = 0;
 	size_t used = 0;
 	FILE *f = popen(cmd, "r");
 
 	assert_non_null(f);
 	last[0] = '\0';
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (getline(&line, &line_cap, f) >= 0) {
 		(void)snprintf(last, cap, "%s", line);
 		if (all != NULL && used < all_cap) {
 			int n = snprintf(all + used, all_cap - used, "%s", line);
 			used += n > 0 ? (size_t)n : 0;
 		}
 	}
+	free(line);
 	int status = pclose(f);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

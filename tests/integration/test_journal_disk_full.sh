@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# A full disk: sluiced's data directory on a 3 MiB tmpfs of the test's own, 1 MiB
+# A full disk: sluiced's data directory on a 4 MiB tmpfs of the test's own, 1 MiB
 # segments, and a filler file that leaves no room for the next segment. Durable produce
 # must then be NACKed "storage" (counted), the router must keep running and answering,
 # and once the filler is removed it must accept durable produce again without a restart.
@@ -41,7 +41,7 @@ trap cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs of a fixed size"
 mnt=$(mktemp -d)
-if ! mount -t tmpfs -o size=3m tmpfs "$mnt"; then
+if ! mount -t tmpfs -o size=4m tmpfs "$mnt"; then
 	rmdir "$mnt"
 	mnt=""
 	skip "cannot mount a tmpfs here"
@@ -70,7 +70,9 @@ produce() { # count -> prints "acked failed"
 }
 
 # Room for what exists now (the first segment and the one prepared after it) and
-# nothing more: the third segment cannot be created.
+# nothing more: the third segment cannot be created. Once the filler goes there is room
+# for three segments and their indexes (4 MiB: three 1 MiB segments would fill 3 MiB
+# exactly, leaving no page for the index the maintenance thread writes).
 avail_kb=$(df -k --output=avail "$mnt" | tail -1)
 dd if=/dev/zero of="$mnt/filler" bs=1k count=$(( avail_kb - 64 )) status=none 2>/dev/null || true
 

@@ -222,6 +222,97 @@ static void test_daemon_flags_parse_dedupe_window(void **state)
 	expect_error(parse("--dedupe-window"), "--dedupe-window: needs a value");
 }
 
+static struct journal_retention retention_of(const char *topic)
+{
+	return journal_retention_resolve(&flags.retention, (const uint8_t *)topic,
+					 (uint8_t)strlen(topic));
+}
+
+static void test_daemon_flags_parse_retention(void **state)
+{
+	(void)state;
+	/* Defaults: bytes unlimited, 7 days, a pass a second. */
+	assert_int_equal(parse_eal(false, NULL), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.defaults.bytes, 0);
+	assert_int_equal(flags.retention.defaults.age_ns, 7ull * 86400 * 1000000000ull);
+	assert_int_equal(flags.retention.ntopics, 0);
+	assert_int_equal(flags.maint_period_ms, 1000);
+
+	assert_int_equal(parse("--retain-bytes", "10G", "--retain-age", "0", "--retain-bytes",
+			       "orders=512K", "--retain-age", "orders=36h", "--retain-age",
+			       "clicks.raw=15m", "--retain-bytes", "audit=0", "--maint-period-ms",
+			       "250"),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.defaults.bytes, 10ull << 30);
+	assert_int_equal(flags.retention.defaults.age_ns, 0);
+	assert_int_equal(flags.retention.ntopics, 3);
+	assert_int_equal(retention_of("orders").bytes, 512u << 10);
+	assert_int_equal(retention_of("orders").age_ns, 36ull * 3600 * 1000000000ull);
+	assert_int_equal(retention_of("clicks.raw").bytes, 10ull << 30);
+	assert_int_equal(retention_of("clicks.raw").age_ns, 15ull * 60 * 1000000000ull);
+	assert_int_equal(retention_of("audit").bytes, 0);
+	assert_int_equal(retention_of("other").bytes, 10ull << 30);
+	assert_int_equal(flags.maint_period_ms, 250);
+
+	/* Every suffix, and plain bytes. */
+	assert_int_equal(parse("--retain-bytes", "1000", "--retain-age", "30s"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.defaults.bytes, 1000);
+	assert_int_equal(flags.retention.defaults.age_ns, 30ull * 1000000000ull);
+	assert_int_equal(parse("--retain-bytes", "3T", "--retain-age", "2d"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.defaults.bytes, 3ull << 40);
+	assert_int_equal(flags.retention.defaults.age_ns, 2ull * 86400 * 1000000000ull);
+	assert_int_equal(parse("--retain-bytes", "7m"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.defaults.bytes, 7u << 20);
+}
+
+static void test_daemon_flags_parse_retention_invalid(void **state)
+{
+	static const char *const bad_sizes[] = {"",	"x",	    "-1",      "10X", "10KB",
+						"1.5G", "2000000T", "orders=", "=5"};
+	static const char *const bad_ages[] = {"",    "30",	   "5w",      "1.5h",
+					       "-1d", "99999999d", "orders=", "h"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		expect_error(parse("--retain-bytes", bad_sizes[i]), "--retain-bytes");
+	}
+	for (size_t i = 0; i < sizeof(bad_ages) / sizeof(bad_ages[0]); i++) {
+		expect_error(parse("--retain-age", bad_ages[i]), "--retain-age");
+	}
+	expect_error(parse("--retain-bytes", "10X"), "K, M, G or T");
+	expect_error(parse("--retain-age", "30"), "a unit s, m, h or d");
+	expect_error(parse("--retain-age", "bad name!=1d"), "is not a topic name");
+	expect_error(parse("--maint-period-ms", "5"), "--maint-period-ms");
+	expect_error(parse("--maint-period-ms", "3600001"), "--maint-period-ms");
+}
+
+static void test_daemon_flags_parse_retention_topics_bounded(void **state)
+{
+	static char args[JOURNAL_RETENTION_TOPICS_MAX + 1][32];
+	static char *argv[2 * (JOURNAL_RETENTION_TOPICS_MAX + 1) + 2];
+	int argc = 0;
+
+	(void)state;
+	argv[argc++] = (char *)(uintptr_t) "sluiced";
+	for (unsigned i = 0; i <= JOURNAL_RETENTION_TOPICS_MAX; i++) {
+		(void)snprintf(args[i], sizeof(args[i]), "t%u=%uK", i, i + 1);
+		argv[argc++] = (char *)(uintptr_t) "--retain-bytes";
+		argv[argc++] = args[i];
+	}
+	/* One more topic than allowed. */
+	assert_int_equal(daemon_flags_parse(argc, argv, false, &flags, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most 1024 topics"));
+	/* The same topic again is no new rule. */
+	argc -= 2;
+	argv[argc++] = (char *)(uintptr_t) "--retain-age";
+	argv[argc++] = (char *)(uintptr_t) "t0=1h";
+	assert_int_equal(daemon_flags_parse(argc, argv, false, &flags, err, sizeof(err)),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.retention.ntopics, JOURNAL_RETENTION_TOPICS_MAX);
+	assert_int_equal(retention_of("t0").bytes, 1024);
+	assert_int_equal(retention_of("t0").age_ns, 3600ull * 1000000000ull);
+}
+
 static void test_daemon_flags_help_lists_every_flag(void **state)
 {
 	static const char *const names[] = {
@@ -263,6 +354,9 @@ static void test_daemon_flags_help_lists_every_flag(void **state)
 		"--no-zero-fill",
 		"--journal-io",
 		"--durable-acks-max",
+		"--retain-bytes",
+		"--retain-age",
+		"--maint-period-ms",
 		"--help",
 		"--version",
 	};
@@ -463,6 +557,9 @@ int main(void)
 		cmocka_unit_test(test_daemon_flags_parse_help_and_version),
 		cmocka_unit_test(test_daemon_flags_parse_numbers_out_of_range),
 		cmocka_unit_test(test_daemon_flags_parse_dedupe_window),
+		cmocka_unit_test(test_daemon_flags_parse_retention),
+		cmocka_unit_test(test_daemon_flags_parse_retention_invalid),
+		cmocka_unit_test(test_daemon_flags_parse_retention_topics_bounded),
 		cmocka_unit_test(test_daemon_flags_help_lists_every_flag),
 		cmocka_unit_test(test_daemon_flags_parse_listen_invalid),
 		cmocka_unit_test(test_daemon_flags_parse_driver),

@@ -1015,6 +1015,106 @@ static void test_journal_counter_uses_caller_array(void **state)
 	assert_int_equal(counters[JOURNAL_STAT_SEGMENTS_CREATED], 1);
 }
 
+/* ---- Positions shared with the maintenance thread ---- */
+
+/* Polls once and checks sealed_below: it moves only to the base of the segment being
+ * rolled into, and only once everything before that base is durable, nothing after. */
+static void test_poll_watch_sealed(struct test_ctx *t, struct journal *j, unsigned appended,
+				   uint64_t *sealed, unsigned *advances)
+{
+	(void)test_poll(t, j);
+	uint64_t now = journal_sealed_below(j);
+	if (now == *sealed) {
+		return;
+	}
+	uint64_t last_old = 0;
+	for (unsigned i = 0; i < appended; i++) {
+		if (t->ends[i] <= now && t->ends[i] > last_old) {
+			last_old = t->ends[i];
+		}
+	}
+	assert_true(now > *sealed);
+	assert_int_equal((now - *sealed) % (t->conf.segment_bytes - JOURNAL_BLOCK_BYTES), 0);
+	assert_int_equal(journal_durable_end(j), last_old);
+	*sealed = now;
+	(*advances)++;
+}
+
+static void test_journal_sealed_below_advances_at_roll_barrier(void **state)
+{
+	struct test_ctx *t = *state;
+	struct test_replay r;
+	uint64_t sealed = 0;
+	unsigned advances = 0;
+	unsigned n = 1200;
+
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.flush_bytes = 4096;
+	struct journal *j = test_open(t, &r);
+	assert_int_equal(journal_sealed_below(j), 0);
+	assert_int_equal(journal_retained_start(j), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct test_batch b;
+		uint64_t deadline = test_clock_ns() + TEST_DEADLINE_NS;
+		int rc;
+		test_batch_make(i, 200, &b);
+		while ((rc = journal_append(j, &b.b, 5000u + i, &t->ends[i])) == -EAGAIN &&
+		       test_clock_ns() < deadline) {
+			test_poll_watch_sealed(t, j, i, &sealed, &advances);
+		}
+		assert_int_equal(rc, 0);
+		test_poll_watch_sealed(t, j, i + 1, &sealed, &advances);
+	}
+	while (!journal_is_idle(j)) {
+		test_poll_watch_sealed(t, j, n, &sealed, &advances);
+	}
+	/* Every roll passed its barrier: the newest segment's base is sealed_below. */
+	uint64_t capacity = t->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+	assert_true(advances >= 4);
+	assert_int_equal(sealed, (t->ends[n - 1] - 1) / capacity * capacity);
+	assert_int_equal(journal_close(j), 0);
+	/* Reopened: the segment appending continues in bounds the sealed ones. */
+	j = test_open(t, &r);
+	assert_int_equal(r.count, n);
+	assert_int_equal(journal_sealed_below(j), sealed);
+	assert_int_equal(journal_retained_start(j), 0);
+	journal_set_retained_start(j, capacity);
+	assert_int_equal(journal_retained_start(j), capacity);
+	assert_int_equal(journal_close(j), 0);
+}
+
+static void test_journal_sealed_below_stays_when_barrier_fails(void **state)
+{
+	struct test_ctx *t = *state;
+	struct test_replay r;
+	unsigned i = 0;
+
+	/* NEVER: the roll barrier's fdatasync is the only one for data. */
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.flush_bytes = 4096;
+	t->conf.fsync = JOURNAL_FSYNC_NEVER;
+	struct journal *j = test_open(t, &r);
+	uint64_t limit = t->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
+	while (journal_appended_end(j) + 2048 < limit) {
+		test_append(t, j, i++, 200);
+	}
+	/* The next segment created, zero-filled and synced: only the barrier is left. */
+	TEST_POLL_UNTIL(t, j, journal_is_idle(j) && journal_counter(j, JOURNAL_STAT_WRITES) > 0);
+	for (int k = 0; k < 200; k++) {
+		(void)test_poll(t, j);
+	}
+	journal_io_inject(journal_test_io(j), JOURNAL_IO_OP_FDATASYNC, -EIO, 1);
+	while (journal_appended_end(j) < limit) {
+		test_append(t, j, i++, 200);
+	}
+	TEST_POLL_UNTIL(t, j, journal_has_failed(j));
+	for (int k = 0; k < 50; k++) {
+		(void)test_poll(t, j);
+	}
+	assert_int_equal(journal_sealed_below(j), 0);
+	assert_int_equal(journal_close(j), -EIO);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 int main(void)
@@ -1047,6 +1147,8 @@ int main(void)
 		TEST(test_journal_open_bad_conf_einval),
 		TEST(test_journal_stat_name_names),
 		TEST(test_journal_counter_uses_caller_array),
+		TEST(test_journal_sealed_below_advances_at_roll_barrier),
+		TEST(test_journal_sealed_below_stays_when_barrier_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
