@@ -11,6 +11,7 @@
 #include "core/crc32c.h"
 #include "core/wire.h"
 #include "journal/scan.h"
+#include "journal/grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,21 +76,6 @@ void journal_index_free(struct journal_index *ix)
 
 /* ---- Building ---- */
 
-static int index_grow(void **array, uint32_t *cap, uint32_t n, size_t size)
-{
-	if (n < *cap) {
-		return 0;
-	}
-	uint32_t ncap = *cap == 0 ? 16 : *cap * 2;
-	void *p = realloc(*array, (size_t)ncap * size);
-	if (p == NULL) {
-		return -ENOMEM;
-	}
-	*array = p;
-	*cap = ncap;
-	return 0;
-}
-
 int journal_index_builder_init(struct journal_index_builder *b, uint64_t base_position,
 			       struct journal_state *st)
 {
@@ -123,10 +109,10 @@ static int32_t index_part_of(struct journal_index_builder *b, const struct journ
 	if ((uint32_t)k < b->ix.nparts) {
 		return k;
 	}
-	if (index_grow((void **)&b->ix.parts, &b->parts_cap, b->ix.nparts, sizeof(*b->ix.parts)) !=
-		    0 ||
-	    index_grow((void **)&b->since_point, &b->since_cap, b->ix.nparts,
-		       sizeof(*b->since_point)) != 0) {
+	if (journal_array_grow((void **)&b->ix.parts, &b->parts_cap, b->ix.nparts,
+			       sizeof(*b->ix.parts)) != 0 ||
+	    journal_array_grow((void **)&b->since_point, &b->since_cap, b->ix.nparts,
+			       sizeof(*b->since_point)) != 0) {
 		return -ENOMEM;
 	}
 	struct journal_index_part *p = &b->ix.parts[k];
@@ -148,8 +134,8 @@ static int32_t index_part_of(struct journal_index_builder *b, const struct journ
 static int index_add_point(struct journal_index_builder *b, const struct journal_entry *e,
 			   uint32_t part)
 {
-	if (index_grow((void **)&b->ix.points, &b->points_cap, b->ix.npoints,
-		       sizeof(*b->ix.points)) != 0) {
+	if (journal_array_grow((void **)&b->ix.points, &b->points_cap, b->ix.npoints,
+			       sizeof(*b->ix.points)) != 0) {
 		return -ENOMEM;
 	}
 	b->ix.points[b->ix.npoints++] = (struct journal_index_point){

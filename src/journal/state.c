@@ -8,6 +8,7 @@
 #include "journal/state.h"
 
 #include "core/crc32c.h"
+#include "journal/grow.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -90,21 +91,6 @@ static int state_table_reserve(struct state_table *t, const struct journal_state
 		cap *= 2;
 	}
 	return cap == t->cap ? 0 : state_table_fill(t, cap, st, n, hash_of);
-}
-
-static int state_grow(void **array, uint32_t *cap, uint32_t n, size_t size)
-{
-	if (n < *cap) {
-		return 0;
-	}
-	uint32_t ncap = *cap == 0 ? 16 : *cap * 2;
-	void *p = realloc(*array, (size_t)ncap * size);
-	if (p == NULL) {
-		return -ENOMEM;
-	}
-	*array = p;
-	*cap = ncap;
-	return 0;
 }
 
 int journal_state_init(struct journal_state *st, uint32_t window, uint64_t idle_ns)
@@ -190,7 +176,8 @@ static int32_t state_add_part(struct journal_state *st, const uint8_t *topic, ui
 	struct state_lookup *l = state_lookup(st);
 
 	if (state_table_reserve(&l->parts, st, st->nparts, state_part_hash_of) != 0 ||
-	    state_grow((void **)&st->parts, &l->parts_cap, st->nparts, sizeof(*st->parts)) != 0) {
+	    journal_array_grow((void **)&st->parts, &l->parts_cap, st->nparts,
+			       sizeof(*st->parts)) != 0) {
 		return -ENOMEM;
 	}
 	struct journal_state_partition *p = &st->parts[st->nparts];
@@ -207,8 +194,8 @@ static int32_t state_add_stream(struct journal_state *st, uint64_t producer_id, 
 	struct state_lookup *l = state_lookup(st);
 
 	if (state_table_reserve(&l->streams, st, st->nstreams, state_stream_hash_of) != 0 ||
-	    state_grow((void **)&st->streams, &l->streams_cap, st->nstreams,
-		       sizeof(*st->streams)) != 0) {
+	    journal_array_grow((void **)&st->streams, &l->streams_cap, st->nstreams,
+			       sizeof(*st->streams)) != 0) {
 		return -ENOMEM;
 	}
 	uint64_t *offsets = calloc(st->window, sizeof(*offsets));
