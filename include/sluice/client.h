@@ -275,6 +275,7 @@ void sl_consumer_destroy(struct sl_consumer *c);
  * SUBSCRIBED, resending SUBSCRIBE every retry_timeout_ms, for up to
  * subscribe_timeout_ms; DELIVERs of other subscriptions arriving meanwhile are kept.
  * Returns 0 and the subscription id in *id; -EINVAL for invalid options or pattern;
+ * -EMSGSIZE when the SUBSCRIBE (start offsets) does not fit one datagram;
  * -SL_E* when the router refused (sl_consumer_sub_error() names the problem);
  * -ETIMEDOUT when it did not answer; -ENOSPC beyond 64 subscriptions; -errno.
  */

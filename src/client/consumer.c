@@ -69,8 +69,8 @@ static uint32_t consumer_pow2_at_least(uint32_t n)
 	return v;
 }
 
-static int consumer_create(const struct sl_consumer_config *cfg, transport_open_fn *open,
-			   const void *open_ctx, struct sl_consumer **out)
+int consumer_create(const struct sl_consumer_config *cfg, transport_open_fn *open,
+		    const void *open_ctx, uint32_t frame_limit, struct sl_consumer **out)
 {
 	struct sl_consumer *c;
 	int rc = consumer_config_check(cfg);
@@ -106,6 +106,7 @@ static int consumer_create(const struct sl_consumer_config *cfg, transport_open_
 	}
 	c->id = cfg->subscriber_id != 0 ? cfg->subscriber_id : request_random_u64();
 	c->next_sub_id = 1;
+	c->frame_limit = frame_limit;
 	c->clock = consumer_clock_monotonic;
 	c->heartbeat_ns = (uint64_t)cfg->heartbeat_interval_ms * 1000000u;
 	*out = c;
@@ -122,7 +123,7 @@ out_free_consumer:
 
 int sl_consumer_create(const struct sl_consumer_config *cfg, struct sl_consumer **out)
 {
-	return consumer_create(cfg, transport_udp_open, NULL, out);
+	return consumer_create(cfg, transport_udp_open, NULL, SL_WIRE_FRAME_BYTES_MAX, out);
 }
 
 struct consumer_sub *consumer_sub_find(struct sl_consumer *c, uint32_t id)
@@ -254,7 +255,7 @@ static int consumer_subscribe_frame(struct sl_consumer *c, struct consumer_sub *
 		rc = -ENOMEM;
 		goto out_free_offsets;
 	}
-	rc = wire_subscribe_encode(sub->subscribe_frame, SL_WIRE_FRAME_BYTES_MAX, &s, offs, &len);
+	rc = wire_subscribe_encode(sub->subscribe_frame, c->frame_limit, &s, offs, &len);
 	if (rc == 0 &&
 	    wire_decode(sub->subscribe_frame, len, SL_WIRE_FRAME_BYTES_MAX, &f) != SL_WIRE_OK) {
 		c->sub_error = f.sub_error;

@@ -100,6 +100,7 @@ struct sl_consumer {
 	struct sl_consumer_config cfg; /* cfg.router points at router_copy */
 	char *router_copy;
 	uint64_t id;
+	uint32_t frame_limit; /* largest datagram the transport sends */
 	struct client_addr addr;
 	struct transport tx;
 	struct consumer_sub subs[CONSUMER_SUBSCRIPTIONS_MAX];
@@ -127,6 +128,13 @@ static inline uint64_t consumer_now(const struct sl_consumer *c)
 }
 
 /* ---- consumer.c ---- */
+
+/* sl_consumer_create() over the transport that open(open_ctx) makes to cfg->router:
+ * transport_udp_open for libsluice, the DPDK transport for libsluice-dpdk. Same returns
+ * as sl_consumer_create(), plus the open function's errors. frame_limit bounds what the
+ * consumer sends (a larger SUBSCRIBE fails with -EMSGSIZE). */
+int consumer_create(const struct sl_consumer_config *cfg, transport_open_fn *open,
+		    const void *open_ctx, uint32_t frame_limit, struct sl_consumer **out);
 
 /* The subscription with this id in any state but FREE, or NULL. */
 struct consumer_sub *consumer_sub_find(struct sl_consumer *c, uint32_t id);
