@@ -136,6 +136,10 @@ void consumer_mark_returned(struct sl_consumer *c, struct consumer_sub *sub,
 /* Hands the release of one DELIVER's credit to its shard. */
 static void consumer_consumed(struct consumer_delivery *q)
 {
+	/* A resubscribe may have brought another shard count: that credit is gone. */
+	if (q->d.meta.shard >= q->sub->shard_count) {
+		return;
+	}
 	struct consumer_credit *cr = &q->sub->credit[q->d.meta.shard];
 
 	cr->consumed_batches++;

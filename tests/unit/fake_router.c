@@ -194,12 +194,8 @@ void fake_router_sub_nack(struct fake_router *r, const struct wire_frame *req, u
 	uint8_t body[sizeof(n)];
 
 	wire_nack_write(body, &n);
-	/* A pattern is not a topic name: the NACK of a SUBSCRIBE names none. */
-	struct wire_frame plain = *req;
-	if (req->hdr.type == SL_WIRE_SUBSCRIBE) {
-		plain.hdr.topic_len = 0;
-	}
-	fake_router_reply(r, &plain, SL_WIRE_NACK, body, sizeof(body));
+	/* Like the router, echo the frame's topic: for a SUBSCRIBE, its pattern. */
+	fake_router_reply(r, req, SL_WIRE_NACK, body, sizeof(body));
 }
 
 uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
