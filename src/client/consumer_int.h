@@ -48,7 +48,9 @@ struct consumer_partition {
 	uint32_t partition;
 	uint8_t topic_len;
 	char topic[SL_WIRE_TOPIC_BYTES_MAX + 1]; /* NUL-terminated: sl_event.topic */
-	uint64_t contig;			 /* every offset below was returned or skipped */
+	uint64_t floor;				 /* nothing below was returned */
+	uint64_t contig;			 /* every offset in [floor, contig) was returned
+						  * or skipped */
 	uint64_t end;				 /* highest offset returned + 1 */
 	uint32_t range_count;
 	struct consumer_range ranges[CONSUMER_RANGES_MAX]; /* sorted, disjoint, above contig */

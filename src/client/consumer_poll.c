@@ -21,7 +21,7 @@
 
 bool consumer_offset_returned(const struct consumer_partition *part, uint64_t offset)
 {
-	if (!part->started) {
+	if (!part->started || offset < part->floor) {
 		return false;
 	}
 	if (offset < part->contig) {
@@ -81,6 +81,27 @@ static void consumer_contig_advance(struct consumer_partition *p)
 	}
 }
 
+/*
+ * An offset below everything returned so far arrived (reordered on the way, or the
+ * first DELIVERs of a subscription crossed): what was returned becomes a range above a
+ * new floor. With the range table full it stays untracked: a redelivery of it would be
+ * returned again, which at-least-once allows.
+ */
+static void consumer_floor_lower(struct consumer_partition *p, uint64_t lo)
+{
+	if (p->range_count == CONSUMER_RANGES_MAX) {
+		return;
+	}
+	if (p->contig > p->floor) {
+		memmove(&p->ranges[1], &p->ranges[0], p->range_count * sizeof(p->ranges[0]));
+		p->ranges[0].lo = p->floor;
+		p->ranges[0].hi = p->contig;
+		p->range_count++;
+	}
+	p->floor = lo;
+	p->contig = lo;
+}
+
 /* Gives up on the lowest hole: its offsets will never be returned. */
 static void consumer_hole_abandon(struct sl_consumer *c, struct consumer_partition *p,
 				  uint64_t now_ns)
@@ -102,8 +123,12 @@ void consumer_mark_returned(struct sl_consumer *c, struct consumer_sub *sub,
 
 	if (!part->started) {
 		part->started = true;
+		part->floor = lo;
 		part->contig = lo;
 		part->end = lo;
+	}
+	if (lo < part->floor) {
+		consumer_floor_lower(part, lo);
 	}
 	if (hi <= part->contig) {
 		return;

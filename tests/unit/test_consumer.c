@@ -456,6 +456,90 @@ static void test_sl_consumer_create_rejects_bad_config(void **state)
 	assert_null(c);
 }
 
+static void test_sl_consumer_poll_acks_below_a_hole_until_it_expires(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	struct wire_frame f;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 4, 2, 0, 0); /* 2..3 missing */
+	assert_int_equal(fixture_poll(fx, 4), 4);
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	/* Cumulative: an ack past the hole would tell the router 2..3 were done. */
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 2);
+	/* No redelivery within ack_timeout x (redeliveries_max + 2) = 5 s: given up. */
+	fx->now += 5000 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 6);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.gap_offsets, 2);
+}
+
+static void test_sl_consumer_poll_returns_each_offset_once_when_reordered(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	uint8_t seen[256] = {0};
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	unsigned sent = 0;
+	unsigned dups = 0;
+	int got = 0;
+
+	fx->cfg.window_batches = 0;
+	fx->cfg.window_bytes = SL_WIRE_WINDOW_BYTES_MAX;
+	fixture_subscribe(fx);
+	/* 256 one-event batches, shuffled within blocks of 8 (reordering on the way),
+	 * a third of them sent twice (redeliveries). */
+	for (unsigned block = 0; block < 256; block += 8) {
+		unsigned order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+		for (unsigned i = 7; i > 0; i--) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			unsigned j = (unsigned)(rng % (i + 1));
+			unsigned t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (unsigned i = 0; i < 8; i++) {
+			unsigned copies = rng % 3 == 0 ? 2 : 1;
+			for (unsigned k = 0; k < copies; k++) {
+				fake_router_deliver(&fx->router, fx->sub, TOPIC, 1,
+						    block + order[i], 1, 0, (uint16_t)k);
+				sent++;
+			}
+			dups += copies - 1;
+			rng = rng * 6364136223846793005ull + 1;
+		}
+		/* Let the consumer keep up so the socket buffer never overflows. */
+		while (got < (int)(block + 8)) {
+			int n = sl_consumer_poll(fx->c, fx->ev, 64, RECV_MS);
+			assert_true(n > 0);
+			for (int i = 0; i < n; i++) {
+				assert_true(fx->ev[i].offset < 256);
+				seen[fx->ev[i].offset]++;
+			}
+			got += n;
+		}
+	}
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 50), 0);
+	for (unsigned i = 0; i < 256; i++) {
+		assert_int_equal(seen[i], 1);
+	}
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries, sent);
+	assert_int_equal(st.duplicates, dups);
+	assert_int_equal(st.gaps, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -474,6 +558,8 @@ int main(void)
 		T(test_sl_consumer_poll_reports_consumed_credit),
 		T(test_sl_consumer_poll_counts_credit_overrun),
 		T(test_sl_consumer_poll_acks_cumulatively_in_auto_mode),
+		T(test_sl_consumer_poll_acks_below_a_hole_until_it_expires),
+		T(test_sl_consumer_poll_returns_each_offset_once_when_reordered),
 		T(test_sl_consumer_ack_manual_is_cumulative_and_checked),
 		T(test_sl_consumer_poll_sends_heartbeats_on_time),
 		T(test_sl_consumer_poll_resubscribes_when_router_forgot),
