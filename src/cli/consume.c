@@ -37,6 +37,7 @@ struct consume_run {
 	uint64_t events;
 	bool interrupted;
 	bool timed_out;
+	int output_errno;	   /* stdout failed (EPIPE and the like); 0 while it works */
 	char error[CLI_ERR_BYTES]; /* "" when the run went well */
 	uint64_t start_ns;
 	struct cli_progress progress;
@@ -174,10 +175,12 @@ static void consume_loop(struct consume_run *r)
 		for (int i = 0; i < n; i++) {
 			cli_event_write(stdout, o->format, &ev[i]);
 		}
-		if (n > 0) {
-			fflush(stdout);
-		}
 		r->events += (uint64_t)n;
+		if (n > 0 && fflush(stdout) != 0) {
+			/* The reader went away (`| head`): stop as if interrupted. */
+			r->output_errno = errno != 0 ? errno : EIO;
+			break;
+		}
 		consume_show_progress(r, now);
 	}
 }
@@ -191,7 +194,9 @@ static int consume_report(struct consume_run *r, uint64_t end_ns)
 	if (r->c != NULL) {
 		sl_consumer_stats_get(r->c, &st);
 	}
-	if (o->has_count && r->events < o->count) {
+	if (r->output_errno != 0) {
+		consume_set_error(r, "stdout: %s", strerror(r->output_errno));
+	} else if (o->has_count && r->events < o->count) {
 		consume_set_error(r, "%s with %llu of %llu events",
 				  r->interrupted ? "interrupted" : "timed out",
 				  (unsigned long long)r->events, (unsigned long long)o->count);
@@ -258,6 +263,9 @@ int cli_consume_main(int argc, char **argv)
 	sa.sa_flags = (int)SA_RESETHAND; /* a second ^C ends the process at once */
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout is an error of fflush, not a signal: the consumer still
+	 * acknowledges what it printed and unsubscribes. */
+	(void)signal(SIGPIPE, SIG_IGN);
 
 	sl_consumer_config_init(&cfg);
 	cfg.router = o.router;
