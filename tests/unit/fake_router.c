@@ -266,6 +266,19 @@ int fake_router_recv_type(struct fake_router *r, struct wire_frame *f, uint8_t t
 	return -ETIMEDOUT;
 }
 
+/* Reference mode: the DELIVERs r->sub_deliver_batches asks for, once. */
+static void fake_router_deliver_after_subscribe(struct fake_router *r, const struct wire_frame *f)
+{
+	char topic[SL_WIRE_TOPIC_BYTES_MAX + 1];
+
+	memcpy(topic, f->topic, f->hdr.topic_len);
+	topic[f->hdr.topic_len] = '\0';
+	for (unsigned i = 0; i < r->sub_deliver_batches; i++) {
+		fake_router_deliver(r, r->subscription_id, topic, 0, 2 * i, 2, 0, 0);
+	}
+	r->sub_deliver_batches = 0;
+}
+
 /* Reference mode: the subscription frames of a consumer. */
 static void fake_router_consumer_frame(struct fake_router *r, const struct wire_frame *f)
 {
@@ -280,6 +293,7 @@ static void fake_router_consumer_frame(struct fake_router *r, const struct wire_
 			fake_router_sub_nack(r, f, r->sub_nack_reason, r->sub_nack_detail, 0);
 		} else {
 			fake_router_subscribed(r, f);
+			fake_router_deliver_after_subscribe(r, f);
 		}
 		break;
 	case SL_WIRE_UNSUBSCRIBE:

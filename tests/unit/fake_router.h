@@ -64,6 +64,9 @@ struct fake_router {
 	uint16_t sub_nack_reason; /* non-zero: SUBSCRIBE answered with this NACK */
 	uint32_t sub_nack_detail; /* its detail (enum sl_sub_error) */
 	struct sl_wire_subscribed sub_answer; /* what SUBSCRIBED says (window echoed) */
+	unsigned sub_deliver_batches;	      /* after the first SUBSCRIBED: that many DELIVERs of
+				       * 2 events (offsets 0..) on partition 0 of the
+				       * pattern, which must then be a literal topic */
 	uint64_t subscriber_id;		      /* of the last SUBSCRIBE */
 	uint32_t subscription_id;
 	atomic_uint_fast64_t subscribes;

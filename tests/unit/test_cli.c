@@ -7,6 +7,7 @@
  * its flags (every --from form), UTF-8 checking and the three event formats.
  */
 #include "cli/cli.h"
+#include "fake_router.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -452,6 +454,69 @@ static void test_cli_event_write_formats(void **state)
 	free(s);
 }
 
+/* Runs `sluice consume ARGS` in this process with stdout captured into out[cap]. */
+static int run_consume(char **argv, int argc, char *out, size_t cap)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDOUT_FILENO);
+	int rc;
+
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	fflush(stdout);
+	assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+	rc = cli_consume_main(argc, argv);
+	fflush(stdout);
+	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, cap - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+static void test_cli_consume_main_prints_count_events(void **state)
+{
+	struct fake_router r;
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(fake_router_open(&r), 0);
+	r.sub_deliver_batches = 3; /* 6 events: offsets 0..5 */
+	assert_int_equal(fake_router_start(&r, 1, 0), 0);
+	char *argv[] = {"consume", "--router", r.hostport, "orders", "--count",
+			"4",	   "--format", "hex",	   "--json", NULL};
+	assert_int_equal(run_consume(argv, 9, out, sizeof(out)), CLI_EXIT_OK);
+	fake_router_stop(&r);
+	/* The fourth event, then the summary as the last line. */
+	assert_non_null(strstr(out, "orders 0 0 1000 6b 0000000000000000\n"));
+	assert_non_null(strstr(out, "orders 0 3 1003 6b 0300000000000000\n"));
+	assert_null(strstr(out, "orders 0 4 "));
+	assert_non_null(strstr(out, "{\"summary\":true,\"events\":4,"));
+	assert_non_null(strstr(out, "\"error\":null}\n"));
+	assert_int_equal(atomic_load(&r.unsubscribes), 1);
+	fake_router_close(&r);
+}
+
+static void test_cli_consume_main_fails_on_refusal(void **state)
+{
+	struct fake_router r;
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(fake_router_open(&r), 0);
+	r.sub_nack_reason = SL_NACK_BAD_GROUP;
+	r.sub_nack_detail = SL_SUB_GROUP_STRATEGY;
+	assert_int_equal(fake_router_start(&r, 1, 0), 0);
+	char *argv[] = {"consume", "--router", r.hostport, "orders.*", "--json", NULL};
+	assert_int_equal(run_consume(argv, 5, out, sizeof(out)), CLI_EXIT_FAILED);
+	fake_router_stop(&r);
+	assert_non_null(
+		strstr(out, "\"error\":\"subscribe orders.*: router: bad consumer group: "));
+	fake_router_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +536,8 @@ int main(void)
 		cmocka_unit_test(test_cli_consume_parse_rejects_bad_usage),
 		cmocka_unit_test(test_cli_utf8_is_valid_rejects_malformed),
 		cmocka_unit_test(test_cli_event_write_formats),
+		cmocka_unit_test(test_cli_consume_main_prints_count_events),
+		cmocka_unit_test(test_cli_consume_main_fails_on_refusal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
