@@ -398,7 +398,7 @@ int sl_unsubscribe(struct sl_consumer *c, uint32_t id)
 	if (sub == NULL) {
 		return -ENOENT;
 	}
-	consumer_release(c, now);
+	consumer_release(c);
 	rc = consumer_send_due(c, now, true);
 	if (rc != 0) {
 		return rc;
@@ -414,7 +414,7 @@ void sl_consumer_destroy(struct sl_consumer *c)
 		return;
 	}
 	now = consumer_now(c);
-	consumer_release(c, now);
+	consumer_release(c);
 	(void)consumer_send_due(c, now, true);
 	for (unsigned i = 0; i < CONSUMER_SUBSCRIPTIONS_MAX; i++) {
 		struct consumer_sub *sub = &c->subs[i];

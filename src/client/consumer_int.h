@@ -13,6 +13,9 @@
 
 /* Subscriptions one consumer holds at once. */
 #define CONSUMER_SUBSCRIPTIONS_MAX 64u
+/* (topic, partition)s one subscription tracks; DELIVERs for more are ignored
+ * (counted invalid): the router decides what arrives, so memory needs a bound. */
+#define CONSUMER_PARTITIONS_MAX 4096u
 /* Returned offset ranges kept above a partition's contiguous mark (holes between). */
 #define CONSUMER_RANGES_MAX 32u
 /* Bounds on configuration. */
@@ -85,6 +88,7 @@ struct consumer_sub {
 	struct consumer_credit *credit;	    /* [shard_count] */
 	uint16_t shard_count;
 	struct consumer_partition *partitions; /* list: a subscription reads few */
+	uint32_t partition_count;
 };
 
 /* A DELIVER taken in, its records returned a poll at a time. */
@@ -154,7 +158,8 @@ int consumer_send_subscribe(struct sl_consumer *c, struct consumer_sub *sub, uin
 /* Takes in every datagram waiting (bounded), handling each frame. Returns 0 or -errno. */
 int consumer_receive(struct sl_consumer *c, uint64_t now_ns);
 
-/* Finds or adds the state of (topic, partition) in sub. NULL when out of memory. */
+/* Finds or adds the state of (topic, partition) in sub. NULL when out of memory or
+ * CONSUMER_PARTITIONS_MAX are tracked. */
 struct consumer_partition *consumer_partition_get(struct consumer_sub *sub, const uint8_t *topic,
 						  uint8_t topic_len, uint32_t partition);
 
@@ -162,7 +167,7 @@ struct consumer_partition *consumer_partition_get(struct consumer_sub *sub, cons
 
 /* Releases what the last poll returned: DELIVERs become consumed (credit owed) and,
  * in auto mode, returned events acknowledged. */
-void consumer_release(struct sl_consumer *c, uint64_t now_ns);
+void consumer_release(struct sl_consumer *c);
 
 /* Sends what is due: SUBSCRIBE resends, heartbeats, CREDITs, CONSUMER_ACKs; with
  * `force`, every owed CREDIT and ACK at once (destroy, unsubscribe). Returns 0 or

@@ -172,9 +172,8 @@ static void consumer_consumed(struct consumer_delivery *q)
 	cr->dirty = true;
 }
 
-void consumer_release(struct sl_consumer *c, uint64_t now_ns)
+void consumer_release(struct sl_consumer *c)
 {
-	(void)now_ns;
 	for (; c->rel != c->head; c->rel++) {
 		struct consumer_delivery *q = &c->queue[c->rel & c->queue_mask];
 		if (q->frame != NULL) {
@@ -427,7 +426,7 @@ int sl_consumer_poll(struct sl_consumer *c, struct sl_event *out, size_t n, int 
 	if (n > 0 && out == NULL) {
 		return -EINVAL;
 	}
-	consumer_release(c, consumer_now(c));
+	consumer_release(c);
 	rc = consumer_round(c, out, n, &k);
 	while (rc == 0 && k == 0 && n > 0) {
 		uint64_t now = clock_monotonic_ns();

@@ -23,10 +23,14 @@ struct consumer_partition *consumer_partition_get(struct consumer_sub *sub, cons
 			return p;
 		}
 	}
+	if (sub->partition_count == CONSUMER_PARTITIONS_MAX) {
+		return NULL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		return NULL;
 	}
+	sub->partition_count++;
 	p->partition = partition;
 	p->topic_len = topic_len;
 	memcpy(p->topic, topic, topic_len);
@@ -207,8 +211,8 @@ static void consumer_on_deliver(struct sl_consumer *c, const uint8_t *buf, uint3
 		consumer_partition_get(sub, d.topic, d.topic_len, d.partition);
 	uint8_t *copy = part != NULL && c->tail - c->rel <= c->queue_mask ? malloc(len) : NULL;
 	if (copy == NULL) {
-		/* Not acked, so the router sends it again; consumed now so that the
-		 * credit it took comes back. */
+		/* Queue full, no memory, or too many partitions: not acked, so the
+		 * router sends it again; consumed now so that its credit comes back. */
 		c->stats.deliveries_dropped++;
 		cr->consumed_batches++;
 		cr->consumed_bytes += len;
