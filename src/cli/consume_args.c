@@ -194,11 +194,35 @@ static bool consume_parse_rfc3339(const char *s, uint64_t *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60) {
 		return false;
 	}
-	int64_t t = consume_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - east;
+	int64_t t = consume_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+		    (int64_t)mi * 60 + sec - east;
 	if (t < 0 || (uint64_t)t > UINT64_MAX / 1000000000u - 1) {
 		return false;
 	}
 	*out = (uint64_t)t * 1000000000u + frac;
+	return true;
+}
+
+/* Reads one "P:OFFSET" at *p (up to a ',' or the end) and moves *p past it. */
+static bool consume_parse_offset_entry(const char **p, struct sl_start_offset *so)
+{
+	char *end;
+
+	if (**p < '0' || **p > '9') {
+		return false;
+	}
+	errno = 0;
+	unsigned long long part = strtoull(*p, &end, 10);
+	if (errno != 0 || *end != ':' || part > UINT32_MAX || end[1] < '0' || end[1] > '9') {
+		return false;
+	}
+	unsigned long long off = strtoull(end + 1, &end, 10);
+	if (errno != 0 || (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0')) {
+		return false;
+	}
+	so->partition = (uint32_t)part;
+	so->offset = off;
+	*p = *end == ',' ? end + 1 : end;
 	return true;
 }
 
@@ -209,50 +233,29 @@ static int consume_parse_offset_list(const char *arg, struct cli_consume_opts *o
 
 	o->offset_count = 0;
 	while (*p != '\0') {
-		char *end;
+		struct sl_start_offset *so = &o->offsets[o->offset_count];
 		if (o->offset_count == SL_WIRE_START_OFFSETS_MAX) {
 			snprintf(err, CLI_ERR_BYTES, "--from: more than %u partitions",
 				 SL_WIRE_START_OFFSETS_MAX);
 			return -EINVAL;
 		}
-		if (*p < '0' || *p > '9') {
-			goto bad;
-		}
-		errno = 0;
-		unsigned long long part = strtoull(p, &end, 10);
-		if (errno != 0 || *end != ':' || part > UINT32_MAX) {
-			goto bad;
-		}
-		p = end + 1;
-		if (*p < '0' || *p > '9') {
-			goto bad;
-		}
-		unsigned long long off = strtoull(p, &end, 10);
-		if (errno != 0 || (*end != ',' && *end != '\0')) {
-			goto bad;
-		}
-		struct sl_start_offset *so = &o->offsets[o->offset_count];
-		if (o->offset_count > 0 && part <= so[-1].partition) {
+		if (!consume_parse_offset_entry(&p, so)) {
 			snprintf(err, CLI_ERR_BYTES,
-				 "--from: partitions must be strictly increasing, got %llu after "
-				 "%u",
-				 part, so[-1].partition);
+				 "--from: '%s' is not P:OFFSET[,P:OFFSET...] (non-negative "
+				 "integers)",
+				 arg);
 			return -EINVAL;
 		}
-		so->partition = (uint32_t)part;
-		so->offset = off;
-		o->offset_count++;
-		p = *end == ',' ? end + 1 : end;
-		if (*end == ',' && *p == '\0') {
-			goto bad;
+		if (o->offset_count > 0 && so->partition <= so[-1].partition) {
+			snprintf(err, CLI_ERR_BYTES,
+				 "--from: partitions must be strictly increasing, got %u after %u",
+				 so->partition, so[-1].partition);
+			return -EINVAL;
 		}
+		o->offset_count++;
 	}
 	o->start = SL_START_OFFSETS;
 	return 0;
-bad:
-	snprintf(err, CLI_ERR_BYTES,
-		 "--from: '%s' is not P:OFFSET[,P:OFFSET...] (non-negative integers)", arg);
-	return -EINVAL;
 }
 
 int cli_consume_parse_from(const char *arg, struct cli_consume_opts *o, char *err)
