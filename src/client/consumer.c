@@ -319,7 +319,11 @@ static int consumer_wait_state(struct sl_consumer *c, struct consumer_sub *sub, 
 		if (rc < 0) {
 			return rc;
 		}
+		/* Other subscriptions keep their heartbeats, credits and acks going. */
 		rc = consumer_receive(c, consumer_now(c));
+		if (rc == 0) {
+			rc = consumer_send_due(c, consumer_now(c), false);
+		}
 		if (rc < 0) {
 			return rc;
 		}
