@@ -321,7 +321,7 @@ static int consumer_wait_state(struct sl_consumer *c, struct consumer_sub *sub, 
 		}
 		/* Other subscriptions keep their heartbeats, credits and acks going. */
 		rc = consumer_receive(c, consumer_now(c));
-		if (rc == 0) {
+		if (rc == 0 && sub->state == while_state) {
 			rc = consumer_send_due(c, consumer_now(c), false);
 		}
 		if (rc < 0) {
