@@ -91,7 +91,6 @@ static void consume_defaults(struct cli_consume_opts *o)
 	sl_consumer_config_init(&cfg);
 	memset(o, 0, sizeof(*o));
 	o->router = CLI_ROUTER_DEFAULT;
-	o->weight = 0;
 	o->strategy = SL_GROUP_NONE;
 	o->start = SL_START_LATEST;
 	o->format = CLI_FORMAT_TEXT;
