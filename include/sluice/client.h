@@ -290,8 +290,8 @@ int sl_subscribe(struct sl_consumer *c, const char *pattern,
 int sl_unsubscribe(struct sl_consumer *c, uint32_t id);
 
 /*
- * Returns up to n events in out[] (0 when none arrived within timeout_ms; 0 ms: do not
- * wait). First releases what the previous poll returned: its DELIVERs count as consumed
+ * Returns up to n events in out[] (0 when none arrived within timeout_ms; 0 or less: do
+ * not wait). First releases what the previous poll returned: its DELIVERs count as consumed
  * (credit goes back to the router) and, in auto ack mode, its events as acknowledged.
  * Also sends heartbeats, credits and acks that are due. Redelivered events already
  * returned are skipped (stats.duplicates); nothing unreturned is ever skipped except
