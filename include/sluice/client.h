@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libsluice: the producer API and small request/response helpers (metadata, stats,
- * ping) used by applications and by the `sluice` command. Handles are opaque; nothing
- * here exposes DPDK or liburing. A producer is single-threaded: call it from one thread
- * (or serialise calls yourself). It never blocks except where a function says so.
+ * libsluice: the producer and consumer APIs and small request/response helpers
+ * (metadata, stats, ping) used by applications and by the `sluice` command. Handles are
+ * opaque; nothing here exposes DPDK or liburing. A producer or a consumer is
+ * single-threaded: call it from one thread (or serialise calls yourself). It never
+ * blocks except where a function says so.
  */
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
@@ -158,6 +159,167 @@ int sl_metadata_fetch(const char *router, const char *topic, uint32_t timeout_ms
 
 /* Blocking PING; *rtt_ns gets the round trip. Returns 0, -ETIMEDOUT or -errno. */
 int sl_ping(const char *router, uint32_t timeout_ms, uint64_t *rtt_ns);
+
+/* ---- consumer ---- */
+
+struct sl_consumer;
+
+/* When the events a poll returned count as processed (acknowledged to the router). */
+enum sl_consumer_ack_mode {
+	SL_CONSUMER_ACK_AUTO = 0,   /* at the next sl_consumer_poll (or destroy) */
+	SL_CONSUMER_ACK_MANUAL = 1, /* only through sl_consumer_ack() */
+};
+
+/* Consumer settings. Fill with sl_consumer_config_init(), then change what you need. */
+struct sl_consumer_config {
+	const char *router;		    /* "HOST:PORT"; default "127.0.0.1:7800" */
+	uint64_t subscriber_id;		    /* 0 (default): random */
+	uint32_t heartbeat_interval_ms;	    /* default 1000; never longer than a third of the
+					  * router's consumer timeout (from SUBSCRIBED) */
+	uint32_t window_batches;	    /* credit window per subscription per shard, in
+					  * DELIVERs: 0 (no limit) or 1..65536; default 256 */
+	uint64_t window_bytes;		    /* idem in bytes: 0 (default: no limit) or
+					  * 8972..2^30; not both 0 */
+	enum sl_consumer_ack_mode ack_mode; /* default SL_CONSUMER_ACK_AUTO */
+	uint32_t ack_interval_us;	    /* CONSUMER_ACK and CREDIT go out at most this
+					  * often per partition / shard; default 5000 */
+	uint32_t subscribe_timeout_ms;	    /* sl_subscribe gives up after; default 5000 */
+	uint32_t retry_timeout_ms;	    /* SUBSCRIBE/UNSUBSCRIBE resent after; default 100 */
+	uint32_t queue_batches_max;	    /* DELIVERs held between receive and poll; more
+					  * are dropped (counted) and come back by
+					  * redelivery; default 4096 */
+};
+
+/* One start offset: the first offset delivered from `partition` of the offsets topic. */
+struct sl_start_offset {
+	uint32_t partition;
+	uint64_t offset;
+};
+
+/* How one subscription is made. Fill with sl_subscribe_options_init(). */
+struct sl_subscribe_options {
+	const char *group;		       /* consumer group, or NULL (default): every batch */
+	uint16_t weight;		       /* in a group: 1..1000 (default 1); alone: ignored */
+	enum sl_group_strategy strategy;       /* in a group; default SL_GROUP_ROUND_ROBIN */
+	enum sl_start start;		       /* default SL_START_LATEST */
+	uint64_t start_timestamp_ns;	       /* SL_START_TIMESTAMP: CLOCK_REALTIME ns */
+	enum sl_start start_fallback;	       /* SL_START_OFFSETS: LATEST (default) or EARLIEST
+					  * for partitions not listed */
+	const char *offsets_topic;	       /* SL_START_OFFSETS: the topic the offsets are of;
+					  * the pattern must match it */
+	const struct sl_start_offset *offsets; /* SL_START_OFFSETS: strictly increasing
+						* partitions; copied */
+	uint32_t offset_count;		       /* 1..512 */
+	enum sl_slow_policy slow_policy;       /* default SL_SLOW_REPLAY */
+};
+
+/* One event returned by sl_consumer_poll. Pointers are valid until the next poll (or
+ * destroy); topic is NUL-terminated, key and value are not. */
+struct sl_event {
+	const char *topic;
+	uint32_t partition;
+	uint32_t subscription; /* the subscription id it came through */
+	uint64_t offset;
+	uint64_t timestamp_ns; /* the producer's CLOCK_REALTIME when it was produced */
+	const uint8_t *key;    /* NULL when key_len is 0 */
+	const uint8_t *value;
+	uint32_t key_len;
+	uint32_t value_len;
+};
+
+/* Consumer counters, cumulative since create. */
+struct sl_consumer_stats {
+	uint64_t events;	     /* returned by sl_consumer_poll */
+	uint64_t deliveries;	     /* valid DELIVERs taken in */
+	uint64_t redeliveries;	     /* of those, with attempt > 0 */
+	uint64_t duplicates;	     /* events skipped: already returned (redelivery) */
+	uint64_t gaps;		     /* holes in a partition's offsets (drop policy, or a
+				    * replay hole never filled): offsets never returned */
+	uint64_t gap_offsets;	     /* offsets in those holes */
+	uint64_t gaps_filled;	     /* holes closed later by a redelivery */
+	uint64_t deliveries_invalid; /* DELIVERs malformed, for an unknown subscription
+				      * or shard: ignored */
+	uint64_t deliveries_dropped; /* dropped with the queue full (queue_batches_max) */
+	uint64_t credit_overruns;    /* DELIVERs beyond the window granted (a router bug) */
+	uint64_t credits_sent;
+	uint64_t acks_sent; /* CONSUMER_ACK frames */
+	uint64_t heartbeats_sent;
+	uint64_t subscribes_sent; /* SUBSCRIBE frames, retransmits included */
+	uint64_t resubscribes;	  /* after the router said it did not know us */
+	uint64_t nacks;
+	uint64_t datagrams_sent;
+	uint64_t datagrams_received;
+	uint64_t datagrams_invalid; /* not a valid frame for this consumer: ignored */
+	uint64_t queued_batches;    /* now: DELIVERs waiting to be polled */
+};
+
+/* Fills `cfg` with the documented defaults. */
+void sl_consumer_config_init(struct sl_consumer_config *cfg);
+
+/* Fills `opts` with the documented defaults (latest, no group, replay). */
+void sl_subscribe_options_init(struct sl_subscribe_options *opts);
+
+/*
+ * Creates a consumer talking to cfg->router over kernel UDP. Copies what it needs.
+ * Returns 0 and *out, -EINVAL for a bad setting or address, -ENOMEM, or -errno.
+ */
+int sl_consumer_create(const struct sl_consumer_config *cfg, struct sl_consumer **out);
+
+/* Acknowledges what auto mode owes, unsubscribes every subscription (waiting at most
+ * retry_timeout_ms * 3 for the answers) and frees the consumer. */
+void sl_consumer_destroy(struct sl_consumer *c);
+
+/*
+ * Subscribes to `pattern` (topic names with `*` for one token, a trailing `>` for one or
+ * more; docs/PROTOCOL.md) with `opts` (NULL: defaults). Blocks until the router answers
+ * SUBSCRIBED, resending SUBSCRIBE every retry_timeout_ms, for up to
+ * subscribe_timeout_ms; DELIVERs of other subscriptions arriving meanwhile are kept.
+ * Returns 0 and the subscription id in *id; -EINVAL for invalid options or pattern;
+ * -EMSGSIZE when the SUBSCRIBE (start offsets) does not fit one datagram;
+ * -SL_E* when the router refused (sl_consumer_sub_error() names the problem);
+ * -ETIMEDOUT when it did not answer; -ENOSPC beyond 64 subscriptions; -errno.
+ */
+int sl_subscribe(struct sl_consumer *c, const char *pattern,
+		 const struct sl_subscribe_options *opts, uint32_t *id);
+
+/*
+ * Ends subscription `id`: flushes its acks, sends UNSUBSCRIBE until the router confirms
+ * (at most subscribe_timeout_ms) and drops its undelivered events. Returns 0, -ENOENT,
+ * -ETIMEDOUT (the router will time it out) or -errno.
+ */
+int sl_unsubscribe(struct sl_consumer *c, uint32_t id);
+
+/*
+ * Returns up to n events in out[] (0 when none arrived within timeout_ms; 0 or less: do
+ * not wait). First releases what the previous poll returned: its DELIVERs count as consumed
+ * (credit goes back to the router) and, in auto ack mode, its events as acknowledged.
+ * Also sends heartbeats, credits and acks that are due. Redelivered events already
+ * returned are skipped (stats.duplicates); nothing unreturned is ever skipped except
+ * holes the router never fills (stats.gaps). Returns the count, or -errno; -SL_E* when
+ * the router refused a subscription while resubscribing.
+ */
+int sl_consumer_poll(struct sl_consumer *c, struct sl_event *out, size_t n, int timeout_ms);
+
+/*
+ * Manual ack mode (also allowed in auto mode): every event of (topic, partition) up to
+ * and including `offset` is processed. Cumulative; sent within ack_interval_us by a
+ * later poll, or by destroy. Returns 0; -ENOENT when no subscription received that
+ * partition; -EINVAL when `offset` was not returned yet.
+ */
+int sl_consumer_ack(struct sl_consumer *c, const char *topic, uint32_t partition, uint64_t offset);
+
+/* The problem the router named in its last refusal of a subscription frame (or the
+ * client-side check of sl_subscribe found), SL_SUB_OK when none. */
+enum sl_sub_error sl_consumer_sub_error(const struct sl_consumer *c);
+
+/* What an enum sl_sub_error means ("'>' before the last token", ...). Never NULL. */
+const char *sl_sub_error_name(unsigned error);
+
+/* Copies the consumer's counters. */
+void sl_consumer_stats_get(const struct sl_consumer *c, struct sl_consumer_stats *out);
+
+/* The subscriber id in use (random unless configured). */
+uint64_t sl_consumer_id(const struct sl_consumer *c);
 
 #ifdef __cplusplus
 }

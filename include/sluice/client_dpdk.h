@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libsluice-dpdk (pkg-config sluice-dpdk): the libsluice producer over a DPDK ethdev
- * queue, for producers that are DPDK applications themselves. Same API, batching and
+ * libsluice-dpdk (pkg-config sluice-dpdk): the libsluice producer and consumer over a
+ * DPDK ethdev queue, for producers that are DPDK applications themselves. Same API, batching and
  * reliability as the kernel UDP producer of <sluice/client.h>; only creation differs.
  * The library carries the whole libsluice API: link it instead of libsluice. This
  * header exposes no DPDK type: the port and queue are plain integers, a mempool is an
@@ -54,6 +54,16 @@ void sl_dpdk_transport_config_init(struct sl_dpdk_transport_config *dcfg);
  */
 int sl_producer_create_dpdk(const struct sl_producer_config *cfg,
 			    const struct sl_dpdk_transport_config *dcfg, struct sl_producer **out);
+
+/*
+ * Creates a consumer that reaches cfg->router through the same kind of queue as
+ * sl_producer_create_dpdk() (same dcfg rules; its SUBSCRIBE must fit 1472 bytes, about
+ * 80 start offsets). DELIVERs are read from the queue's RX mbufs, so the port's MTU and
+ * RX pool must hold the router's largest frame. Use it from one lcore/thread only.
+ * Returns as sl_consumer_create(), plus -ENODEV and -EHOSTUNREACH.
+ */
+int sl_consumer_create_dpdk(const struct sl_consumer_config *cfg,
+			    const struct sl_dpdk_transport_config *dcfg, struct sl_consumer **out);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,15 @@ enum sl_error {
 	SL_EOUTOFSEQUENCE = SL_ENACK_BASE + 9,
 	SL_EFENCED = SL_ENACK_BASE + 10,
 	SL_EUNSUPPORTED = SL_ENACK_BASE + 11,
+	/* Subscriptions: sl_consumer_sub_error() names the problem where the router did. */
+	SL_EBADPATTERN = SL_ENACK_BASE + 12,
+	SL_EBADCREDIT = SL_ENACK_BASE + 13,
+	SL_EBADGROUP = SL_ENACK_BASE + 14,
+	SL_EBADSTART = SL_ENACK_BASE + 15,
+	SL_ECONFLICT = SL_ENACK_BASE + 16,
+	SL_EUNKNOWNSUB = SL_ENACK_BASE + 17,
+	SL_ESUBSFULL = SL_ENACK_BASE + 18,
+	SL_EUNKNOWNOFFSET = SL_ENACK_BASE + 19,
 };
 
 /* Describes `err` (negative, as returned): errno text or the router's reason. Never NULL. */

@@ -479,7 +479,7 @@ enum sl_sub_error {
  * offsets_topic_len bytes of topic name (padded to 8), then offset_count
  * struct sl_wire_start_offset sorted by strictly increasing partition. The topic field of
  * the header is the pattern. The window is the credit this subscription starts with at
- * each shard (the consumer library splits its whole window by the shard count).
+ * each shard (libsluice's window setting is per shard and sent as is).
  */
 struct sl_wire_subscribe {
 	uint64_t start_value;	   /* SL_START_TIMESTAMP: CLOCK_REALTIME ns; else 0 */

@@ -97,6 +97,11 @@ void cli_json_string(struct cli_json *j, const char *key, const char *s);
  * byte (decode, then encode as Latin-1). The output is pure ASCII.
  */
 void cli_json_bytes(struct cli_json *j, const char *key, const uint8_t *p, size_t len);
+/* A string of len bytes that the caller checked is valid UTF-8 (cli_utf8_is_valid),
+ * escaped as JSON requires (NUL included); NULL writes null. */
+void cli_json_utf8(struct cli_json *j, const char *key, const uint8_t *p, size_t len);
+/* Bytes as a base64 string (cli_base64_write). */
+void cli_json_base64(struct cli_json *j, const char *key, const uint8_t *p, size_t len);
 /* Ends the top-level object with a newline and flushes. */
 void cli_json_finish(struct cli_json *j);
 /* Ends the top-level object with a newline, without flushing (one object per line). */
@@ -158,6 +163,65 @@ void cli_produce_usage(FILE *f);
 
 /* Runs `sluice produce`. Returns an enum cli_exit. */
 int cli_produce_main(int argc, char **argv);
+
+/* ---- consume_args.c / consume_format.c / consume.c ---- */
+
+enum cli_consume_format {
+	CLI_FORMAT_TEXT,
+	CLI_FORMAT_JSON,
+	CLI_FORMAT_HEX,
+};
+
+struct cli_consume_opts {
+	const char *router;
+	const char *pattern;
+	const char *group; /* NULL: no group */
+	uint16_t weight;
+	enum sl_group_strategy strategy;
+	enum sl_start start;
+	uint64_t start_timestamp_ns; /* --from TIMESTAMP */
+	bool offset_every_partition; /* --from OFFSET: every partition of the topic */
+	uint64_t offset;	     /* its value */
+	uint32_t offset_count;	     /* --from P:OFFSET,...: the list */
+	struct sl_start_offset offsets[SL_WIRE_START_OFFSETS_MAX];
+	bool has_count;
+	uint64_t count;
+	uint32_t timeout_ms; /* --timeout; 0: none */
+	enum cli_consume_format format;
+	uint32_t window_batches;
+	uint64_t window_bytes;
+	enum sl_slow_policy slow;
+	bool json; /* summary object as the last line of stdout */
+	bool help;
+};
+
+/*
+ * Parses `sluice consume` flags (argv[0] is "consume"). Returns 0, or -EINVAL with a
+ * message naming the bad flag or argument in err[CLI_ERR_BYTES].
+ */
+int cli_consume_parse(int argc, char **argv, struct cli_consume_opts *opts, char *err);
+
+/*
+ * Parses a --from value: latest, earliest, OFFSET, P:OFFSET[,P:OFFSET...], an RFC 3339
+ * UTC or offset time (2026-11-23T10:00:00Z, fractions allowed) or @UNIXNS. Returns 0 or
+ * -EINVAL with a message in err.
+ */
+int cli_consume_parse_from(const char *arg, struct cli_consume_opts *o, char *err);
+
+/* Usage text of `sluice consume`. */
+void cli_consume_usage(FILE *f);
+
+/* True when p[0..len) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+bool cli_utf8_is_valid(const uint8_t *p, size_t len);
+
+/* Writes p[0..len) as standard base64 (with padding) to f. */
+void cli_base64_write(FILE *f, const uint8_t *p, size_t len);
+
+/* Writes one event as a line in `format` (docs/OPERATIONS.md, "sluice consume"). */
+void cli_event_write(FILE *f, enum cli_consume_format format, const struct sl_event *ev);
+
+/* Runs `sluice consume`. Returns an enum cli_exit. */
+int cli_consume_main(int argc, char **argv);
 
 /* ---- stats.c ---- */
 

@@ -143,6 +143,35 @@ void cli_json_bytes(struct cli_json *j, const char *key, const uint8_t *p, size_
 	fputc('"', j->f);
 }
 
+void cli_json_utf8(struct cli_json *j, const char *key, const uint8_t *p, size_t len)
+{
+	cli_json_key(j, key);
+	if (p == NULL) {
+		fputs("null", j->f);
+		return;
+	}
+	fputc('"', j->f);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\') {
+			fputc('\\', j->f);
+			fputc(p[i], j->f);
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			fprintf(j->f, "\\u%04x", p[i]);
+		} else {
+			fputc(p[i], j->f);
+		}
+	}
+	fputc('"', j->f);
+}
+
+void cli_json_base64(struct cli_json *j, const char *key, const uint8_t *p, size_t len)
+{
+	cli_json_key(j, key);
+	fputc('"', j->f);
+	cli_base64_write(j->f, p, len);
+	fputc('"', j->f);
+}
+
 void cli_json_end_line(struct cli_json *j)
 {
 	SL_ASSERT(j->depth == 0);

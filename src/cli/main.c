@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Entry point of the `sluice` command: a table of subcommands (produce, stats, ping,
- * metadata, journal; consume joins it later) and the global --help and --version.
+ * Entry point of the `sluice` command: a table of subcommands (produce, consume, stats,
+ * ping, metadata, journal) and the global --help and --version.
  * Each subcommand parses its own flags; see cli.h for the exit statuses.
  */
 #include "cli/cli.h"
@@ -21,6 +21,7 @@ struct cli_command {
 static const struct cli_command cli_commands[] = {
 	{"produce", "send events (generated or stdin lines) and wait for their acks",
 	 cli_produce_main},
+	{"consume", "subscribe to a pattern and print the events, one per line", cli_consume_main},
 	{"stats", "print a router's counters, router-wide and per shard", cli_stats_main},
 	{"ping", "check that a router answers and measure the round trip", cli_ping_main},
 	{"metadata", "print a router's limits and a topic's partitions", cli_metadata_main},

@@ -19,6 +19,14 @@ static const char *const error_router_names[] = {
 	[SL_EOUTOFSEQUENCE - SL_ENACK_BASE] = "router: batch out of sequence",
 	[SL_EFENCED - SL_ENACK_BASE] = "router: fenced by a newer epoch of this producer id",
 	[SL_EUNSUPPORTED - SL_ENACK_BASE] = "router: unsupported frame type",
+	[SL_EBADPATTERN - SL_ENACK_BASE] = "router: invalid subscription pattern",
+	[SL_EBADCREDIT - SL_ENACK_BASE] = "router: bad credit window",
+	[SL_EBADGROUP - SL_ENACK_BASE] = "router: bad consumer group",
+	[SL_EBADSTART - SL_ENACK_BASE] = "router: bad start position",
+	[SL_ECONFLICT - SL_ENACK_BASE] = "router: subscription conflict",
+	[SL_EUNKNOWNSUB - SL_ENACK_BASE] = "router: unknown subscription",
+	[SL_ESUBSFULL - SL_ENACK_BASE] = "router: subscription table full",
+	[SL_EUNKNOWNOFFSET - SL_ENACK_BASE] = "router: ack for an offset not delivered",
 };
 
 const char *sl_strerror(int err)

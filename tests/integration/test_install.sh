@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # libsluice as a user gets it: install into a scratch root, build examples/produce.c with
 # `pkg-config sluice` against the shared and then the static library, and run both
-# against a real sluiced. Usage: test_install.sh BUILD_DIR SOURCE_DIR SLUICED SANITIZE
+# against a real sluiced. examples/consume.c is built the same way (linking it against
+# the shared library checks that libsluice.map exports the consumer API); it runs once
+# the router serves subscriptions. Usage: test_install.sh BUILD_DIR SOURCE_DIR SLUICED SANITIZE
 set -euo pipefail
 build=$1
 src=$2
@@ -29,6 +31,9 @@ libdir=$(pkg-config --variable=libdir sluice)
 cc "$src/examples/produce.c" $(pkg-config --cflags --libs sluice) -o "$root/produce-shared"
 cc "$src/examples/produce.c" $(pkg-config --cflags sluice) "$libdir/libsluice.a" \
 	-o "$root/produce-static"
+cc "$src/examples/consume.c" $(pkg-config --cflags --libs sluice) -o "$root/consume-shared"
+cc "$src/examples/consume.c" $(pkg-config --cflags sluice) "$libdir/libsluice.a" \
+	-o "$root/consume-static"
 
 port=$(( 20000 + $$ % 20000 ))
 "$sluiced" --listen 127.0.0.1:$port --data-dir "$root/data" 2>/dev/null &

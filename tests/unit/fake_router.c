@@ -25,6 +25,13 @@ int fake_router_open(struct fake_router *r)
 	memset(r, 0, sizeof(*r));
 	r->frame_bytes_max = SL_WIRE_FRAME_BYTES_MAX;
 	r->stream_batches_max = 32;
+	r->sub_answer = (struct sl_wire_subscribed){
+		.consumer_timeout_ms = 3000,
+		.ack_timeout_ms = 1000,
+		.shards = 2,
+		.redeliveries_max = 3,
+		.status = SL_SUB_ACTIVE,
+	};
 	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r->fd < 0) {
 		return -errno;
@@ -150,6 +157,163 @@ void fake_router_metadata(struct fake_router *r, const struct wire_frame *req, u
 	fake_router_reply(r, &plain, SL_WIRE_METADATA_RESPONSE, body, len);
 }
 
+void fake_router_subscribed(struct fake_router *r, const struct wire_frame *req)
+{
+	uint8_t out[SL_WIRE_HEADER_BYTES + SL_WIRE_TOPIC_BYTES_MAX + 64];
+	struct sl_wire_subscribed a = {.status = SL_SUB_REMOVED};
+	struct wire_subscribe s;
+	enum sl_sub_error why;
+	uint32_t len = 0;
+
+	if (req->hdr.type == SL_WIRE_SUBSCRIBE) {
+		if (wire_subscribe_parse(req, &s, &why) != SL_WIRE_OK) {
+			return;
+		}
+		a = r->sub_answer;
+		a.window_batches = s.params.window_batches;
+		a.window_bytes = s.params.window_bytes;
+		a.weight = s.params.weight;
+		a.strategy = s.params.strategy;
+		a.slow_policy = s.params.slow_policy;
+		if (wire_subscribed_encode(out, sizeof(out), s.subscriber_id, s.subscription_id,
+					   s.pattern, s.pattern_len, &a, &len) != 0) {
+			return;
+		}
+	} else if (wire_subscribed_encode(out, sizeof(out), wire_subscriber_id(&req->hdr),
+					  wire_subscription_id(&req->hdr), NULL, 0, &a,
+					  &len) != 0) {
+		return;
+	}
+	fake_router_send(r, out, len);
+}
+
+void fake_router_sub_nack(struct fake_router *r, const struct wire_frame *req, uint16_t reason,
+			  uint32_t detail, uint64_t expected)
+{
+	struct sl_wire_nack n = {.reason = reason, .detail = detail, .expected = expected};
+	uint8_t body[sizeof(n)];
+
+	wire_nack_write(body, &n);
+	/* Like the router, echo the frame's topic: for a SUBSCRIBE, its pattern. */
+	fake_router_reply(r, req, SL_WIRE_NACK, body, sizeof(body));
+}
+
+uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
+				   uint32_t subscription_id, const char *topic, uint32_t partition,
+				   uint64_t base_offset, uint16_t count, uint16_t shard,
+				   uint16_t attempt)
+{
+	uint8_t prod[SL_WIRE_FRAME_BYTES_MAX];
+	struct sl_wire_header h;
+	struct wire_builder b;
+	struct wire_frame f;
+	uint32_t len = 0;
+
+	wire_header_init(&h, SL_WIRE_PRODUCE);
+	if (wire_begin(&b, prod, sizeof(prod), &h, topic, strlen(topic)) != 0) {
+		return 0;
+	}
+	for (uint16_t i = 0; i < count; i++) {
+		uint64_t off = base_offset + i;
+		if (wire_add_record(&b, "k", 1, &off, sizeof(off), 1000 + off) != 0) {
+			return 0;
+		}
+	}
+	if (wire_decode(prod, wire_finish(&b), sizeof(prod), &f) != SL_WIRE_OK) {
+		return 0;
+	}
+	struct wire_deliver d = {
+		.subscriber_id = subscriber_id,
+		.subscription_id = subscription_id,
+		.partition = partition,
+		.base_offset = base_offset,
+		.record_count = count,
+		.topic_len = (uint8_t)strlen(topic),
+		.topic = (const uint8_t *)topic,
+		.meta = {.append_ns = 77, .shard = shard, .attempt = attempt},
+		.records = f.body,
+		.records_len = f.body_len,
+	};
+	return wire_deliver_encode(buf, cap, &d, &len) == 0 ? len : 0;
+}
+
+uint32_t fake_router_deliver(struct fake_router *r, uint32_t subscription_id, const char *topic,
+			     uint32_t partition, uint64_t base_offset, uint16_t count,
+			     uint16_t shard, uint16_t attempt)
+{
+	uint8_t out[SL_WIRE_FRAME_BYTES_MAX];
+	uint32_t len =
+		fake_router_deliver_build(out, sizeof(out), r->subscriber_id, subscription_id,
+					  topic, partition, base_offset, count, shard, attempt);
+
+	if (len > 0) {
+		fake_router_send(r, out, len);
+	}
+	return len;
+}
+
+int fake_router_recv_type(struct fake_router *r, struct wire_frame *f, uint8_t type, int timeout_ms)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		int rc = fake_router_recv(r, f, timeout_ms);
+		if (rc == -ETIMEDOUT) {
+			return rc;
+		}
+		if (rc == 0 && f->hdr.type == type) {
+			return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/* Reference mode: the DELIVERs r->sub_deliver_batches asks for, once. */
+static void fake_router_deliver_after_subscribe(struct fake_router *r, const struct wire_frame *f)
+{
+	char topic[SL_WIRE_TOPIC_BYTES_MAX + 1];
+
+	memcpy(topic, f->topic, f->hdr.topic_len);
+	topic[f->hdr.topic_len] = '\0';
+	for (unsigned i = 0; i < r->sub_deliver_batches; i++) {
+		fake_router_deliver(r, r->subscription_id, topic, 0, 2 * i, 2, 0, 0);
+	}
+	r->sub_deliver_batches = 0;
+}
+
+/* Reference mode: the subscription frames of a consumer. */
+static void fake_router_consumer_frame(struct fake_router *r, const struct wire_frame *f)
+{
+	switch (f->hdr.type) {
+	case SL_WIRE_SUBSCRIBE:
+		atomic_fetch_add(&r->subscribes, 1);
+		r->subscriber_id = wire_subscriber_id(&f->hdr);
+		r->subscription_id = wire_subscription_id(&f->hdr);
+		if (r->sub_ignore > 0) {
+			r->sub_ignore--;
+		} else if (r->sub_nack_reason != 0) {
+			fake_router_sub_nack(r, f, r->sub_nack_reason, r->sub_nack_detail, 0);
+		} else {
+			fake_router_subscribed(r, f);
+			fake_router_deliver_after_subscribe(r, f);
+		}
+		break;
+	case SL_WIRE_UNSUBSCRIBE:
+		atomic_fetch_add(&r->unsubscribes, 1);
+		fake_router_subscribed(r, f);
+		break;
+	case SL_WIRE_HEARTBEAT:
+		atomic_fetch_add(&r->heartbeats, 1);
+		break;
+	case SL_WIRE_CREDIT:
+		atomic_fetch_add(&r->credits, 1);
+		break;
+	case SL_WIRE_CONSUMER_ACK:
+		atomic_fetch_add(&r->consumer_acks, 1);
+		break;
+	default:
+		break;
+	}
+}
+
 static struct fake_stream *fake_router_stream(struct fake_router *r, const struct wire_frame *f,
 					      bool create)
 {
@@ -262,6 +426,7 @@ static void *fake_router_main(void *arg)
 			fake_router_produce(r, &f);
 			break;
 		default:
+			fake_router_consumer_frame(r, &f);
 			break;
 		}
 	}
@@ -272,6 +437,7 @@ int fake_router_start(struct fake_router *r, uint32_t partitions, uint64_t event
 {
 	r->partitions = partitions;
 	r->seen_cap = events;
+	free(r->seen); /* the thread may be started again */
 	r->seen = calloc(events > 0 ? events : 1, 1);
 	if (r->seen == NULL) {
 		return -ENOMEM;

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A stand-in router for the producer's unit tests, on a UDP socket at 127.0.0.1 with an
+ * A stand-in router for the producer's and the consumer's unit tests, on a UDP socket at 127.0.0.1 with an
  * ephemeral port. Scripted use: the test receives each frame and answers it by hand.
  * Reference use: a thread answers METADATA and PRODUCE with the protocol's rules
  * (per-stream sequences, STREAM_HEAD starting or skipping ahead, duplicates within the
  * dedupe window, OUT_OF_SEQUENCE) and records what it appended, so tests can check
- * "every event exactly once" and that no producer outran the window.
+ * "every event exactly once" and that no producer outran the window. For consumers the
+ * reference thread answers SUBSCRIBE (after ignoring a set number, or with a set NACK)
+ * and UNSUBSCRIBE and counts the other subscription frames; tests then stop it and
+ * script DELIVERs with fake_router_deliver().
  */
 #ifndef SL_TEST_FAKE_ROUTER_H
 #define SL_TEST_FAKE_ROUTER_H
@@ -56,6 +59,21 @@ struct fake_router {
 	atomic_uint_fast64_t metadata_requests;
 	atomic_uint_fast64_t duplicates_unknown; /* duplicates past the dedupe window */
 	bool silent;				 /* reference mode: answer nothing */
+	/* consumer side of the reference mode */
+	unsigned sub_ignore;	  /* SUBSCRIBEs left unanswered before the first answer */
+	uint16_t sub_nack_reason; /* non-zero: SUBSCRIBE answered with this NACK */
+	uint32_t sub_nack_detail; /* its detail (enum sl_sub_error) */
+	struct sl_wire_subscribed sub_answer; /* what SUBSCRIBED says (window echoed) */
+	unsigned sub_deliver_batches;	      /* after the first SUBSCRIBED: that many DELIVERs of
+				       * 2 events (offsets 0..) on partition 0 of the
+				       * pattern, which must then be a literal topic */
+	uint64_t subscriber_id;		      /* of the last SUBSCRIBE */
+	uint32_t subscription_id;
+	atomic_uint_fast64_t subscribes;
+	atomic_uint_fast64_t unsubscribes;
+	atomic_uint_fast64_t heartbeats;
+	atomic_uint_fast64_t credits;
+	atomic_uint_fast64_t consumer_acks;
 };
 
 /* Binds 127.0.0.1:0 and fills hostport. Returns 0 or -errno. */
@@ -81,6 +99,34 @@ void fake_router_nack(struct fake_router *r, const struct wire_frame *req, uint1
 		      uint64_t expected);
 /* Answers a METADATA_REQUEST. */
 void fake_router_metadata(struct fake_router *r, const struct wire_frame *req, uint32_t partitions);
+
+/* Answers a SUBSCRIBE with r->sub_answer (status active, the request's window) or an
+ * UNSUBSCRIBE with status removed. */
+void fake_router_subscribed(struct fake_router *r, const struct wire_frame *req);
+
+/* Answers any subscription frame with a NACK carrying reason, detail and expected. */
+void fake_router_sub_nack(struct fake_router *r, const struct wire_frame *req, uint16_t reason,
+			  uint32_t detail, uint64_t expected);
+
+/*
+ * Writes a DELIVER of `count` records to subscription (subscriber_id, subscription_id):
+ * record i has offset base_offset + i, key "k", an 8-byte value holding its offset and
+ * timestamp 1000 + its offset. Returns its length (0 when it does not fit).
+ */
+uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
+				   uint32_t subscription_id, const char *topic, uint32_t partition,
+				   uint64_t base_offset, uint16_t count, uint16_t shard,
+				   uint16_t attempt);
+
+/* Builds such a DELIVER and sends it to the last peer. Returns its length. */
+uint32_t fake_router_deliver(struct fake_router *r, uint32_t subscription_id, const char *topic,
+			     uint32_t partition, uint64_t base_offset, uint16_t count,
+			     uint16_t shard, uint16_t attempt);
+
+/* Receives frames until one of `type` arrives (others are skipped) within timeout_ms.
+ * Returns 0 or -ETIMEDOUT. */
+int fake_router_recv_type(struct fake_router *r, struct wire_frame *f, uint8_t type,
+			  int timeout_ms);
 
 /* Starts / stops the reference thread. `events` sizes the exactly-once record. */
 int fake_router_start(struct fake_router *r, uint32_t partitions, uint64_t events);

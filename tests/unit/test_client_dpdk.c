@@ -4,9 +4,12 @@
  * stand in for the wire): ARP resolution of the router (answered, and timing out), the
  * Ethernet/IPv4/UDP frame a produced batch leaves in (addresses, checksums, payload),
  * an ACK read back from the RX queue, datagrams from others ignored and ARP requests for
- * our address answered. Every test ends with the application's pool full again.
+ * our address answered; and a consumer over the same transport: SUBSCRIBE out,
+ * SUBSCRIBED and a DELIVER in, the event returned. Every test ends with the
+ * application's pool full again.
  */
 #include "core/wire.h"
+#include "fake_router.h"
 #include "src/client/producer_test.h"
 
 #include <sluice/client_dpdk.h>
@@ -359,6 +362,69 @@ static void test_sl_producer_create_dpdk_given_mac_no_arp(void **state)
 	sl_producer_destroy(p);
 }
 
+/* The frame the port sent, as a decoded sluice frame; m is freed by the caller. */
+static void sent_sluice_frame(struct fixture *fx, struct rte_mbuf **m, struct wire_frame *f)
+{
+	*m = sent_frame(fx);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(*m, struct rte_ether_hdr *);
+	struct rte_udp_hdr *udp =
+		(struct rte_udp_hdr *)((uint8_t *)(eth + 1) + sizeof(struct rte_ipv4_hdr));
+	assert_int_equal(wire_decode((const uint8_t *)(udp + 1),
+				     ntohs(udp->dgram_len) - sizeof(*udp), SL_WIRE_FRAME_BYTES_MAX,
+				     f),
+			 SL_WIRE_OK);
+}
+
+static void test_sl_consumer_create_dpdk_subscribe_and_deliver(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_config cfg;
+	struct sl_consumer *c = NULL;
+	struct sl_wire_subscribed ok = {
+		.window_batches = 8,
+		.consumer_timeout_ms = 3000,
+		.ack_timeout_ms = 1000,
+		.shards = 1,
+		.status = SL_SUB_ACTIVE,
+	};
+	struct sl_event ev[4];
+	struct rte_mbuf *m;
+	struct wire_frame f;
+	uint8_t buf[512];
+	uint32_t len = 0;
+	uint32_t id = 0;
+
+	sl_consumer_config_init(&cfg);
+	cfg.router = "10.97.0.1:7800";
+	cfg.subscriber_id = 77;
+	cfg.window_batches = 8;
+	cfg.retry_timeout_ms = 10;
+	memcpy(fx->dcfg.router_mac, &router_mac, sizeof(fx->dcfg.router_mac));
+	assert_int_equal(sl_consumer_create_dpdk(&cfg, &fx->dcfg, &c), 0);
+	/* The answer is already waiting: the first subscription of a consumer is id 1. */
+	assert_int_equal(wire_subscribed_encode(buf, sizeof(buf), 77, 1, (const uint8_t *)TOPIC,
+						strlen(TOPIC), &ok, &len),
+			 0);
+	enqueue_udp(fx, router_ip, ROUTER_PORT, buf, (uint16_t)len);
+	assert_int_equal(sl_subscribe(c, TOPIC, NULL, &id), 0);
+	assert_int_equal(id, 1);
+	sent_sluice_frame(fx, &m, &f);
+	assert_int_equal(f.hdr.type, SL_WIRE_SUBSCRIBE);
+	assert_int_equal(wire_subscriber_id(&f.hdr), 77);
+	rte_pktmbuf_free(m);
+
+	len = fake_router_deliver_build(buf, sizeof(buf), 77, 1, TOPIC, 0, 5, 2, 0, 0);
+	assert_true(len > 0);
+	enqueue_udp(fx, router_ip, ROUTER_PORT, buf, (uint16_t)len);
+	assert_int_equal(sl_consumer_poll(c, ev, 4, 1000), 2);
+	assert_string_equal(ev[0].topic, TOPIC);
+	assert_int_equal(ev[0].offset, 5);
+	assert_int_equal(ev[1].offset, 6);
+	drain_ring(fx->tx); /* CREDIT and acks of destroy are not this test's subject */
+	sl_consumer_destroy(c);
+	drain_ring(fx->tx);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_client_dpdk",
@@ -385,6 +451,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sl_producer_create_dpdk_frame_and_ack, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sl_producer_create_dpdk_given_mac_no_arp,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sl_consumer_create_dpdk_subscribe_and_deliver,
 						setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
  */
 #include <sluice/client_dpdk.h>
 
+#include "client/consumer_int.h"
 #include "client/producer_int.h"
 #include "core/assert.h"
 #include "core/clock.h"
@@ -395,4 +396,17 @@ int sl_producer_create_dpdk(const struct sl_producer_config *cfg,
 	}
 	oc.frame_max = cfg->frame_bytes_max;
 	return producer_create(cfg, xdpdk_open, &oc, true, out);
+}
+
+int sl_consumer_create_dpdk(const struct sl_consumer_config *cfg,
+			    const struct sl_dpdk_transport_config *dcfg, struct sl_consumer **out)
+{
+	/* A consumer sends small frames (SUBSCRIBE, CREDIT, acks): the default frame size
+	 * bounds its own pool and the MTU check; DELIVERs arrive in the port's RX mbufs. */
+	struct xdpdk_open_ctx oc = {.dcfg = dcfg, .frame_max = SL_WIRE_FRAME_BYTES_DEFAULT};
+
+	if (cfg == NULL || dcfg == NULL) {
+		return -EINVAL;
+	}
+	return consumer_create(cfg, xdpdk_open, &oc, oc.frame_max, out);
 }

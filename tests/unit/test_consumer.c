@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The consumer over loopback UDP against fake_router.c. The router thread answers the
+ * SUBSCRIBE handshake (ignoring some, or refusing with a NACK); once subscribed the
+ * thread is stopped and the test plays the router by hand: DELIVERs in, and CREDIT,
+ * CONSUMER_ACK and HEARTBEAT checked as they come out, on a fake clock. Covered: retry
+ * on loss, refusals naming the problem, DELIVER parsing and malformed ones ignored,
+ * credit accounting, cumulative acks (auto and manual), duplicates skipped, holes
+ * filled or counted, heartbeats on time, resubscribing, unsubscribing on destroy.
+ */
+#include "client/consumer_test.h"
+#include "core/wire.h"
+#include "fake_router.h"
+
+#include <sluice/client.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define TOPIC "orders.eu"
+#define MS 1000000ull
+#define RECV_MS 1000
+
+struct fixture {
+	struct fake_router router;
+	struct sl_consumer *c;
+	struct sl_consumer_config cfg;
+	struct sl_subscribe_options opts;
+	uint32_t sub;
+	uint64_t now;
+	struct sl_event ev[64];
+};
+
+static uint64_t fixture_clock(void *ctx)
+{
+	return ((struct fixture *)ctx)->now;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	assert_int_equal(fake_router_open(&fx->router), 0);
+	sl_consumer_config_init(&fx->cfg);
+	fx->cfg.router = fx->router.hostport;
+	fx->cfg.retry_timeout_ms = 20;
+	fx->cfg.subscribe_timeout_ms = 2000;
+	sl_subscribe_options_init(&fx->opts);
+	fx->now = 1000 * MS;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* Destroy unsubscribes: let a thread answer so that it does not wait long. */
+	if (fx->c != NULL) {
+		assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+		sl_consumer_destroy(fx->c);
+		fake_router_stop(&fx->router);
+	}
+	fake_router_close(&fx->router);
+	free(fx);
+	return 0;
+}
+
+static void fixture_create(struct fixture *fx)
+{
+	assert_int_equal(sl_consumer_create(&fx->cfg, &fx->c), 0);
+	consumer_test_set_clock(fx->c, fixture_clock, fx);
+}
+
+/* Creates the consumer and subscribes with the router thread answering, then stops the
+ * thread: from here on the test is the router. */
+static void fixture_subscribe(struct fixture *fx)
+{
+	fixture_create(fx);
+	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+	assert_int_equal(sl_subscribe(fx->c, TOPIC, &fx->opts, &fx->sub), 0);
+	fake_router_stop(&fx->router);
+	assert_int_equal(fx->router.subscriber_id, sl_consumer_id(fx->c));
+}
+
+/* Polls until at least `want` events came (or a second passed); returns the count. */
+static int fixture_poll(struct fixture *fx, int want)
+{
+	int got = sl_consumer_poll(fx->c, fx->ev, 64, want > 0 ? RECV_MS : 50);
+
+	assert_true(got >= 0);
+	return got;
+}
+
+static void test_sl_subscribe_retries_until_subscribed(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fx->router.sub_ignore = 2; /* the first two SUBSCRIBEs are "lost" */
+	fixture_subscribe(fx);
+	assert_int_equal(atomic_load(&fx->router.subscribes), 3);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.subscribes_sent, 3);
+	assert_int_not_equal(fx->sub, 0);
+}
+
+static void test_sl_subscribe_nack_names_the_problem(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id = 0;
+
+	fx->router.sub_nack_reason = SL_NACK_CONFLICT;
+	fx->router.sub_nack_detail = SL_SUB_CONFLICT_GROUP;
+	fixture_create(fx);
+	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+	assert_int_equal(sl_subscribe(fx->c, TOPIC, NULL, &id), -SL_ECONFLICT);
+	fake_router_stop(&fx->router);
+	assert_int_equal(sl_consumer_sub_error(fx->c), SL_SUB_CONFLICT_GROUP);
+	assert_string_equal(sl_sub_error_name(SL_SUB_CONFLICT_GROUP),
+			    wire_sub_error_name(SL_SUB_CONFLICT_GROUP));
+	assert_non_null(strstr(sl_strerror(-SL_ECONFLICT), "conflict"));
+}
+
+static void test_sl_subscribe_rejects_invalid_pattern_locally(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id = 0;
+
+	fixture_create(fx);
+	assert_int_equal(sl_subscribe(fx->c, "orders.>.eu", NULL, &id), -EINVAL);
+	assert_int_equal(sl_consumer_sub_error(fx->c), SL_SUB_PATTERN_TAIL_NOT_LAST);
+	assert_int_equal(sl_subscribe(fx->c, "orders*", NULL, &id), -EINVAL);
+	assert_int_equal(sl_consumer_sub_error(fx->c), SL_SUB_PATTERN_PARTIAL_WILDCARD);
+	/* Nothing went out. */
+	assert_true(fake_router_idle(&fx->router));
+}
+
+static void test_sl_subscribe_times_out_without_answer(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id = 0;
+
+	fx->cfg.subscribe_timeout_ms = 100;
+	fixture_create(fx);
+	assert_int_equal(sl_subscribe(fx->c, TOPIC, NULL, &id), -ETIMEDOUT);
+}
+
+static void test_sl_consumer_poll_returns_delivered_events(void **state)
+{
+	struct fixture *fx = *state;
+
+	fixture_subscribe(fx);
+	assert_true(fake_router_deliver(&fx->router, fx->sub, TOPIC, 3, 10, 3, 1, 0) > 0);
+	assert_int_equal(fixture_poll(fx, 3), 3);
+	for (int i = 0; i < 3; i++) {
+		uint64_t v;
+		assert_string_equal(fx->ev[i].topic, TOPIC);
+		assert_int_equal(fx->ev[i].partition, 3);
+		assert_int_equal(fx->ev[i].subscription, fx->sub);
+		assert_int_equal(fx->ev[i].offset, 10 + i);
+		assert_int_equal(fx->ev[i].timestamp_ns, 1010 + i);
+		assert_int_equal(fx->ev[i].key_len, 1);
+		assert_memory_equal(fx->ev[i].key, "k", 1);
+		assert_int_equal(fx->ev[i].value_len, 8);
+		memcpy(&v, fx->ev[i].value, sizeof(v));
+		assert_int_equal(v, 10 + i);
+	}
+}
+
+static void test_sl_consumer_poll_splits_a_delivery_over_polls(void **state)
+{
+	struct fixture *fx = *state;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 5, 0, 0);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 2, RECV_MS), 2);
+	assert_int_equal(fx->ev[1].offset, 1);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 2, 0), 2);
+	assert_int_equal(fx->ev[0].offset, 2);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 2, 0), 1);
+	assert_int_equal(fx->ev[0].offset, 4);
+}
+
+static void test_sl_consumer_poll_ignores_malformed_deliver(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX];
+	uint64_t id;
+	uint32_t len;
+
+	fixture_subscribe(fx);
+	id = sl_consumer_id(fx->c);
+	/* Truncated: the datagram ends before its records do. */
+	len = fake_router_deliver_build(buf, sizeof(buf), id, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_send(&fx->router, buf, len - 8);
+	/* Corrupted in transit: the CRC does not match. */
+	buf[len - 1] ^= 0x5a;
+	fake_router_send(&fx->router, buf, len);
+	/* For a subscription this consumer does not have. */
+	len = fake_router_deliver_build(buf, sizeof(buf), id, fx->sub + 7, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_send(&fx->router, buf, len);
+	/* From a shard SUBSCRIBED did not announce (2 shards). */
+	len = fake_router_deliver_build(buf, sizeof(buf), id, fx->sub, TOPIC, 0, 0, 2, 2, 0);
+	fake_router_send(&fx->router, buf, len);
+	/* For another subscriber. */
+	len = fake_router_deliver_build(buf, sizeof(buf), id + 1, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_send(&fx->router, buf, len);
+	/* Then a good one: only it counts. */
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries, 1);
+	assert_int_equal(st.deliveries_invalid, 5);
+	assert_int_equal(st.events, 2);
+}
+
+static void test_sl_consumer_poll_skips_redelivered_duplicates(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 3, 0, 0);
+	assert_int_equal(fixture_poll(fx, 3), 3);
+	/* The ack was late: the router sends the batch again, then the next one. */
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 3, 0, 1);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 2, 3, 0, 0); /* overlaps by 1 */
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	assert_int_equal(fx->ev[0].offset, 3);
+	assert_int_equal(fx->ev[1].offset, 4);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.duplicates, 4);
+	assert_int_equal(st.redeliveries, 1);
+	assert_int_equal(st.events, 5);
+}
+
+static void test_sl_consumer_poll_never_skips_a_hole_under_replay(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 4, 2, 0, 0); /* 2..3 lost */
+	assert_int_equal(fixture_poll(fx, 4), 4);
+	assert_int_equal(fx->ev[2].offset, 4);
+	/* The redelivery of the lost batch is returned, not taken for a duplicate. */
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 2, 2, 0, 1);
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	assert_int_equal(fx->ev[0].offset, 2);
+	assert_int_equal(fx->ev[1].offset, 3);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.gaps_filled, 1);
+	assert_int_equal(st.gaps, 0);
+	assert_int_equal(st.duplicates, 0);
+}
+
+static void test_sl_consumer_poll_counts_gaps_under_drop(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fx->opts.slow_policy = SL_SLOW_DROP;
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 1, 0, 2, 0, 0);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 1, 5, 2, 0, 0); /* 2..4 skipped */
+	assert_int_equal(fixture_poll(fx, 4), 4);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.gap_offsets, 3);
+}
+
+static void test_sl_consumer_poll_reports_consumed_credit(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_wire_credit cr;
+	struct wire_frame f;
+	uint32_t bytes;
+
+	fx->cfg.window_batches = 4;
+	fixture_subscribe(fx);
+	bytes = fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 1, 1, 0);
+	bytes += fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 1, 1, 1, 0);
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	/* Returned, not yet consumed: no credit may come back yet. */
+	assert_true(fake_router_idle(&fx->router));
+	/* The next poll releases them: half the window, so the CREDIT goes at once. */
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, RECV_MS), 0);
+	assert_int_equal(wire_credit_shard(&f.hdr), 1);
+	assert_int_equal(wire_subscription_id(&f.hdr), fx->sub);
+	wire_credit_read(f.body, &cr);
+	assert_int_equal(cr.consumed_batches, 2);
+	assert_int_equal(cr.consumed_bytes, bytes);
+	assert_int_equal(cr.window_batches, 4);
+}
+
+static void test_sl_consumer_poll_counts_credit_overrun(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fx->cfg.window_batches = 2;
+	fixture_subscribe(fx);
+	for (unsigned i = 0; i < 3; i++) {
+		fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, i, 1, 0, 0);
+	}
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 1, RECV_MS), 1);
+	while (fixture_poll(fx, 0) > 0) {
+	}
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.credit_overruns, 1);
+	assert_int_equal(st.events, 3);
+}
+
+static void test_sl_consumer_poll_acks_cumulatively_in_auto_mode(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 2, 40, 3, 0, 0);
+	assert_int_equal(fixture_poll(fx, 3), 3);
+	fx->now += 10 * MS; /* past ack_interval_us */
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 43); /* every offset below 43 is done */
+	assert_int_equal(f.hdr.partition, 2);
+	assert_int_equal(f.hdr.topic_len, strlen(TOPIC));
+	assert_memory_equal(f.topic, TOPIC, strlen(TOPIC));
+}
+
+static void test_sl_consumer_ack_manual_is_cumulative_and_checked(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fx->cfg.ack_mode = SL_CONSUMER_ACK_MANUAL;
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 4, 0, 0);
+	assert_int_equal(fixture_poll(fx, 4), 4);
+	fx->now += 10 * MS;
+	/* Nothing acked by itself in manual mode. */
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, 100),
+			 -ETIMEDOUT);
+	assert_int_equal(sl_consumer_ack(fx->c, TOPIC, 0, 4), -EINVAL); /* not returned */
+	assert_int_equal(sl_consumer_ack(fx->c, TOPIC, 9, 0), -ENOENT);
+	assert_int_equal(sl_consumer_ack(fx->c, TOPIC, 0, 2), 0);
+	assert_int_equal(sl_consumer_ack(fx->c, TOPIC, 0, 1), 0); /* below: no effect */
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 3);
+}
+
+static void test_sl_consumer_poll_sends_heartbeats_on_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_wire_heartbeat hb;
+	struct wire_frame f;
+
+	fx->router.sub_answer.consumer_timeout_ms = 600; /* a third: 200 ms */
+	fixture_subscribe(fx);
+	fx->now += 199 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_true(fake_router_idle(&fx->router));
+	fx->now += 1 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_HEARTBEAT, RECV_MS), 0);
+	assert_int_equal(wire_heartbeat_parse(&f, &hb), SL_WIRE_OK);
+	assert_int_equal(hb.subscriptions, 1);
+	assert_int_equal(wire_subscriber_id(&f.hdr), sl_consumer_id(fx->c));
+	/* Not again before the next interval. */
+	fx->now += 100 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_true(fake_router_idle(&fx->router));
+}
+
+static void test_sl_consumer_poll_resubscribes_when_router_forgot(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	struct wire_frame f;
+
+	fixture_subscribe(fx);
+	fx->now += 1000 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_HEARTBEAT, RECV_MS), 0);
+	fake_router_sub_nack(&fx->router, &f, SL_NACK_UNKNOWN_SUBSCRIPTION, 0, 0);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 50), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_SUBSCRIBE, RECV_MS), 0);
+	assert_int_equal(wire_subscription_id(&f.hdr), fx->sub);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.resubscribes, 1);
+	/* Answered: deliveries flow as before. */
+	fake_router_subscribed(&fx->router, &f);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 1, 0, 0);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+}
+
+static void test_sl_consumer_destroy_acks_and_unsubscribes(void **state)
+{
+	struct fixture *fx = *state;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+	sl_consumer_destroy(fx->c);
+	fx->c = NULL;
+	fake_router_stop(&fx->router);
+	assert_int_equal(atomic_load(&fx->router.unsubscribes), 1);
+	assert_int_equal(atomic_load(&fx->router.consumer_acks), 1);
+	assert_true(atomic_load(&fx->router.credits) >= 1);
+}
+
+static void test_sl_unsubscribe_drops_queued_events(void **state)
+{
+	struct fixture *fx = *state;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 1, RECV_MS), 1);
+	assert_int_equal(fake_router_start(&fx->router, 1, 0), 0);
+	assert_int_equal(sl_unsubscribe(fx->c, fx->sub), 0);
+	fake_router_stop(&fx->router);
+	assert_int_equal(sl_unsubscribe(fx->c, fx->sub), -ENOENT);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+}
+
+static void test_sl_consumer_create_rejects_bad_config(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer *c = NULL;
+
+	fx->cfg.window_batches = 0;
+	fx->cfg.window_bytes = 0;
+	assert_int_equal(sl_consumer_create(&fx->cfg, &c), -EINVAL);
+	fx->cfg.window_batches = 1;
+	fx->cfg.window_bytes = 100; /* below one largest frame */
+	assert_int_equal(sl_consumer_create(&fx->cfg, &c), -EINVAL);
+	fx->cfg.window_bytes = 0;
+	fx->cfg.router = "no-port";
+	assert_int_equal(sl_consumer_create(&fx->cfg, &c), -EINVAL);
+	assert_null(c);
+}
+
+static void test_sl_consumer_poll_acks_below_a_hole_until_it_expires(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	struct wire_frame f;
+
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 2, 0, 0);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 4, 2, 0, 0); /* 2..3 missing */
+	assert_int_equal(fixture_poll(fx, 4), 4);
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	/* Cumulative: an ack past the hole would tell the router 2..3 were done. */
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 2);
+	/* No redelivery within ack_timeout x (redeliveries_max + 2) = 5 s: given up. */
+	fx->now += 5000 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 6);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.gap_offsets, 2);
+}
+
+static void test_sl_consumer_poll_returns_each_offset_once_when_reordered(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	uint8_t seen[256] = {0};
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	unsigned sent = 0;
+	unsigned dups = 0;
+	int got = 0;
+
+	fx->cfg.window_batches = 0;
+	fx->cfg.window_bytes = SL_WIRE_WINDOW_BYTES_MAX;
+	fixture_subscribe(fx);
+	/* 256 one-event batches, shuffled within blocks of 8 (reordering on the way),
+	 * a third of them sent twice (redeliveries). */
+	for (unsigned block = 0; block < 256; block += 8) {
+		unsigned order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+		for (unsigned i = 7; i > 0; i--) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			unsigned j = (unsigned)(rng % (i + 1));
+			unsigned t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (unsigned i = 0; i < 8; i++) {
+			unsigned copies = rng % 3 == 0 ? 2 : 1;
+			for (unsigned k = 0; k < copies; k++) {
+				fake_router_deliver(&fx->router, fx->sub, TOPIC, 1,
+						    block + order[i], 1, 0, (uint16_t)k);
+				sent++;
+			}
+			dups += copies - 1;
+			rng = rng * 6364136223846793005ull + 1;
+		}
+		/* Let the consumer keep up so the socket buffer never overflows. */
+		while (got < (int)(block + 8)) {
+			int n = sl_consumer_poll(fx->c, fx->ev, 64, RECV_MS);
+			assert_true(n > 0);
+			for (int i = 0; i < n; i++) {
+				assert_true(fx->ev[i].offset < 256);
+				seen[fx->ev[i].offset]++;
+			}
+			got += n;
+		}
+	}
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 50), 0);
+	for (unsigned i = 0; i < 256; i++) {
+		assert_int_equal(seen[i], 1);
+	}
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries, sent);
+	assert_int_equal(st.duplicates, dups);
+	assert_int_equal(st.gaps, 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_sl_subscribe_retries_until_subscribed),
+		T(test_sl_subscribe_nack_names_the_problem),
+		T(test_sl_subscribe_rejects_invalid_pattern_locally),
+		T(test_sl_subscribe_times_out_without_answer),
+		T(test_sl_consumer_poll_returns_delivered_events),
+		T(test_sl_consumer_poll_splits_a_delivery_over_polls),
+		T(test_sl_consumer_poll_ignores_malformed_deliver),
+		T(test_sl_consumer_poll_skips_redelivered_duplicates),
+		T(test_sl_consumer_poll_never_skips_a_hole_under_replay),
+		T(test_sl_consumer_poll_counts_gaps_under_drop),
+		T(test_sl_consumer_poll_reports_consumed_credit),
+		T(test_sl_consumer_poll_counts_credit_overrun),
+		T(test_sl_consumer_poll_acks_cumulatively_in_auto_mode),
+		T(test_sl_consumer_poll_acks_below_a_hole_until_it_expires),
+		T(test_sl_consumer_poll_returns_each_offset_once_when_reordered),
+		T(test_sl_consumer_ack_manual_is_cumulative_and_checked),
+		T(test_sl_consumer_poll_sends_heartbeats_on_time),
+		T(test_sl_consumer_poll_resubscribes_when_router_forgot),
+		T(test_sl_consumer_destroy_acks_and_unsubscribes),
+		T(test_sl_unsubscribe_drops_queued_events),
+		T(test_sl_consumer_create_rejects_bad_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
