@@ -57,6 +57,8 @@ enum {
 	OPT_NO_ZERO_FILL,
 	OPT_JOURNAL_IO,
 	OPT_DURABLE_ACKS_MAX,
+	OPT_SUBSCRIPTIONS_MAX,
+	OPT_CONSUMER_TIMEOUT_MS,
 };
 
 static const struct option daemon_options[] = {
@@ -100,6 +102,8 @@ static const struct option daemon_options[] = {
 	{"no-zero-fill", no_argument, NULL, OPT_NO_ZERO_FILL},
 	{"journal-io", required_argument, NULL, OPT_JOURNAL_IO},
 	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
+	{"subscriptions-max", required_argument, NULL, OPT_SUBSCRIPTIONS_MAX},
+	{"consumer-timeout-ms", required_argument, NULL, OPT_CONSUMER_TIMEOUT_MS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -141,6 +145,8 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->zero_fill = true;
 	f->journal_io = JOURNAL_IO_AUTO;
 	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
+	f->subscriptions_max = DAEMON_SUBSCRIPTIONS_MAX_DEFAULT;
+	f->consumer_timeout_ms = DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -358,6 +364,13 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_DURABLE_ACKS_MAX:
 		return flags_u32("durable-acks-max", arg, SHARD_DURABLE_ACKS_MIN,
 				 SHARD_DURABLE_ACKS_MAX, &f->durable_acks_max, err, err_len);
+	case OPT_SUBSCRIPTIONS_MAX:
+		return flags_u32("subscriptions-max", arg, SHARD_SUBSCRIPTIONS_MIN,
+				 SHARD_SUBSCRIPTIONS_MAX, &f->subscriptions_max, err, err_len);
+	case OPT_CONSUMER_TIMEOUT_MS:
+		return flags_u32("consumer-timeout-ms", arg, SHARD_CONSUMER_TIMEOUT_MS_MIN,
+				 SHARD_CONSUMER_TIMEOUT_MS_MAX, &f->consumer_timeout_ms, err,
+				 err_len);
 	default:
 		return -ENOENT;
 	}
@@ -619,6 +632,12 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             auto: io_uring when the kernel allows it)\n"
 		"  --durable-acks-max N       durable acks waiting for fdatasync per shard\n"
 		"                             (default %u)\n"
+		"\n"
+		"subscriptions (docs/OPERATIONS.md, \"Subscriptions\"):\n"
+		"  --subscriptions-max N      subscriptions every shard holds (default %u,\n"
+		"                             %u..%u)\n"
+		"  --consumer-timeout-ms MS   remove a subscriber not heard from this long\n"
+		"                             (default %u, %u..%u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -633,5 +652,8 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_DATA_DIR_DEFAULT, (unsigned long long)DAEMON_SEGMENT_BYTES_DEFAULT,
 		DAEMON_FLUSH_BYTES_DEFAULT, DAEMON_FLUSH_US_DEFAULT, DAEMON_FSYNC_US_DEFAULT,
 		DAEMON_JOURNAL_BUFFERS_DEFAULT, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
-		DAEMON_DURABLE_ACKS_MAX_DEFAULT);
+		DAEMON_DURABLE_ACKS_MAX_DEFAULT, DAEMON_SUBSCRIPTIONS_MAX_DEFAULT,
+		SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
+		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
+		SHARD_CONSUMER_TIMEOUT_MS_MAX);
 }

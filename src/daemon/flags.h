@@ -46,6 +46,9 @@ enum daemon_driver {
 #define DAEMON_FSYNC_US_DEFAULT 1000u
 #define DAEMON_JOURNAL_BUFFERS_DEFAULT 8u
 #define DAEMON_DURABLE_ACKS_MAX_DEFAULT 8192u
+/* Subscriptions (issue 5). */
+#define DAEMON_SUBSCRIPTIONS_MAX_DEFAULT 4096u
+#define DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT 10000u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -100,6 +103,8 @@ struct daemon_flags {
 	bool zero_fill;
 	enum journal_io_kind journal_io;
 	uint32_t durable_acks_max;
+	uint32_t subscriptions_max;
+	uint32_t consumer_timeout_ms;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

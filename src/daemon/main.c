@@ -194,6 +194,8 @@ static int daemon_shards_create(struct daemon *d)
 		.producer_idle_s = f->producer_idle_s,
 		.idle_sleep_us = f->idle_sleep_us,
 		.durable_acks_max = f->durable_acks_max,
+		.subscriptions_max = f->subscriptions_max,
+		.consumer_timeout_ms = f->consumer_timeout_ms,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {

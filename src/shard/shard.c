@@ -70,7 +70,11 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->dedupe_window <= SHARD_DEDUPE_WINDOW_MAX &&
 	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX &&
 	       c->durable_acks_max >= SHARD_DURABLE_ACKS_MIN &&
-	       c->durable_acks_max <= SHARD_DURABLE_ACKS_MAX;
+	       c->durable_acks_max <= SHARD_DURABLE_ACKS_MAX &&
+	       c->subscriptions_max >= SHARD_SUBSCRIPTIONS_MIN &&
+	       c->subscriptions_max <= SHARD_SUBSCRIPTIONS_MAX &&
+	       c->consumer_timeout_ms >= SHARD_CONSUMER_TIMEOUT_MS_MIN &&
+	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX;
 }
 
 static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
@@ -109,6 +113,7 @@ int shard_destroy(struct shard *s)
 	if (s->journal != NULL) {
 		rc = journal_close(s->journal);
 	}
+	shard_subs_destroy(s);
 	rte_free(s->durable_len);
 	rte_free(s->durable_end);
 	rte_free(s->durable_mbuf);
@@ -194,6 +199,10 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 		rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
 		goto out_destroy;
 	}
+	rc = shard_subs_create(s, socket);
+	if (rc != 0) {
+		goto out_destroy;
+	}
 	s->counters->lcore = lcore;
 	s->counters->socket = (uint32_t)socket;
 	*out = s;
@@ -222,7 +231,8 @@ void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f)
 static bool shard_type_is_reply(unsigned type)
 {
 	return type == SL_WIRE_ACK || type == SL_WIRE_NACK || type == SL_WIRE_METADATA_RESPONSE ||
-	       type == SL_WIRE_STATS_RESPONSE || type == SL_WIRE_PONG;
+	       type == SL_WIRE_STATS_RESPONSE || type == SL_WIRE_PONG || type == SL_WIRE_DELIVER ||
+	       type == SL_WIRE_SUBSCRIBED;
 }
 
 /* A datagram wire_decode() refused: count it; NACK it only if it looks like sluice. */
@@ -247,8 +257,22 @@ static void shard_reject(struct shard *s, struct rte_mbuf *m, const struct wire_
 		req.topic_len = 0;
 	}
 	enum sl_nack_reason reason = wire_reject_nack_reason(r);
-	uint32_t detail = reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : (uint32_t)r;
+	uint32_t detail =
+		reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : wire_reject_nack_detail(r, f);
 	shard_reply_nack(s, m, &req, topic, reason, detail, 0);
+}
+
+static void shard_mesh_flush_to(struct shard *s, uint16_t owner);
+
+/* Stages m for the ring towards `owner`, flushing when a burst is staged. */
+static void shard_mesh_stage(struct shard *s, struct rte_mbuf *m, uint16_t owner)
+{
+	uint16_t *count = &s->mesh_out_count[owner];
+
+	s->mesh_out[(unsigned)owner * s->burst + *count] = m;
+	if (++*count == s->burst) {
+		shard_mesh_flush_to(s, owner);
+	}
 }
 
 /* Hands the staged batches of one owner to its ring; NACKs BUSY what does not fit. */
@@ -297,11 +321,24 @@ static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struc
 		return;
 	}
 	/* Ownership of m moves to the owner shard once pushed: it replies from there. */
-	uint16_t *count = &s->mesh_out_count[owner];
-	s->mesh_out[(unsigned)owner * s->burst + *count] = m;
-	if (++*count == s->burst) {
-		shard_mesh_flush_to(s, owner);
+	shard_mesh_stage(s, m, owner);
+}
+
+/* A valid CREDIT: apply it here, or hand it to the shard it names. */
+static void shard_route_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
+{
+	uint16_t to = wire_credit_shard(&f->hdr);
+
+	if (to >= s->shards) {
+		shard_count(s, SL_STAT_DROP_BAD_CREDIT, 1);
+		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_BAD_CREDIT, SL_SUB_CREDIT_SHARD, 0);
+		return;
 	}
+	if (to == s->index) {
+		shard_credit(s, m, f);
+		return;
+	}
+	shard_mesh_stage(s, m, to);
 }
 
 static void shard_handle(struct shard *s, struct rte_mbuf *m)
@@ -321,6 +358,18 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 	case SL_WIRE_PRODUCE:
 		shard_route_produce(s, m, &f);
 		break;
+	case SL_WIRE_SUBSCRIBE:
+		shard_subscribe(s, m, &f);
+		break;
+	case SL_WIRE_UNSUBSCRIBE:
+		shard_unsubscribe(s, m, &f);
+		break;
+	case SL_WIRE_HEARTBEAT:
+		shard_heartbeat(s, m, &f);
+		break;
+	case SL_WIRE_CREDIT:
+		shard_route_credit(s, m, &f);
+		break;
 	case SL_WIRE_METADATA_REQUEST:
 		shard_count(s, SL_STAT_METADATA_REQUESTS, 1);
 		shard_reply_metadata(s, m, &f);
@@ -338,7 +387,7 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 		if (shard_type_is_reply(f.hdr.type)) {
 			rte_pktmbuf_free(m);
 		} else {
-			/* Reserved for a later version (SUBSCRIBE .. HEARTBEAT). */
+			/* CONSUMER_ACK: redelivery is not served yet. */
 			shard_reply_nack(s, m, &f.hdr, f.topic, SL_NACK_UNSUPPORTED_TYPE,
 					 f.hdr.type, 0);
 		}
@@ -360,6 +409,10 @@ static unsigned shard_mesh_drain(struct shard *s)
 		for (unsigned i = 0; i < n; i++) {
 			struct wire_frame f;
 			shard_frame_trusted(s->rx[i], &f);
+			if (f.hdr.type == SL_WIRE_CREDIT) {
+				shard_credit(s, s->rx[i], &f);
+				continue;
+			}
 			shard_produce(s, s->rx[i], &f, route_topic_hash(f.topic, f.hdr.topic_len));
 		}
 		total += n;
@@ -389,7 +442,13 @@ unsigned shard_poll(struct shard *s)
 	unsigned work = n;
 	if (s->shards > 1) {
 		shard_mesh_flush(s);
+		work += shard_ctl_drain(s);
 		work += shard_mesh_drain(s);
+	}
+	if (s->now_tsc >= s->subscriber_sweep_tsc) {
+		/* A few subscribers per tick: timeouts are seconds, the sweep is cheap. */
+		s->subscriber_sweep_tsc = s->now_tsc + s->tsc_per_us * SHARD_SUBSCRIBER_SWEEP_US;
+		shard_subscribers_sweep(s, SHARD_SWEEP_STEP);
 	}
 	if (s->journal != NULL) {
 		work += shard_journal_poll(s);

@@ -40,19 +40,31 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 /* Bounds of the durable-ack queue: acks waiting for their batch's fdatasync. */
 #define SHARD_DURABLE_ACKS_MIN 16u
 #define SHARD_DURABLE_ACKS_MAX (1u << 20)
+/* Bounds of the subscription state (--subscriptions-max, --consumer-timeout). */
+#define SHARD_SUBSCRIPTIONS_MIN 8u
+#define SHARD_SUBSCRIPTIONS_MAX (1u << 20)
+#define SHARD_CONSUMER_TIMEOUT_MS_MIN 100u
+#define SHARD_CONSUMER_TIMEOUT_MS_MAX 3600000u
+/* How often a shard checks SHARD_SWEEP_STEP subscribers for --consumer-timeout. */
+#define SHARD_SUBSCRIBER_SWEEP_US 10000u
+/* Consumer groups a shard holds at once, and members per group. */
+#define SHARD_GROUPS_MAX 64u
+#define SHARD_GROUP_MEMBERS_MAX 256u
 /* How long a stopping shard keeps polling its journal to send the last durable acks. */
 #define SHARD_STOP_DRAIN_US 5000000u
 
 struct shard_conf {
-	uint16_t shards;	   /* 1..SHARD_SHARDS_MAX */
-	uint16_t burst;		   /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
-	uint32_t frame_bytes_max;  /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
-	uint32_t partitions_max;   /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
-	uint32_t producers_max;	   /* (producer, partition) streams a shard tracks, same */
-	uint32_t dedupe_window;	   /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
-	uint32_t producer_idle_s;  /* forget a stream idle this long; 0: never */
-	uint32_t idle_sleep_us;	   /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
-	uint32_t durable_acks_max; /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
+	uint16_t shards;	    /* 1..SHARD_SHARDS_MAX */
+	uint16_t burst;		    /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
+	uint32_t frame_bytes_max;   /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
+	uint32_t partitions_max;    /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
+	uint32_t producers_max;	    /* (producer, partition) streams a shard tracks, same */
+	uint32_t dedupe_window;	    /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
+	uint32_t producer_idle_s;   /* forget a stream idle this long; 0: never */
+	uint32_t idle_sleep_us;	    /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
+	uint32_t durable_acks_max;  /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
+	uint32_t subscriptions_max; /* SUBSCRIPTIONS_MIN..MAX */
+	uint32_t consumer_timeout_ms; /* CONSUMER_TIMEOUT_MS_MIN..MAX */
 };
 
 /*

@@ -11,6 +11,9 @@
 #include "shard/shard.h"
 
 #include "core/wire.h"
+#include "route/credit.h"
+#include "route/group.h"
+#include "route/match.h"
 
 #include <rte_hash.h>
 
@@ -46,6 +49,74 @@ struct shard_producer {
 	uint64_t used_tsc;	 /* last frame seen: idle streams are forgotten */
 	uint32_t epoch;
 	uint32_t reserved;
+};
+
+/* No slot: the end of a subscriber's list, a subscription outside a group. */
+#define SHARD_SLOT_NONE UINT32_MAX
+
+/* Subscription table key: (subscriber id, subscription id). */
+struct shard_sub_key {
+	uint64_t subscriber_id;
+	uint32_t subscription_id;
+	uint32_t zero;
+};
+
+/* A subscriber (one consumer process): where its DELIVERs go and when it was last heard
+ * of, by this shard, directly or through a control message. */
+struct shard_subscriber {
+	struct netdev_peer peer;
+	uint64_t heard_tsc;
+	uint32_t subscriptions; /* of its subscriptions, how many this shard holds */
+	uint32_t first;		/* slot of the first of them: a list through shard_sub.next */
+};
+
+/* One subscription, in the slot its matcher id names (and its subscription table
+ * position). */
+struct shard_sub {
+	uint64_t subscriber_id;
+	uint32_t subscription_id;
+	uint32_t subscriber;		 /* slot in the subscriber table */
+	uint32_t next;			 /* next subscription of the same subscriber */
+	uint32_t group;			 /* slot in the group pool, or SHARD_SLOT_NONE */
+	uint64_t member_id;		 /* group_member_id(), in a group */
+	struct sl_wire_subscribe params; /* as accepted; offset_count and lengths zeroed */
+	struct credit credit;		 /* of this subscription at this shard */
+	uint8_t pattern_len;
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+};
+
+/* A consumer group of this shard: a matcher entry of its own (id subscriptions_max +
+ * slot) and its members' subscription slots. */
+struct shard_group {
+	struct group *members; /* from the pool created with the shard, reset on reuse */
+	uint32_t *member_slot; /* [SHARD_GROUP_MEMBERS_MAX] subscription slots, join order */
+	uint32_t count;	       /* members; 0: the slot is free */
+	uint8_t strategy;
+	uint8_t name_len;
+	uint8_t pattern_len;
+	uint8_t name[SL_WIRE_GROUP_BYTES_MAX];
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+};
+
+/* A subscription change broadcast to every shard through the control rings, in the
+ * data of an mbuf of the sending shard's pool (freed by the receiver). */
+enum shard_ctl_kind {
+	SHARD_CTL_SUBSCRIBE = 1,
+	SHARD_CTL_UNSUBSCRIBE = 2,
+	SHARD_CTL_HEARTBEAT = 3,
+};
+
+struct shard_ctl {
+	uint64_t subscriber_id;
+	uint32_t subscription_id; /* 0 for a heartbeat */
+	uint8_t kind;		  /* enum shard_ctl_kind */
+	uint8_t pattern_len;
+	uint8_t group_len;
+	uint8_t reserved;
+	struct netdev_peer peer;	 /* the subscriber's address as the receiver saw it */
+	struct sl_wire_subscribe params; /* SUBSCRIBE: offset_count, offsets_topic_len zero */
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+	uint8_t group[SL_WIRE_GROUP_BYTES_MAX];
 };
 
 struct shard {
@@ -95,6 +166,21 @@ struct shard {
 	uint64_t producer_idle_ns;	/* --producer-idle-s, for the recovery */
 	uint64_t replay_streams_lost;	/* recovered streams that found no room */
 	int journal_close_rc;		/* journal_close() at the end of shard_run() */
+
+	/* Subscriptions: this shard's copy of the whole set (every shard applies every
+	 * change), and the delivery state of the partitions it owns. */
+	uint32_t subscriptions_max;
+	uint64_t consumer_timeout_tsc;
+	uint32_t consumer_timeout_ms;
+	uint32_t subscriber_sweep_next;		   /* rte_hash_iterate cursor */
+	uint64_t subscriber_sweep_tsc;		   /* when the next sweep step is due */
+	struct rte_hash *subs;			   /* shard_sub_key -> slot */
+	struct shard_sub *sub_state;		   /* [subscriptions_max] */
+	struct rte_hash *subscribers;		   /* subscriber id -> slot */
+	struct shard_subscriber *subscriber_state; /* [subscriptions_max] */
+	struct shard_group *groups;		   /* [SHARD_GROUPS_MAX] */
+	struct match_trie *matcher; /* ids: sub slots, then subscriptions_max + group */
+	uint32_t *matched;	    /* [subscriptions_max + SHARD_GROUPS_MAX] */
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -114,6 +200,38 @@ void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f);
  */
 void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 		   uint32_t topic_hash);
+
+/*
+ * Subscription frames received by this shard (shard_sub.c): each is applied here, then
+ * broadcast to every other shard as a control message; the answer goes from here.
+ * Take ownership of m.
+ */
+void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+
+/* Applies the control messages other shards broadcast to s. Returns how many. */
+unsigned shard_ctl_drain(struct shard *s);
+
+/* Removes up to `steps` subscribers silent for longer than --consumer-timeout. */
+void shard_subscribers_sweep(struct shard *s, unsigned steps);
+
+/* Allocates and frees the subscription state of s (shard_create(), shard_destroy()). */
+int shard_subs_create(struct shard *s, int socket);
+void shard_subs_destroy(struct shard *s);
+
+/*
+ * Live delivery (shard_deliver.c): sends the batch of f, just appended at base offset
+ * `base` by this shard (its owner), to every subscription matching its topic, and to one
+ * member of every matching group, within their credit. Borrows m: the DELIVERs share its
+ * records (it lives until the last of them is sent).
+ */
+void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+		   uint32_t topic_hash, uint64_t base);
+
+/* A CREDIT for this shard (wire_credit_shard() checked by the caller). Takes ownership
+ * of m. */
+void shard_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
 /* Forgets up to `steps` producer streams idle longer than --producer-idle-s. */
 void shard_producers_sweep(struct shard *s, unsigned steps);
@@ -158,6 +276,9 @@ void shard_reply_pong(struct shard *s, struct rte_mbuf *m, const struct wire_fra
 
 /* Queues reply m of `len` bytes for TX, flushing when the burst is full. */
 void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len);
+
+/* Queues chained datagram m (data and packet lengths set, pkt_len bytes) for TX. */
+void shard_tx_push_chain(struct shard *s, struct rte_mbuf *m);
 
 /* Parks durable ack m (`len` bytes) until the journal's durable end reaches `end`. The
  * caller checked shard_durable_has_room(). */

@@ -135,6 +135,10 @@ static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_
 	shard_count(s, SL_STAT_APPENDED_BATCHES, 1);
 	shard_count(s, SL_STAT_APPENDED_EVENTS, h->record_count);
 	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
+	/* Before the ack: the DELIVERs share m's records, so the ack cannot reuse m. */
+	if (rte_hash_count(s->subs) > 0) {
+		shard_deliver(s, m, f, route_topic_hash(f->topic, h->topic_len), base);
+	}
 	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base, end);
 }
 

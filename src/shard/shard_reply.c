@@ -47,6 +47,15 @@ void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len)
 	}
 }
 
+void shard_tx_push_chain(struct shard *s, struct rte_mbuf *m)
+{
+	s->tx[s->tx_count] = m;
+	s->tx_len[s->tx_count] = (uint16_t)m->pkt_len;
+	if (++s->tx_count == s->burst) {
+		shard_tx_flush(s);
+	}
+}
+
 static bool shard_mbuf_is_reusable(const struct rte_mbuf *m)
 {
 	return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 && m->nb_segs == 1;
