@@ -351,6 +351,8 @@ enum sl_stat {
 	SL_STAT_DROP_POLICY_SKIPS,	 /* of those, skipped for good (policy drop) */
 	SL_STAT_UNKNOWN_SUBSCRIPTION,	 /* HEARTBEAT or CREDIT for a subscription not known */
 	SL_STAT_DROP_SUBSCRIPTION_DIVERGED, /* broadcast SUBSCRIBE this shard could not apply */
+	SL_STAT_REPLAY_CURSOR_WAITS,	    /* replays that found no free cursor and waited */
+	SL_STAT_REPLAY_FAILURES,	    /* replays ended by a journal read error */
 	SL_STAT_COUNT,
 };
 

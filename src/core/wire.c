@@ -185,6 +185,8 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_DROP_POLICY_SKIPS] = "drop_policy_skips",
 	[SL_STAT_UNKNOWN_SUBSCRIPTION] = "unknown_subscription",
 	[SL_STAT_DROP_SUBSCRIPTION_DIVERGED] = "drop_subscription_diverged",
+	[SL_STAT_REPLAY_CURSOR_WAITS] = "replay_cursor_waits",
+	[SL_STAT_REPLAY_FAILURES] = "replay_failures",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

@@ -59,6 +59,7 @@ enum {
 	OPT_DURABLE_ACKS_MAX,
 	OPT_SUBSCRIPTIONS_MAX,
 	OPT_CONSUMER_TIMEOUT_MS,
+	OPT_REPLAY_CURSORS,
 };
 
 static const struct option daemon_options[] = {
@@ -104,6 +105,7 @@ static const struct option daemon_options[] = {
 	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
 	{"subscriptions-max", required_argument, NULL, OPT_SUBSCRIPTIONS_MAX},
 	{"consumer-timeout-ms", required_argument, NULL, OPT_CONSUMER_TIMEOUT_MS},
+	{"replay-cursors", required_argument, NULL, OPT_REPLAY_CURSORS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -147,6 +149,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
 	f->subscriptions_max = DAEMON_SUBSCRIPTIONS_MAX_DEFAULT;
 	f->consumer_timeout_ms = DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT;
+	f->replay_cursors = DAEMON_REPLAY_CURSORS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -371,6 +374,9 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 		return flags_u32("consumer-timeout-ms", arg, SHARD_CONSUMER_TIMEOUT_MS_MIN,
 				 SHARD_CONSUMER_TIMEOUT_MS_MAX, &f->consumer_timeout_ms, err,
 				 err_len);
+	case OPT_REPLAY_CURSORS:
+		return flags_u32("replay-cursors", arg, 0, SHARD_REPLAY_CURSORS_MAX,
+				 &f->replay_cursors, err, err_len);
 	default:
 		return -ENOENT;
 	}
@@ -638,6 +644,8 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             %u..%u)\n"
 		"  --consumer-timeout-ms MS   remove a subscriber not heard from this long\n"
 		"                             (default %u, %u..%u)\n"
+		"  --replay-cursors N         journal readers per shard for subscriptions that\n"
+		"                             replay; more wait their turn (default %u, 0..%u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -655,5 +663,6 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_DURABLE_ACKS_MAX_DEFAULT, DAEMON_SUBSCRIPTIONS_MAX_DEFAULT,
 		SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
 		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
-		SHARD_CONSUMER_TIMEOUT_MS_MAX);
+		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
+		SHARD_REPLAY_CURSORS_MAX);
 }

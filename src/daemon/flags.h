@@ -49,6 +49,7 @@ enum daemon_driver {
 /* Subscriptions (issue 5). */
 #define DAEMON_SUBSCRIPTIONS_MAX_DEFAULT 4096u
 #define DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT 10000u
+#define DAEMON_REPLAY_CURSORS_DEFAULT 16u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -105,6 +106,7 @@ struct daemon_flags {
 	uint32_t durable_acks_max;
 	uint32_t subscriptions_max;
 	uint32_t consumer_timeout_ms;
+	uint32_t replay_cursors;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

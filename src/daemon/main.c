@@ -196,6 +196,7 @@ static int daemon_shards_create(struct daemon *d)
 		.durable_acks_max = f->durable_acks_max,
 		.subscriptions_max = f->subscriptions_max,
 		.consumer_timeout_ms = f->consumer_timeout_ms,
+		.replay_cursors = f->replay_cursors,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {

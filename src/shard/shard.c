@@ -74,7 +74,8 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->subscriptions_max >= SHARD_SUBSCRIPTIONS_MIN &&
 	       c->subscriptions_max <= SHARD_SUBSCRIPTIONS_MAX &&
 	       c->consumer_timeout_ms >= SHARD_CONSUMER_TIMEOUT_MS_MIN &&
-	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX;
+	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX &&
+	       c->replay_cursors <= SHARD_REPLAY_CURSORS_MAX;
 }
 
 static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
@@ -110,6 +111,7 @@ int shard_destroy(struct shard *s)
 		rte_pktmbuf_free(s->durable_mbuf[s->durable_head & (s->durable_acks_max - 1)]);
 	}
 	rc = s->journal_close_rc;
+	shard_replays_destroy(s); /* before the journal they read */
 	if (s->journal != NULL) {
 		rc = journal_close(s->journal);
 	}
@@ -452,6 +454,7 @@ unsigned shard_poll(struct shard *s)
 	}
 	if (s->journal != NULL) {
 		work += shard_journal_poll(s);
+		work += shard_replay_poll(s);
 	}
 	shard_tx_flush(s);
 	netdev_flush(nd, s->index);
@@ -510,6 +513,7 @@ int shard_run(void *arg)
 	shard_tx_flush(s);
 	netdev_flush(s->env->netdev, s->index);
 	/* On this lcore: the journal's io_uring accepts only the thread that drove it. */
+	shard_replays_destroy(s);
 	if (s->journal != NULL) {
 		s->journal_close_rc = journal_close(s->journal);
 		s->journal = NULL;

@@ -47,6 +47,8 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 #define SHARD_CONSUMER_TIMEOUT_MS_MAX 3600000u
 /* How often a shard checks SHARD_SWEEP_STEP subscribers for --consumer-timeout. */
 #define SHARD_SUBSCRIBER_SWEEP_US 10000u
+/* Most replay cursors per shard: the journal's default cursor reservation. */
+#define SHARD_REPLAY_CURSORS_MAX JOURNAL_CURSORS_DEFAULT
 /* Consumer groups a shard holds at once, and members per group. */
 #define SHARD_GROUPS_MAX 64u
 #define SHARD_GROUP_MEMBERS_MAX 256u
@@ -65,6 +67,7 @@ struct shard_conf {
 	uint32_t durable_acks_max;  /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
 	uint32_t subscriptions_max; /* SUBSCRIPTIONS_MIN..MAX */
 	uint32_t consumer_timeout_ms; /* CONSUMER_TIMEOUT_MS_MIN..MAX */
+	uint32_t replay_cursors;      /* journal cursors for replays, 0..REPLAY_CURSORS_MAX */
 };
 
 /*

@@ -5,7 +5,8 @@
  * member picked by each matching group, gets a DELIVER within its credit at this shard.
  * A DELIVER is a head of its own (header, topic, append time, shard, attempt, with the
  * CRC over head and records) chained to an indirect mbuf of the received batch's records:
- * the records are never copied per subscriber. CREDIT frames move the windows.
+ * the records are never copied per subscriber. A batch replayed from the journal is
+ * copied once into an mbuf chained the same way. CREDIT frames move the windows.
  */
 #include "shard/shard_int.h"
 
@@ -49,44 +50,20 @@ static struct rte_mbuf *shard_records_clone(struct shard *s, struct rte_mbuf *m,
 	return rec;
 }
 
-/* Sends the batch of f to subscription `slot`, if its credit allows. */
-static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-			      uint64_t base, uint32_t slot)
+/* Writes the DELIVER head of subscription sub for batch d (records, topic, offsets
+ * filled by the caller) into mbuf head, chains rec (the records) to it, addresses it
+ * and queues it for TX, counting it against the subscription's credit. */
+static void shard_deliver_send(struct shard *s, struct shard_sub *sub, struct wire_deliver *d,
+			       struct rte_mbuf *head, struct rte_mbuf *rec)
 {
-	struct shard_sub *sub = &s->sub_state[slot];
-	uint32_t head_bytes = wire_deliver_head_bytes(f->hdr.topic_len);
-	uint32_t bytes = head_bytes + f->body_len;
+	uint32_t head_bytes = wire_deliver_head_bytes(d->topic_len);
+	uint32_t bytes = head_bytes + d->records_len;
 
-	if (!credit_allows(&sub->credit, bytes)) {
-		/* Without the journal replay, a subscription out of credit misses the batch
-		 * under either policy; `drop` is the one that asked for it. */
-		shard_count(s, SL_STAT_CREDIT_STALLS, 1);
-		if (sub->params.slow_policy == SL_SLOW_DROP) {
-			shard_count(s, SL_STAT_DROP_POLICY_SKIPS, 1);
-		}
-		return;
-	}
-	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
-	struct rte_mbuf *rec = head == NULL ? NULL : shard_records_clone(s, m, f);
-	if (rec == NULL) {
-		rte_pktmbuf_free(head);
-		shard_count(s, SL_STAT_DROP_NOMBUF, 1);
-		return;
-	}
-	struct wire_deliver d = {
-		.subscriber_id = sub->subscriber_id,
-		.subscription_id = sub->subscription_id,
-		.partition = f->hdr.partition,
-		.base_offset = base,
-		.record_count = f->hdr.record_count,
-		.topic_len = f->hdr.topic_len,
-		.topic = f->topic,
-		.meta = {.append_ns = s->now_ns, .shard = s->index},
-		.records = f->body,
-		.records_len = f->body_len,
-	};
+	d->subscriber_id = sub->subscriber_id;
+	d->subscription_id = sub->subscription_id;
+	d->meta.shard = s->index;
 	int rc = wire_deliver_head_encode(rte_pktmbuf_mtod(head, void *),
-					  rte_pktmbuf_tailroom(head), &d);
+					  rte_pktmbuf_tailroom(head), d);
 	SL_ASSERT_HOT(rc == 0); /* a frame's records, a pool mbuf's room */
 	(void)rc;
 	head->data_len = (uint16_t)head_bytes;
@@ -100,8 +77,86 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 	shard_tx_push_chain(s, head);
 }
 
+/* A live subscription without credit for the batch at journal `position`: under policy
+ * replay (with a journal, outside a group) it goes back to the journal from there; under
+ * drop the batch is skipped for it. */
+static void shard_deliver_stall(struct shard *s, uint32_t slot, uint64_t position)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+
+	shard_count(s, SL_STAT_CREDIT_STALLS, 1);
+	if (sub->params.slow_policy == SL_SLOW_REPLAY && position != UINT64_MAX &&
+	    sub->group == SHARD_SLOT_NONE) {
+		shard_replay_begin(s, slot, SHARD_SEEK_POSITION, position);
+		return;
+	}
+	shard_count(s, SL_STAT_DROP_POLICY_SKIPS, 1);
+}
+
+/* Sends the batch of f to live subscription `slot`, if its credit allows. */
+static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+			      uint64_t base, uint64_t position, uint32_t slot)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
+
+	if (sub->mode != SHARD_SUB_LIVE) {
+		return; /* reading from the journal: the batch comes that way */
+	}
+	if (!credit_allows(&sub->credit, bytes)) {
+		shard_deliver_stall(s, slot, position);
+		return;
+	}
+	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
+	struct rte_mbuf *rec = head == NULL ? NULL : shard_records_clone(s, m, f);
+	if (rec == NULL) {
+		rte_pktmbuf_free(head);
+		shard_count(s, SL_STAT_DROP_NOMBUF, 1);
+		return;
+	}
+	struct wire_deliver d = {
+		.partition = f->hdr.partition,
+		.base_offset = base,
+		.record_count = f->hdr.record_count,
+		.topic_len = f->hdr.topic_len,
+		.topic = f->topic,
+		.meta = {.append_ns = s->now_ns},
+		.records = f->body,
+		.records_len = f->body_len,
+	};
+	shard_deliver_send(s, sub, &d, head, rec);
+}
+
+bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e)
+{
+	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
+	struct rte_mbuf *rec = head == NULL ? NULL : rte_pktmbuf_alloc(s->pool);
+
+	if (rec == NULL) {
+		rte_pktmbuf_free(head);
+		shard_count(s, SL_STAT_DROP_NOMBUF, 1);
+		return false;
+	}
+	/* The entry's bytes live until the next cursor call: the records are copied. */
+	void *p = rte_pktmbuf_append(rec, (uint16_t)e->body_len);
+	SL_ASSERT_HOT(p != NULL); /* records of a frame fit a pool mbuf */
+	memcpy(p, e->body, e->body_len);
+	struct wire_deliver d = {
+		.partition = e->hdr.partition,
+		.base_offset = e->hdr.base_offset,
+		.record_count = e->hdr.record_count,
+		.topic_len = e->hdr.topic_len,
+		.topic = e->topic,
+		.meta = {.append_ns = e->hdr.append_ns},
+		.records = p,
+		.records_len = e->body_len,
+	};
+	shard_deliver_send(s, &s->sub_state[slot], &d, head, rec);
+	return true;
+}
+
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		   uint32_t topic_hash, uint64_t base)
+		   uint32_t topic_hash, uint64_t base, uint64_t position)
 {
 	uint32_t ids_max = s->subscriptions_max + SHARD_GROUPS_MAX;
 
@@ -118,7 +173,7 @@ void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 					: shard_group_pick(s, id - s->subscriptions_max, topic_hash,
 							   f->hdr.partition);
 		if (slot != SHARD_SLOT_NONE) {
-			shard_deliver_one(s, m, f, base, slot);
+			shard_deliver_one(s, m, f, base, position, slot);
 		}
 	}
 }

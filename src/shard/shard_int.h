@@ -70,6 +70,20 @@ struct shard_subscriber {
 	uint32_t first;		/* slot of the first of them: a list through shard_sub.next */
 };
 
+/* Where a subscription's batches come from at this shard. */
+enum shard_sub_mode {
+	SHARD_SUB_LIVE = 0,	   /* delivered as they are appended */
+	SHARD_SUB_REPLAY_WAIT = 1, /* to be read from the journal: waits for a free cursor */
+	SHARD_SUB_REPLAYING = 2,   /* read from the journal by cursor `cursor` */
+};
+
+/* Where a replay starts (a SUBSCRIBE's start, or a live subscription out of credit). */
+enum shard_seek {
+	SHARD_SEEK_EARLIEST = 0,
+	SHARD_SEEK_TIME = 1,	 /* seek_value: CLOCK_REALTIME ns */
+	SHARD_SEEK_POSITION = 2, /* seek_value: journal position of the first batch */
+};
+
 /* One subscription, in the slot its matcher id names (and its subscription table
  * position). */
 struct shard_sub {
@@ -81,6 +95,10 @@ struct shard_sub {
 	uint64_t member_id;		 /* group_member_id(), in a group */
 	struct sl_wire_subscribe params; /* as accepted; offset_count and lengths zeroed */
 	struct credit credit;		 /* of this subscription at this shard */
+	uint64_t seek_value;		 /* enum shard_seek's value */
+	uint16_t cursor;		 /* SHARD_SUB_REPLAYING: index in shard.replays */
+	uint8_t mode;			 /* enum shard_sub_mode */
+	uint8_t seek;			 /* enum shard_seek */
 	uint8_t pattern_len;
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
 };
@@ -96,6 +114,12 @@ struct shard_group {
 	uint8_t pattern_len;
 	uint8_t name[SL_WIRE_GROUP_BYTES_MAX];
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+};
+
+/* A replay cursor of the shard and the subscription reading through it. */
+struct shard_replay {
+	struct journal_cursor *cursor;
+	uint32_t slot; /* subscription slot, or SHARD_SLOT_NONE: free */
 };
 
 /* A subscription change broadcast to every shard through the control rings, in the
@@ -181,6 +205,12 @@ struct shard {
 	struct shard_group *groups;		   /* [SHARD_GROUPS_MAX] */
 	struct match_trie *matcher; /* ids: sub slots, then subscriptions_max + group */
 	uint32_t *matched;	    /* [subscriptions_max + SHARD_GROUPS_MAX] */
+	/* Replays from the journal: a cursor pool made when the journal opens, the count of
+	 * subscriptions waiting for one, and where the scan for them resumes. */
+	uint32_t replay_cursors;
+	struct shard_replay *replays; /* [replay_cursors] */
+	uint32_t replay_waiting;
+	uint32_t replay_scan_next; /* rte_hash_iterate cursor over subs */
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -224,10 +254,28 @@ void shard_subs_destroy(struct shard *s);
  * Live delivery (shard_deliver.c): sends the batch of f, just appended at base offset
  * `base` by this shard (its owner), to every subscription matching its topic, and to one
  * member of every matching group, within their credit. Borrows m: the DELIVERs share its
- * records (it lives until the last of them is sent).
+ * records (it lives until the last of them is sent). `position`: the batch's journal
+ * position, where a subscription of policy replay that has no credit for it will resume
+ * from the journal (UINT64_MAX without a journal).
  */
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		   uint32_t topic_hash, uint64_t base);
+		   uint32_t topic_hash, uint64_t base, uint64_t position);
+
+/*
+ * Replay (shard_replay.c). shard_replay_begin() sends subscription `slot` to the journal
+ * from where `seek` says (REPLAY_WAIT until a cursor is free); shard_replay_end() takes
+ * it off its cursor (removal); shard_replay_poll() lets every replaying subscription
+ * read on within its credit and turns the caught-up ones live. Returns entries handled.
+ */
+void shard_replay_begin(struct shard *s, uint32_t slot, enum shard_seek seek, uint64_t value);
+void shard_replay_end(struct shard *s, uint32_t slot);
+unsigned shard_replay_poll(struct shard *s);
+int shard_replays_create(struct shard *s);
+void shard_replays_destroy(struct shard *s);
+
+/* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
+ * into an mbuf of their own). False when no mbuf was free: nothing sent. */
+bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e);
 
 /* A CREDIT for this shard (wire_credit_shard() checked by the caller). Takes ownership
  * of m. */

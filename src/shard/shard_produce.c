@@ -137,7 +137,10 @@ static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_
 	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
 	/* Before the ack: the DELIVERs share m's records, so the ack cannot reuse m. */
 	if (rte_hash_count(s->subs) > 0) {
-		shard_deliver(s, m, f, route_topic_hash(f->topic, h->topic_len), base);
+		uint64_t position = s->journal == NULL
+					    ? UINT64_MAX
+					    : end - journal_entry_bytes(h->topic_len, f->body_len);
+		shard_deliver(s, m, f, route_topic_hash(f->topic, h->topic_len), base, position);
 	}
 	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base, end);
 }

@@ -267,6 +267,22 @@ static enum sl_nack_reason shard_sub_add(struct shard *s, uint32_t slot, uint32_
 	return 0;
 }
 
+/* Starts new subscription `slot` where it asked: live (latest, or no journal to read), or
+ * from the journal. */
+static void shard_sub_start(struct shard *s, uint32_t slot)
+{
+	const struct shard_sub *sub = &s->sub_state[slot];
+
+	if (s->journal == NULL) {
+		return;
+	}
+	if (sub->params.start == SL_START_EARLIEST) {
+		shard_replay_begin(s, slot, SHARD_SEEK_EARLIEST, 0);
+	} else if (sub->params.start == SL_START_TIMESTAMP) {
+		shard_replay_begin(s, slot, SHARD_SEEK_TIME, sub->params.start_value);
+	}
+}
+
 /*
  * Applies a SUBSCRIBE: a new subscription, or a retransmit of one that exists with the
  * same parameters (which refreshes the subscriber). Returns 0, or the NACK reason with
@@ -308,6 +324,7 @@ static enum sl_nack_reason shard_apply_subscribe(struct shard *s, const struct s
 		return r;
 	}
 	shard_subscriber_heard(s, (uint32_t)owner, &c->peer);
+	shard_sub_start(s, (uint32_t)pos);
 	return 0;
 }
 
@@ -332,6 +349,7 @@ static void shard_sub_remove(struct shard *s, uint32_t slot)
 				  .subscription_id = sub->subscription_id};
 	struct shard_subscriber *sc = &s->subscriber_state[sub->subscriber];
 
+	shard_replay_end(s, slot);
 	if (sub->group != SHARD_SLOT_NONE) {
 		shard_group_leave(s, slot);
 	} else {
@@ -548,6 +566,14 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	SL_ASSERT_HOT(r == SL_WIRE_OK); /* wire_decode() ran the same checks */
 	(void)r;
 	shard_ctl_init_subscribe(&c, &sub, netdev_mbuf_peer(m));
+	/* Not served yet: start offsets (kept by no shard), and a group starting anywhere
+	 * but at the head (its members would each replay the whole group's share). */
+	if (sub.params.start == SL_START_OFFSETS ||
+	    (sub.params.group_len > 0 && sub.params.start != SL_START_LATEST)) {
+		shard_count(s, SL_STAT_DROP_BAD_START, 1);
+		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_BAD_START, SL_SUB_START_KIND, 0);
+		return;
+	}
 	if (!shard_ctl_begin(s, m, f, carriers)) {
 		return;
 	}

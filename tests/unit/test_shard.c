@@ -137,7 +137,8 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .idle_sleep_us = 0,
 				      .durable_acks_max = 64,
 				      .subscriptions_max = 64,
-				      .consumer_timeout_ms = 1000};
+				      .consumer_timeout_ms = 1000,
+				      .replay_cursors = 1};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
@@ -1147,6 +1148,7 @@ struct subscribe {
 	uint8_t strategy;
 	uint32_t window_batches; /* 0 stands for 1000 */
 	uint8_t slow_policy;
+	uint8_t start;
 };
 
 static void inject_subscribe(uint16_t shard, struct subscribe p)
@@ -1158,7 +1160,8 @@ static void inject_subscribe(uint16_t shard, struct subscribe p)
 		.pattern_len = (uint8_t)strlen(p.pattern),
 		.pattern = (const uint8_t *)p.pattern,
 		.params = {.window_batches = p.window_batches != 0 ? p.window_batches : 1000,
-			   .slow_policy = p.slow_policy},
+			   .slow_policy = p.slow_policy,
+			   .start = p.start},
 	};
 	uint32_t len;
 
@@ -1368,7 +1371,8 @@ static void test_shard_deliver_respects_credit(void **state)
 	assert_true(base == 1);
 	expect_no_reply(0);
 	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 3);
-	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 2);
+	/* Without a journal to replay from, policy replay skips too. */
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 3);
 	/* One consumed: room for one more. A CREDIT counting more than was sent is NACKed. */
 	inject_credit(0, 1, 0, 1, 2);
 	inject_credit(0, 2, 0, 5, 1);
@@ -1500,6 +1504,111 @@ static void test_shard_subscribe_full_control_ring_is_busy(void **state)
 	assert_int_equal(rte_hash_count(fx.shard[1]->subs), MESH_RING_SLOTS_MIN);
 }
 
+/* Polls shard 0 until it sent n datagrams, for at most 10 s (journal reads complete
+ * through its polls). */
+static void poll_until_sent(unsigned n)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + 10 * rte_get_tsc_hz();
+
+	while (fx.dev.q[0].tx_n < n && rte_get_tsc_cycles() < deadline) {
+		shard_poll(fx.shard[0]);
+	}
+	assert_int_equal(fx.dev.q[0].tx_n, n);
+}
+
+/* Takes the next DELIVER and checks it is batch `base` of TOPIC for subscription id. */
+static void expect_deliver(uint32_t id, uint64_t base)
+{
+	uint64_t got;
+	char topic[256];
+
+	assert_int_equal(take_deliver(0, &got, topic), id);
+	assert_true(got == base);
+	assert_string_equal(topic, TOPIC);
+}
+
+static void test_shard_replay_earliest_then_live_without_gap_or_duplicate(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		produce_to(0, "elsewhere", q); /* not matched: filtered out of the replay */
+	}
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(3);
+	for (uint64_t q = 0; q < 3; q++) {
+		expect_deliver(1, q);
+	}
+	/* Caught up: the next appends are delivered live, once each. */
+	for (uint64_t q = 3; q < 5; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	poll_until_sent(2);
+	expect_deliver(1, 3);
+	expect_deliver(1, 4);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	expect_no_reply(0);
+	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 5);
+}
+
+static void test_shard_replay_policy_resumes_from_the_journal(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .window_batches = 1));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	/* Batch 0 went live; 1 and 2 found no credit: the subscription reads the journal
+	 * from batch 1 once credit returns, one batch per credit, then turns live. */
+	expect_deliver(1, 0);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 1);
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	for (uint64_t q = 1; q < 3; q++) {
+		inject_credit(0, 1, 0, q, 1);
+		poll_until_sent(1);
+		expect_deliver(1, q);
+	}
+	inject_credit(0, 1, 0, 3, 1);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	produce_to(0, TOPIC, 3);
+	expect_deliver(1, 3);
+	expect_no_reply(0);
+}
+
+static void test_shard_replay_waits_for_a_free_cursor(void **state)
+{
+	(void)state;
+	produce_to(0, TOPIC, 0);
+	/* One cursor: the second replay waits until the first caught up. */
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	subscribe(0, SUB(.id = 2, .pattern = ">", .start = SL_START_EARLIEST));
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	poll_until_sent(2);
+	uint64_t base;
+	char topic[256];
+	uint32_t a = take_deliver(0, &base, topic);
+	uint32_t b = take_deliver(0, &base, topic);
+	assert_int_equal(a + b, 3);
+	assert_int_equal(fx.shard[0]->replay_waiting, 0);
+}
+
+static void test_shard_subscribe_unserved_starts_are_nacked(void **state)
+{
+	(void)state;
+	inject_subscribe(0,
+			 SUB(.id = 1, .pattern = TOPIC, .group = "g", .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_START, 0).detail, SL_SUB_START_KIND);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1612,6 +1721,15 @@ int main(void)
 						setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_subscribe_full_control_ring_is_busy,
 						setup_two, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_earliest_then_live_without_gap_or_duplicate,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_replay_policy_resumes_from_the_journal,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
+						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_create_rejects_bad_conf, setup_two,
 						teardown),
 	};
