@@ -1587,8 +1587,12 @@ static void test_shard_replay_waits_for_a_free_cursor(void **state)
 	(void)state;
 	produce_to(0, TOPIC, 0);
 	/* One cursor: the second replay waits until the first caught up. */
-	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
-	subscribe(0, SUB(.id = 2, .pattern = ">", .start = SL_START_EARLIEST));
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	inject_subscribe(0, SUB(.id = 2, .pattern = ">", .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	/* Answers come first: replays run after the RX burst. */
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	expect_subscribed(0, 2, SL_SUB_ACTIVE);
 	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
 	poll_until_sent(2);
 	uint64_t base;
