@@ -408,6 +408,12 @@ static unsigned shard_mesh_drain(struct shard *s)
 		}
 		unsigned n = mesh_pop_burst(s->env->mesh, from, s->index, s->rx, s->burst);
 		shard_count(s, SL_STAT_MESH_IN, n);
+		/* Shard `from` queued any subscription change before the batches it handed
+		 * over after it: applying its control messages now, after taking the
+		 * batches, means a batch never overtakes the SUBSCRIBE answered before it. */
+		if (n > 0) {
+			total += shard_ctl_drain_from(s, from);
+		}
 		for (unsigned i = 0; i < n; i++) {
 			struct wire_frame f;
 			shard_frame_trusted(s->rx[i], &f);

@@ -240,8 +240,10 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
-/* Applies the control messages other shards broadcast to s. Returns how many. */
+/* Applies the control messages other shards broadcast to s (from shard `from`). Returns
+ * how many. */
 unsigned shard_ctl_drain(struct shard *s);
+unsigned shard_ctl_drain_from(struct shard *s, uint16_t from);
 
 /* Removes up to `steps` subscribers silent for longer than --consumer-timeout. */
 void shard_subscribers_sweep(struct shard *s, unsigned steps);

@@ -659,24 +659,35 @@ static void shard_ctl_apply(struct shard *s, const struct shard_ctl *c)
 	}
 }
 
+unsigned shard_ctl_drain_from(struct shard *s, uint16_t from)
+{
+	struct rte_mbuf *ctl[SHARD_BURST_MAX];
+	unsigned total = 0;
+	unsigned n;
+
+	do {
+		n = mesh_ctl_pop_burst(s->env->mesh, from, s->index, ctl, s->burst);
+		for (unsigned i = 0; i < n; i++) {
+			struct shard_ctl c;
+			memcpy(&c, rte_pktmbuf_mtod(ctl[i], const void *), sizeof(c));
+			shard_ctl_apply(s, &c);
+		}
+		if (n > 0) {
+			rte_pktmbuf_free_bulk(ctl, n);
+		}
+		total += n;
+	} while (n == s->burst);
+	return total;
+}
+
 unsigned shard_ctl_drain(struct shard *s)
 {
 	unsigned total = 0;
 
 	for (uint16_t from = 0; from < s->shards; from++) {
-		if (from == s->index) {
-			continue;
+		if (from != s->index) {
+			total += shard_ctl_drain_from(s, from);
 		}
-		unsigned n = mesh_ctl_pop_burst(s->env->mesh, from, s->index, s->rx, s->burst);
-		for (unsigned i = 0; i < n; i++) {
-			struct shard_ctl c;
-			memcpy(&c, rte_pktmbuf_mtod(s->rx[i], const void *), sizeof(c));
-			shard_ctl_apply(s, &c);
-		}
-		if (n > 0) {
-			rte_pktmbuf_free_bulk(s->rx, n);
-		}
-		total += n;
 	}
 	return total;
 }
