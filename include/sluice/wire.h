@@ -353,6 +353,10 @@ enum sl_stat {
 	SL_STAT_DROP_SUBSCRIPTION_DIVERGED, /* broadcast SUBSCRIBE this shard could not apply */
 	SL_STAT_REPLAY_CURSOR_WAITS,	    /* replays that found no free cursor and waited */
 	SL_STAT_REPLAY_FAILURES,	    /* replays ended by a journal read error */
+	SL_STAT_CONSUMER_ACKS,		    /* CONSUMER_ACK applied */
+	SL_STAT_ACKS_UNKNOWN_OFFSET,	    /* CONSUMER_ACK past the partition's end */
+	SL_STAT_REDELIVERIES,		    /* DELIVERs sent again after --ack-timeout-ms */
+	SL_STAT_DEAD_LETTERS,		    /* batches given up after --max-redeliveries */
 	SL_STAT_COUNT,
 };
 

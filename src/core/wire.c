@@ -187,6 +187,10 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_DROP_SUBSCRIPTION_DIVERGED] = "drop_subscription_diverged",
 	[SL_STAT_REPLAY_CURSOR_WAITS] = "replay_cursor_waits",
 	[SL_STAT_REPLAY_FAILURES] = "replay_failures",
+	[SL_STAT_CONSUMER_ACKS] = "consumer_acks",
+	[SL_STAT_ACKS_UNKNOWN_OFFSET] = "acks_unknown_offset",
+	[SL_STAT_REDELIVERIES] = "redeliveries",
+	[SL_STAT_DEAD_LETTERS] = "dead_letters",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

@@ -60,6 +60,8 @@ enum {
 	OPT_SUBSCRIPTIONS_MAX,
 	OPT_CONSUMER_TIMEOUT_MS,
 	OPT_REPLAY_CURSORS,
+	OPT_ACK_TIMEOUT_MS,
+	OPT_MAX_REDELIVERIES,
 };
 
 static const struct option daemon_options[] = {
@@ -106,6 +108,8 @@ static const struct option daemon_options[] = {
 	{"subscriptions-max", required_argument, NULL, OPT_SUBSCRIPTIONS_MAX},
 	{"consumer-timeout-ms", required_argument, NULL, OPT_CONSUMER_TIMEOUT_MS},
 	{"replay-cursors", required_argument, NULL, OPT_REPLAY_CURSORS},
+	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
+	{"max-redeliveries", required_argument, NULL, OPT_MAX_REDELIVERIES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -150,6 +154,8 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->subscriptions_max = DAEMON_SUBSCRIPTIONS_MAX_DEFAULT;
 	f->consumer_timeout_ms = DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT;
 	f->replay_cursors = DAEMON_REPLAY_CURSORS_DEFAULT;
+	f->ack_timeout_ms = DAEMON_ACK_TIMEOUT_MS_DEFAULT;
+	f->max_redeliveries = DAEMON_MAX_REDELIVERIES_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -377,6 +383,12 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_REPLAY_CURSORS:
 		return flags_u32("replay-cursors", arg, 0, SHARD_REPLAY_CURSORS_MAX,
 				 &f->replay_cursors, err, err_len);
+	case OPT_ACK_TIMEOUT_MS:
+		return flags_u32("ack-timeout-ms", arg, SHARD_ACK_TIMEOUT_MS_MIN,
+				 SHARD_ACK_TIMEOUT_MS_MAX, &f->ack_timeout_ms, err, err_len);
+	case OPT_MAX_REDELIVERIES:
+		return flags_u32("max-redeliveries", arg, 0, SHARD_REDELIVERIES_MAX,
+				 &f->max_redeliveries, err, err_len);
 	default:
 		return -ENOENT;
 	}
@@ -646,6 +658,10 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             (default %u, %u..%u)\n"
 		"  --replay-cursors N         journal readers per shard for subscriptions that\n"
 		"                             replay; more wait their turn (default %u, 0..%u)\n"
+		"  --ack-timeout-ms MS        send a DELIVER again if not acknowledged within\n"
+		"                             this (default %u, %u..%u)\n"
+		"  --max-redeliveries N       then give it up as a dead letter after N\n"
+		"                             redeliveries (default %u, 0..%u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -664,5 +680,6 @@ void daemon_flags_help(FILE *out, const char *prog)
 		SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
 		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
 		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
-		SHARD_REPLAY_CURSORS_MAX);
+		SHARD_REPLAY_CURSORS_MAX, DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN,
+		SHARD_ACK_TIMEOUT_MS_MAX, DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX);
 }

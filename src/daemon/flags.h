@@ -50,6 +50,8 @@ enum daemon_driver {
 #define DAEMON_SUBSCRIPTIONS_MAX_DEFAULT 4096u
 #define DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT 10000u
 #define DAEMON_REPLAY_CURSORS_DEFAULT 16u
+#define DAEMON_ACK_TIMEOUT_MS_DEFAULT 5000u
+#define DAEMON_MAX_REDELIVERIES_DEFAULT 5u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -107,6 +109,8 @@ struct daemon_flags {
 	uint32_t subscriptions_max;
 	uint32_t consumer_timeout_ms;
 	uint32_t replay_cursors;
+	uint32_t ack_timeout_ms;
+	uint32_t max_redeliveries;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

@@ -197,6 +197,8 @@ static int daemon_shards_create(struct daemon *d)
 		.subscriptions_max = f->subscriptions_max,
 		.consumer_timeout_ms = f->consumer_timeout_ms,
 		.replay_cursors = f->replay_cursors,
+		.ack_timeout_ms = f->ack_timeout_ms,
+		.redeliveries_max = (uint16_t)f->max_redeliveries,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {

@@ -75,7 +75,10 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->subscriptions_max <= SHARD_SUBSCRIPTIONS_MAX &&
 	       c->consumer_timeout_ms >= SHARD_CONSUMER_TIMEOUT_MS_MIN &&
 	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX &&
-	       c->replay_cursors <= SHARD_REPLAY_CURSORS_MAX;
+	       c->replay_cursors <= SHARD_REPLAY_CURSORS_MAX &&
+	       c->ack_timeout_ms >= SHARD_ACK_TIMEOUT_MS_MIN &&
+	       c->ack_timeout_ms <= SHARD_ACK_TIMEOUT_MS_MAX &&
+	       c->redeliveries_max <= SHARD_REDELIVERIES_MAX;
 }
 
 static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
@@ -326,6 +329,28 @@ static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struc
 	shard_mesh_stage(s, m, owner);
 }
 
+/* A valid CONSUMER_ACK: to the owner of its (topic, partition), like PRODUCE. */
+static void shard_route_consumer_ack(struct shard *s, struct rte_mbuf *m,
+				     const struct wire_frame *f)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);
+	uint32_t partitions =
+		route_partitions_hashed(s->env->routes, topic_hash, f->topic, h->topic_len);
+
+	if (h->partition >= partitions) {
+		shard_count(s, SL_STAT_DROP_UNKNOWN_TOPIC, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_TOPIC, partitions, 0);
+		return;
+	}
+	uint16_t owner = route_owner_hashed(topic_hash, h->partition, s->shards);
+	if (owner == s->index) {
+		shard_consumer_ack(s, m, f);
+		return;
+	}
+	shard_mesh_stage(s, m, owner);
+}
+
 /* A valid CREDIT: apply it here, or hand it to the shard it names. */
 static void shard_route_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
@@ -372,6 +397,9 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 	case SL_WIRE_CREDIT:
 		shard_route_credit(s, m, &f);
 		break;
+	case SL_WIRE_CONSUMER_ACK:
+		shard_route_consumer_ack(s, m, &f);
+		break;
 	case SL_WIRE_METADATA_REQUEST:
 		shard_count(s, SL_STAT_METADATA_REQUESTS, 1);
 		shard_reply_metadata(s, m, &f);
@@ -389,7 +417,7 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 		if (shard_type_is_reply(f.hdr.type)) {
 			rte_pktmbuf_free(m);
 		} else {
-			/* CONSUMER_ACK: redelivery is not served yet. */
+			/* Reserved for a later version. */
 			shard_reply_nack(s, m, &f.hdr, f.topic, SL_NACK_UNSUPPORTED_TYPE,
 					 f.hdr.type, 0);
 		}
@@ -419,6 +447,10 @@ static unsigned shard_mesh_drain(struct shard *s)
 			shard_frame_trusted(s->rx[i], &f);
 			if (f.hdr.type == SL_WIRE_CREDIT) {
 				shard_credit(s, s->rx[i], &f);
+				continue;
+			}
+			if (f.hdr.type == SL_WIRE_CONSUMER_ACK) {
+				shard_consumer_ack(s, s->rx[i], &f);
 				continue;
 			}
 			shard_produce(s, s->rx[i], &f, route_topic_hash(f.topic, f.hdr.topic_len));
@@ -457,6 +489,7 @@ unsigned shard_poll(struct shard *s)
 		/* A few subscribers per tick: timeouts are seconds, the sweep is cheap. */
 		s->subscriber_sweep_tsc = s->now_tsc + s->tsc_per_us * SHARD_SUBSCRIBER_SWEEP_US;
 		shard_subscribers_sweep(s, SHARD_SWEEP_STEP);
+		shard_acks_sweep(s, SHARD_SWEEP_STEP);
 	}
 	if (s->journal != NULL) {
 		work += shard_journal_poll(s);

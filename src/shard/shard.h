@@ -49,6 +49,12 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 #define SHARD_SUBSCRIBER_SWEEP_US 10000u
 /* Most replay cursors per shard: the journal's default cursor reservation. */
 #define SHARD_REPLAY_CURSORS_MAX JOURNAL_CURSORS_DEFAULT
+/* Bounds of --ack-timeout-ms and --max-redeliveries; unacked DELIVERs kept per
+ * subscription at each shard (more stall the subscription until acks come). */
+#define SHARD_ACK_TIMEOUT_MS_MIN 10u
+#define SHARD_ACK_TIMEOUT_MS_MAX 3600000u
+#define SHARD_REDELIVERIES_MAX 1000u
+#define SHARD_INFLIGHT_SLOTS 64u
 /* Consumer groups a shard holds at once, and members per group. */
 #define SHARD_GROUPS_MAX 64u
 #define SHARD_GROUP_MEMBERS_MAX 256u
@@ -68,6 +74,8 @@ struct shard_conf {
 	uint32_t subscriptions_max; /* SUBSCRIPTIONS_MIN..MAX */
 	uint32_t consumer_timeout_ms; /* CONSUMER_TIMEOUT_MS_MIN..MAX */
 	uint32_t replay_cursors;      /* journal cursors for replays, 0..REPLAY_CURSORS_MAX */
+	uint32_t ack_timeout_ms;      /* ACK_TIMEOUT_MS_MIN..MAX */
+	uint16_t redeliveries_max;    /* 0..REDELIVERIES_MAX */
 };
 
 /*

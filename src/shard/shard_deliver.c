@@ -50,18 +50,29 @@ static struct rte_mbuf *shard_records_clone(struct shard *s, struct rte_mbuf *m,
 	return rec;
 }
 
-/* Writes the DELIVER head of subscription sub for batch d (records, topic, offsets
- * filled by the caller) into mbuf head, chains rec (the records) to it, addresses it
- * and queues it for TX, counting it against the subscription's credit. */
-static void shard_deliver_send(struct shard *s, struct shard_sub *sub, struct wire_deliver *d,
-			       struct rte_mbuf *head, struct rte_mbuf *rec)
+/* Writes the DELIVER head of subscription `slot` for batch d (records, topic, offsets
+ * filled by the caller; ref says which batch) into mbuf head, chains rec (the records)
+ * to it, addresses it and queues it for TX, counting it against the subscription's
+ * credit and keeping it until acknowledged. */
+static void shard_deliver_send(struct shard *s, uint32_t slot, const struct shard_batch_ref *ref,
+			       struct wire_deliver *d, struct rte_mbuf *head, struct rte_mbuf *rec)
 {
+	struct shard_sub *sub = &s->sub_state[slot];
 	uint32_t head_bytes = wire_deliver_head_bytes(d->topic_len);
 	uint32_t bytes = head_bytes + d->records_len;
 
 	d->subscriber_id = sub->subscriber_id;
 	d->subscription_id = sub->subscription_id;
 	d->meta.shard = s->index;
+	/* Below where a redelivery rewound from, batches are sent again. */
+	d->meta.attempt = ref->position < sub->redeliver_end ? sub->redeliver_attempt : 0;
+	if (d->meta.attempt > 0) {
+		shard_count(s, SL_STAT_REDELIVERIES, 1);
+	}
+	if (ref->position != UINT64_MAX) {
+		sub->sent_end = ref->position + 1;
+	}
+	shard_inflight_push(s, slot, ref, d);
 	int rc = wire_deliver_head_encode(rte_pktmbuf_mtod(head, void *),
 					  rte_pktmbuf_tailroom(head), d);
 	SL_ASSERT_HOT(rc == 0); /* a frame's records, a pool mbuf's room */
@@ -95,7 +106,7 @@ static void shard_deliver_stall(struct shard *s, uint32_t slot, uint64_t positio
 
 /* Sends the batch of f to live subscription `slot`, if its credit allows. */
 static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-			      uint64_t base, uint64_t position, uint32_t slot)
+			      uint64_t base, const struct shard_batch_ref *ref, uint32_t slot)
 {
 	struct shard_sub *sub = &s->sub_state[slot];
 	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
@@ -103,8 +114,8 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 	if (sub->mode != SHARD_SUB_LIVE) {
 		return; /* reading from the journal: the batch comes that way */
 	}
-	if (!credit_allows(&sub->credit, bytes)) {
-		shard_deliver_stall(s, slot, position);
+	if (!credit_allows(&sub->credit, bytes) || !shard_inflight_has_room(s, sub)) {
+		shard_deliver_stall(s, slot, ref->position);
 		return;
 	}
 	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
@@ -124,11 +135,14 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 		.records = f->body,
 		.records_len = f->body_len,
 	};
-	shard_deliver_send(s, sub, &d, head, rec);
+	shard_deliver_send(s, slot, ref, &d, head, rec);
 }
 
-bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e)
+bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
+			 uint32_t partition_slot)
 {
+	struct shard_batch_ref ref = {.partition_slot = partition_slot,
+				      .position = e->hdr.position};
 	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
 	struct rte_mbuf *rec = head == NULL ? NULL : rte_pktmbuf_alloc(s->pool);
 
@@ -151,12 +165,12 @@ bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_en
 		.records = p,
 		.records_len = e->body_len,
 	};
-	shard_deliver_send(s, &s->sub_state[slot], &d, head, rec);
+	shard_deliver_send(s, slot, &ref, &d, head, rec);
 	return true;
 }
 
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		   uint32_t topic_hash, uint64_t base, uint64_t position)
+		   uint32_t topic_hash, uint64_t base, const struct shard_batch_ref *ref)
 {
 	uint32_t ids_max = s->subscriptions_max + SHARD_GROUPS_MAX;
 
@@ -173,7 +187,7 @@ void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 					: shard_group_pick(s, id - s->subscriptions_max, topic_hash,
 							   f->hdr.partition);
 		if (slot != SHARD_SLOT_NONE) {
-			shard_deliver_one(s, m, f, base, position, slot);
+			shard_deliver_one(s, m, f, base, ref, slot);
 		}
 	}
 }

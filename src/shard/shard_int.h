@@ -84,6 +84,25 @@ enum shard_seek {
 	SHARD_SEEK_POSITION = 2, /* seek_value: journal position of the first batch */
 };
 
+/* A DELIVER sent and not yet acknowledged (at-least-once): the batch and where to read
+ * it again. One ring of SHARD_INFLIGHT_SLOTS per subscription, in delivery order. */
+struct shard_inflight {
+	uint64_t base_offset;
+	uint64_t position; /* the batch's journal position */
+	uint64_t sent_tsc;
+	uint32_t partition_slot; /* position in the shard's partition table */
+	uint16_t record_count;
+	uint16_t attempt; /* SHARD_INFLIGHT_ACKED once acknowledged */
+};
+
+#define SHARD_INFLIGHT_ACKED UINT16_MAX
+
+/* What a DELIVER is of: the batch's partition table slot and journal position. */
+struct shard_batch_ref {
+	uint32_t partition_slot;
+	uint64_t position; /* UINT64_MAX without a journal */
+};
+
 /* One subscription, in the slot its matcher id names (and its subscription table
  * position). */
 struct shard_sub {
@@ -96,6 +115,11 @@ struct shard_sub {
 	struct sl_wire_subscribe params; /* as accepted; offset_count and lengths zeroed */
 	struct credit credit;		 /* of this subscription at this shard */
 	uint64_t seek_value;		 /* enum shard_seek's value */
+	uint64_t sent_end;		 /* journal position after the last batch sent */
+	uint64_t redeliver_end;		 /* batches below it are sent again: attempt */
+	uint32_t inflight_head;		 /* ring of unacked batches: next to free */
+	uint32_t inflight_tail;		 /* next free */
+	uint16_t redeliver_attempt;	 /* attempt of batches sent below redeliver_end */
 	uint16_t cursor;		 /* SHARD_SUB_REPLAYING: index in shard.replays */
 	uint8_t mode;			 /* enum shard_sub_mode */
 	uint8_t seek;			 /* enum shard_seek */
@@ -211,6 +235,12 @@ struct shard {
 	struct shard_replay *replays; /* [replay_cursors] */
 	uint32_t replay_waiting;
 	uint32_t replay_scan_next; /* rte_hash_iterate cursor over subs */
+	/* At-least-once: unacked DELIVERs per subscription, and the ack timer's sweep. */
+	struct shard_inflight *inflight; /* [subscriptions_max * SHARD_INFLIGHT_SLOTS] */
+	uint64_t ack_timeout_tsc;
+	uint32_t ack_timeout_ms;
+	uint16_t redeliveries_max;
+	uint32_t ack_sweep_next; /* rte_hash_iterate cursor over subs */
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -261,7 +291,7 @@ void shard_subs_destroy(struct shard *s);
  * from the journal (UINT64_MAX without a journal).
  */
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-		   uint32_t topic_hash, uint64_t base, uint64_t position);
+		   uint32_t topic_hash, uint64_t base, const struct shard_batch_ref *ref);
 
 /*
  * Replay (shard_replay.c). shard_replay_begin() sends subscription `slot` to the journal
@@ -277,7 +307,28 @@ void shard_replays_destroy(struct shard *s);
 
 /* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
  * into an mbuf of their own). False when no mbuf was free: nothing sent. */
-bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e);
+bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
+			 uint32_t partition_slot);
+
+/*
+ * At-least-once (shard_ack.c). A subscription outside a group, on a shard with a journal,
+ * keeps its unacked DELIVERs; shard_inflight_has_room() bounds them (a full ring stalls
+ * the subscription like missing credit), shard_inflight_push() records one sent.
+ * CONSUMER_ACK frees them; shard_acks_sweep() redelivers the oldest of a subscription
+ * not acked within --ack-timeout-ms by replaying it from the journal from there (and
+ * counts a dead letter after --max-redeliveries).
+ */
+bool shard_sub_is_tracked(const struct shard *s, const struct shard_sub *sub);
+bool shard_inflight_has_room(const struct shard *s, const struct shard_sub *sub);
+void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batch_ref *ref,
+			 const struct wire_deliver *d);
+void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_acks_sweep(struct shard *s, unsigned steps);
+
+/* The partition table slot of (topic, partition), or a negative errno when this shard
+ * holds none. */
+int32_t shard_partition_find(struct shard *s, const uint8_t *topic, uint8_t topic_len,
+			     uint32_t partition, uint32_t topic_hash);
 
 /* A CREDIT for this shard (wire_credit_shard() checked by the caller). Takes ownership
  * of m. */

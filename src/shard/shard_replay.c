@@ -149,7 +149,8 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 	while (handled < s->burst) {
 		/* The entry's size is known only once it is taken, and a taken entry must be
 		 * sent: ask for room for the largest DELIVER. */
-		if (!credit_allows(&sub->credit, s->frame_bytes_max)) {
+		if (!credit_allows(&sub->credit, s->frame_bytes_max) ||
+		    !shard_inflight_has_room(s, sub)) {
 			break;
 		}
 		struct journal_entry e;
@@ -174,7 +175,11 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 					  e.hdr.topic_len)) {
 			continue;
 		}
-		if (!shard_deliver_entry(s, slot, &e)) {
+		/* Entries of this shard's journal are of partitions it owns: in its table. */
+		int32_t ppos = shard_partition_find(s, e.topic, e.hdr.topic_len, e.hdr.partition,
+						    route_topic_hash(e.topic, e.hdr.topic_len));
+		SL_ASSERT_HOT(ppos >= 0);
+		if (!shard_deliver_entry(s, slot, &e, (uint32_t)ppos)) {
 			/* No mbuf: read this entry again next time. */
 			journal_cursor_seek_position(c, at);
 			break;

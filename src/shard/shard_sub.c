@@ -52,6 +52,9 @@ int shard_subs_create(struct shard *s, int socket)
 	}
 	s->subscriptions_max = n;
 	s->consumer_timeout_ms = c->consumer_timeout_ms;
+	s->ack_timeout_ms = c->ack_timeout_ms;
+	s->ack_timeout_tsc = (uint64_t)c->ack_timeout_ms * (rte_get_tsc_hz() / 1000u);
+	s->redeliveries_max = c->redeliveries_max;
 	s->consumer_timeout_tsc = (uint64_t)c->consumer_timeout_ms * (rte_get_tsc_hz() / 1000u);
 	s->sub_state = rte_zmalloc_socket("shard_subs", n * sizeof(*s->sub_state),
 					  RTE_CACHE_LINE_SIZE, socket);
@@ -61,8 +64,11 @@ int shard_subs_create(struct shard *s, int socket)
 				       RTE_CACHE_LINE_SIZE, socket);
 	s->matched = rte_zmalloc_socket("shard_matched",
 					(n + SHARD_GROUPS_MAX) * sizeof(*s->matched), 0, socket);
+	s->inflight = rte_malloc_socket("shard_inflight",
+					(size_t)n * SHARD_INFLIGHT_SLOTS * sizeof(*s->inflight),
+					RTE_CACHE_LINE_SIZE, socket);
 	if (s->sub_state == NULL || s->subscriber_state == NULL || s->groups == NULL ||
-	    s->matched == NULL) {
+	    s->matched == NULL || s->inflight == NULL) {
 		return -ENOMEM;
 	}
 	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
@@ -96,6 +102,7 @@ void shard_subs_destroy(struct shard *s)
 		group_destroy(s->groups[g].members);
 		rte_free(s->groups[g].member_slot);
 	}
+	rte_free(s->inflight);
 	rte_free(s->matched);
 	rte_free(s->groups);
 	rte_free(s->subscriber_state);
@@ -527,6 +534,8 @@ static void shard_reply_subscribed(struct shard *s, struct rte_mbuf *m, const st
 			.window_bytes = c->params.window_bytes,
 			.window_batches = c->params.window_batches,
 			.consumer_timeout_ms = s->consumer_timeout_ms,
+			.ack_timeout_ms = s->ack_timeout_ms,
+			.redeliveries_max = s->redeliveries_max,
 			.shards = s->shards,
 			.weight = c->params.weight,
 			.status = (uint8_t)status,

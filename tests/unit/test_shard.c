@@ -138,7 +138,9 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .durable_acks_max = 64,
 				      .subscriptions_max = 64,
 				      .consumer_timeout_ms = 1000,
-				      .replay_cursors = 1};
+				      .replay_cursors = 1,
+				      .ack_timeout_ms = 1000,
+				      .redeliveries_max = 2};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
@@ -1199,6 +1201,9 @@ static void subscribe(uint16_t shard, struct subscribe p)
 	expect_subscribed(shard, p.id, SL_SUB_ACTIVE);
 }
 
+/* The `attempt` of the last DELIVER take_deliver() took. */
+static uint16_t last_attempt;
+
 /* Takes the oldest datagram `shard` sent, a DELIVER (gathered from its segments), and
  * returns its subscription id, base offset in *base and topic in topic[]. */
 static uint32_t take_deliver(uint16_t shard, uint64_t *base, char *topic)
@@ -1220,6 +1225,7 @@ static uint32_t take_deliver(uint16_t shard, uint64_t *base, char *topic)
 	assert_int_equal(wire_deliver_parse(&f, &d), SL_WIRE_OK);
 	assert_int_equal(d.meta.shard, shard);
 	*base = d.base_offset;
+	last_attempt = d.meta.attempt;
 	memcpy(topic, d.topic, d.topic_len);
 	topic[d.topic_len] = '\0';
 	rte_pktmbuf_free(m);
@@ -1613,6 +1619,93 @@ static void test_shard_subscribe_unserved_starts_are_nacked(void **state)
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
 }
 
+static void inject_consumer_ack(uint32_t id, uint64_t offset)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, id,
+						  (const uint8_t *)TOPIC, strlen(TOPIC), 0, offset,
+						  &len),
+			 0);
+	inject_raw(0, buf, len);
+}
+
+static uint32_t inflight_count(uint32_t slot)
+{
+	const struct shard_sub *sub = &fx.shard[0]->sub_state[slot];
+
+	return sub->inflight_tail - sub->inflight_head;
+}
+
+static void test_shard_consumer_ack_frees_delivered_batches(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		expect_deliver(1, q);
+	}
+	assert_int_equal(inflight_count(0), 3);
+	inject_consumer_ack(1, 2); /* offsets 0 and 1 done */
+	inject_consumer_ack(1, 10);
+	inject_consumer_ack(7, 1);
+	shard_poll(fx.shard[0]);
+	expect_nack(0, SL_NACK_UNKNOWN_OFFSET, 3);
+	assert_int_equal(expect_nack(0, SL_NACK_UNKNOWN_SUBSCRIPTION, 0).detail, 1);
+	assert_int_equal(inflight_count(0), 1);
+	assert_int_equal(counter(0, SL_STAT_CONSUMER_ACKS), 1);
+	assert_int_equal(counter(0, SL_STAT_ACKS_UNKNOWN_OFFSET), 1);
+	inject_consumer_ack(1, 3);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	assert_int_equal(inflight_count(0), 0);
+}
+
+/* Runs the ack timer of shard 0 as if `seconds` had passed since now. */
+static void ack_timer_after(unsigned seconds)
+{
+	struct shard *s = fx.shard[0];
+
+	s->now_tsc = rte_rdtsc() + seconds * rte_get_tsc_hz();
+	shard_acks_sweep(s, SHARD_SWEEP_STEP);
+}
+
+static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	produce_to(0, TOPIC, 0);
+	produce_to(0, TOPIC, 1);
+	expect_deliver(1, 0);
+	expect_deliver(1, 1);
+	assert_int_equal(last_attempt, 0);
+	inject_consumer_ack(1, 1); /* batch 0 done, batch 1 not */
+	shard_poll(fx.shard[0]);
+	ack_timer_after(0);
+	expect_no_reply(0); /* not late yet */
+	/* Late: batch 1 comes again from the journal, attempt 1, then 2 (the most). */
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 1);
+		assert_int_equal(last_attempt, attempt);
+	}
+	assert_int_equal(counter(0, SL_STAT_REDELIVERIES), 2);
+	/* Live again: the next batch is a first attempt. */
+	produce_to(0, TOPIC, 2);
+	expect_deliver(1, 2);
+	assert_int_equal(last_attempt, 0);
+	/* Batch 1 is late a third time: a dead letter, no more redelivery of it. */
+	ack_timer_after(2);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
+	assert_int_equal(inflight_count(0), 1);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	expect_no_reply(0);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1731,6 +1824,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_replay_policy_resumes_from_the_journal,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
 						setup_one, teardown),
