@@ -104,6 +104,8 @@ static void shard_deliver_stall(struct shard *s, uint32_t slot, uint64_t positio
 	shard_count(s, SL_STAT_DROP_POLICY_SKIPS, 1);
 }
 
+static bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes);
+
 /* Sends the batch of f to live subscription `slot`, if its credit allows. */
 static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 			      uint64_t base, const struct shard_batch_ref *ref, uint32_t slot)
@@ -114,7 +116,7 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 	if (sub->mode != SHARD_SUB_LIVE) {
 		return; /* reading from the journal: the batch comes that way */
 	}
-	if (!credit_allows(&sub->credit, bytes) || !shard_inflight_has_room(s, sub)) {
+	if (!shard_sub_can_take(s, slot, bytes)) {
 		shard_deliver_stall(s, slot, ref->position);
 		return;
 	}
@@ -169,6 +171,37 @@ bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_en
 	return true;
 }
 
+/* True when live subscription `slot` may be sent a DELIVER of `bytes` now. */
+static bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes)
+{
+	const struct shard_sub *sub = &s->sub_state[slot];
+
+	return credit_allows(&sub->credit, bytes) && shard_inflight_has_room(s, sub);
+}
+
+/* Sends the batch to one member of group g. Round-robin and weighted groups pass over
+ * members without credit to the next pick (at most one round), so a slow member does
+ * not cost the group its batches; key-affine keeps the partition's member, order first. */
+static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+				uint32_t topic_hash, uint64_t base,
+				const struct shard_batch_ref *ref, uint32_t g)
+{
+	const struct shard_group *grp = &s->groups[g];
+	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
+	uint32_t tries = grp->strategy == SL_GROUP_KEY_AFFINE ? 1 : grp->count;
+	uint32_t slot = SHARD_SLOT_NONE;
+
+	for (uint32_t t = 0; t < tries; t++) {
+		slot = shard_group_pick(s, g, topic_hash, f->hdr.partition);
+		if (slot == SHARD_SLOT_NONE || shard_sub_can_take(s, slot, bytes)) {
+			break;
+		}
+	}
+	if (slot != SHARD_SLOT_NONE) {
+		shard_deliver_one(s, m, f, base, ref, slot);
+	}
+}
+
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 		   uint32_t topic_hash, uint64_t base, const struct shard_batch_ref *ref)
 {
@@ -182,12 +215,11 @@ void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame 
 	SL_ASSERT_HOT(n <= ids_max);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = s->matched[i];
-		uint32_t slot = id < s->subscriptions_max
-					? id
-					: shard_group_pick(s, id - s->subscriptions_max, topic_hash,
-							   f->hdr.partition);
-		if (slot != SHARD_SLOT_NONE) {
-			shard_deliver_one(s, m, f, base, ref, slot);
+		if (id < s->subscriptions_max) {
+			shard_deliver_one(s, m, f, base, ref, id);
+		} else {
+			shard_deliver_group(s, m, f, topic_hash, base, ref,
+					    id - s->subscriptions_max);
 		}
 	}
 }

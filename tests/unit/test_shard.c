@@ -1706,6 +1706,27 @@ static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
 	expect_no_reply(0);
 }
 
+static void test_shard_deliver_group_passes_over_a_member_without_credit(void **state)
+{
+	unsigned got[3] = {0};
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g", .window_batches = 1));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g", .window_batches = 100));
+	/* Member 1 has room for one batch: every other batch goes to member 2. */
+	for (uint64_t q = 0; q < 6; q++) {
+		produce_to(0, TOPIC, q);
+		uint64_t base;
+		char topic[256];
+		got[take_deliver(0, &base, topic)]++;
+		assert_true(base == q);
+		expect_no_reply(0);
+	}
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 5);
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1805,6 +1826,9 @@ int main(void)
 			setup_one, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_shard_deliver_group_sends_each_batch_to_one_member, setup_one,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_deliver_group_passes_over_a_member_without_credit, setup_one,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_shard_deliver_respects_credit, setup_one,
 						teardown),
