@@ -628,18 +628,20 @@ void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	SL_ASSERT_HOT(r == SL_WIRE_OK);
 	(void)r;
 	shard_ctl_init(&c, SHARD_CTL_HEARTBEAT, f, netdev_mbuf_peer(m));
+	if (!shard_ctl_begin(s, m, f, carriers)) {
+		return;
+	}
+	/* Applied everywhere even when the count differs: what the subscriber still holds
+	 * stays alive while it subscribes again. */
 	uint32_t known = shard_apply_heartbeat(s, &c);
+	if (s->shards > 1) {
+		shard_ctl_broadcast(s, carriers, &c);
+	}
 	if (known != hb.subscriptions) {
 		/* The consumer subscribes again; SUBSCRIBE is idempotent. */
 		shard_count(s, SL_STAT_UNKNOWN_SUBSCRIPTION, 1);
 		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_UNKNOWN_SUBSCRIPTION, known, 0);
 		return;
-	}
-	if (!shard_ctl_begin(s, m, f, carriers)) {
-		return;
-	}
-	if (s->shards > 1) {
-		shard_ctl_broadcast(s, carriers, &c);
 	}
 	rte_pktmbuf_free(m); /* a heartbeat that matches is not answered */
 }

@@ -1484,6 +1484,15 @@ static void test_shard_subscribe_is_broadcast_to_every_shard(void **state)
 	char got[256];
 	assert_int_equal(take_deliver(1, &base, got), 1);
 	assert_string_equal(got, topic);
+	/* A heartbeat received by shard 0 keeps the subscriber alive at shard 1 too. */
+	int32_t at1 = rte_hash_lookup(fx.shard[1]->subscribers, &(uint64_t){SUBSCRIBER});
+	assert_true(at1 >= 0);
+	fx.shard[1]->subscriber_state[at1].heard_tsc = 0;
+	inject_heartbeat(0, 1);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	shard_poll(fx.shard[1]);
+	assert_true(fx.shard[1]->subscriber_state[at1].heard_tsc > 0);
 	/* Unsubscribe on shard 1: shard 0 drops it too. */
 	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
 	uint32_t len;
