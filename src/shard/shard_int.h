@@ -375,6 +375,11 @@ void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire
 void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_reply_pong(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
+/* The mbuf a reply to request m is written into, for a caller that copied what it needs
+ * of the request: m itself when it can be written over, else a fresh mbuf with m's peer
+ * (m is freed). NULL when the pool is empty (m freed, counted). */
+struct rte_mbuf *shard_reply_mbuf_over(struct shard *s, struct rte_mbuf *m);
+
 /* Queues reply m of `len` bytes for TX, flushing when the burst is full. */
 void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len);
 

@@ -92,6 +92,17 @@ static struct rte_mbuf *shard_reply_mbuf(struct shard *s, struct rte_mbuf *m, bo
 	return out;
 }
 
+struct rte_mbuf *shard_reply_mbuf_over(struct shard *s, struct rte_mbuf *m)
+{
+	bool reused;
+	struct rte_mbuf *out = shard_reply_mbuf(s, m, &reused);
+
+	if (out != NULL && !reused) {
+		rte_pktmbuf_free(m);
+	}
+	return out;
+}
+
 /*
  * Starts reply header h with `topic` in `out`. The topic may point into the request,
  * which may be `out` itself: it is copied aside first, as wire_begin() may not copy

@@ -545,16 +545,9 @@ static void shard_reply_subscribed(struct shard *s, struct rte_mbuf *m, const st
 		pattern_len = c->pattern_len;
 	}
 	/* The request's bytes are copied into c: m can be written over. */
-	struct rte_mbuf *out = m;
-	if (!(RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 && m->nb_segs == 1)) {
-		out = rte_pktmbuf_alloc(s->pool);
-		if (out == NULL) {
-			shard_count(s, SL_STAT_DROP_NOMBUF, 1);
-			rte_pktmbuf_free(m);
-			return;
-		}
-		*netdev_mbuf_peer(out) = *netdev_mbuf_peer(m);
-		rte_pktmbuf_free(m);
+	struct rte_mbuf *out = shard_reply_mbuf_over(s, m);
+	if (out == NULL) {
+		return;
 	}
 	int rc = wire_subscribed_encode(rte_pktmbuf_mtod(out, void *), s->frame_bytes_max,
 					c->subscriber_id, c->subscription_id, c->pattern,
