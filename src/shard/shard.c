@@ -494,6 +494,7 @@ unsigned shard_poll(struct shard *s)
 	if (s->journal != NULL) {
 		work += shard_journal_poll(s);
 		work += shard_replay_poll(s);
+		work += shard_redeliveries_poll(s);
 	}
 	shard_tx_flush(s);
 	netdev_flush(nd, s->index);

@@ -55,6 +55,11 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 #define SHARD_ACK_TIMEOUT_MS_MAX 3600000u
 #define SHARD_REDELIVERIES_MAX 1000u
 #define SHARD_INFLIGHT_SLOTS 64u
+/* Group redeliveries a shard queues; more are counted as dead letters. */
+#define SHARD_REDELIVERIES_QUEUED 1024u
+static_assert((SHARD_INFLIGHT_SLOTS & (SHARD_INFLIGHT_SLOTS - 1)) == 0, "a ring: power of two");
+static_assert((SHARD_REDELIVERIES_QUEUED & (SHARD_REDELIVERIES_QUEUED - 1)) == 0,
+	      "a ring: power of two");
 /* Consumer groups a shard holds at once, and members per group. */
 #define SHARD_GROUPS_MAX 64u
 #define SHARD_GROUP_MEMBERS_MAX 256u

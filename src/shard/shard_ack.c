@@ -23,7 +23,8 @@ static struct shard_inflight *shard_inflight_at(const struct shard *s, uint32_t 
 
 bool shard_sub_is_tracked(const struct shard *s, const struct shard_sub *sub)
 {
-	return s->journal != NULL && sub->group == SHARD_SLOT_NONE;
+	(void)sub;
+	return s->journal != NULL;
 }
 
 bool shard_inflight_has_room(const struct shard *s, const struct shard_sub *sub)
@@ -109,13 +110,51 @@ void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_f
 	rte_pktmbuf_free(m); /* acks are not answered */
 }
 
+/* Queues unacked batch e of a member of group g for whichever member the group picks
+ * then; a batch out of attempts, or one that finds the queue full, is a dead letter. */
+static void shard_redelivery_queue(struct shard *s, uint32_t g, const struct shard_inflight *e)
+{
+	if (e->attempt >= s->redeliveries_max ||
+	    s->redelivery_tail - s->redelivery_head == SHARD_REDELIVERIES_QUEUED) {
+		shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+		return;
+	}
+	s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)] =
+		(struct shard_redelivery){
+			.position = e->position,
+			.group = g,
+			.group_epoch = s->groups[g].epoch,
+			.attempt = (uint16_t)(e->attempt + 1),
+		};
+}
+
+void shard_inflight_hand_over(struct shard *s, uint32_t slot)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+
+	for (uint32_t i = sub->inflight_head; i != sub->inflight_tail; i++) {
+		const struct shard_inflight *e = shard_inflight_at(s, slot, i);
+		if (e->attempt != SHARD_INFLIGHT_ACKED) {
+			shard_redelivery_queue(s, sub->group, e);
+		}
+	}
+	sub->inflight_head = sub->inflight_tail;
+}
+
 /* The oldest unacked batch of `slot` timed out: send it (and what follows) again from
- * the journal, or give it up as a dead letter after redeliveries_max attempts. */
+ * the journal, or give it up as a dead letter after redeliveries_max attempts. A group
+ * member's batch goes back to the group instead, alone. */
 static void shard_inflight_expire(struct shard *s, uint32_t slot)
 {
 	struct shard_sub *sub = &s->sub_state[slot];
 	struct shard_inflight *oldest = shard_inflight_at(s, slot, sub->inflight_head);
 
+	if (sub->group != SHARD_SLOT_NONE) {
+		shard_redelivery_queue(s, sub->group, oldest);
+		oldest->attempt = SHARD_INFLIGHT_ACKED;
+		shard_inflight_trim(s, slot);
+		return;
+	}
 	if (oldest->attempt >= s->redeliveries_max) {
 		/* The dead-letter topic itself is not written yet: the batch is counted. */
 		shard_count(s, SL_STAT_DEAD_LETTERS, 1);

@@ -65,7 +65,9 @@ static void shard_deliver_send(struct shard *s, uint32_t slot, const struct shar
 	d->subscription_id = sub->subscription_id;
 	d->meta.shard = s->index;
 	/* Below where a redelivery rewound from, batches are sent again. */
-	d->meta.attempt = ref->position < sub->redeliver_end ? sub->redeliver_attempt : 0;
+	d->meta.attempt = ref->attempt > 0		       ? ref->attempt
+			  : ref->position < sub->redeliver_end ? sub->redeliver_attempt
+							       : 0;
 	if (d->meta.attempt > 0) {
 		shard_count(s, SL_STAT_REDELIVERIES, 1);
 	}
@@ -104,8 +106,6 @@ static void shard_deliver_stall(struct shard *s, uint32_t slot, uint64_t positio
 	shard_count(s, SL_STAT_DROP_POLICY_SKIPS, 1);
 }
 
-static bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes);
-
 /* Sends the batch of f to live subscription `slot`, if its credit allows. */
 static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 			      uint64_t base, const struct shard_batch_ref *ref, uint32_t slot)
@@ -141,10 +141,10 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 }
 
 bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
-			 uint32_t partition_slot)
+			 uint32_t partition_slot, uint16_t attempt)
 {
-	struct shard_batch_ref ref = {.partition_slot = partition_slot,
-				      .position = e->hdr.position};
+	struct shard_batch_ref ref = {
+		.partition_slot = partition_slot, .attempt = attempt, .position = e->hdr.position};
 	struct rte_mbuf *head = rte_pktmbuf_alloc(s->pool);
 	struct rte_mbuf *rec = head == NULL ? NULL : rte_pktmbuf_alloc(s->pool);
 
@@ -171,32 +171,37 @@ bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_en
 	return true;
 }
 
-/* True when live subscription `slot` may be sent a DELIVER of `bytes` now. */
-static bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes)
+bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes)
 {
 	const struct shard_sub *sub = &s->sub_state[slot];
 
 	return credit_allows(&sub->credit, bytes) && shard_inflight_has_room(s, sub);
 }
 
-/* Sends the batch to one member of group g. Round-robin and weighted groups pass over
- * members without credit to the next pick (at most one round), so a slow member does
- * not cost the group its batches; key-affine keeps the partition's member, order first. */
-static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-				uint32_t topic_hash, uint64_t base,
-				const struct shard_batch_ref *ref, uint32_t g)
+uint32_t shard_group_pick_ready(struct shard *s, uint32_t g, uint32_t topic_hash,
+				uint32_t partition, uint32_t bytes)
 {
 	const struct shard_group *grp = &s->groups[g];
-	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
 	uint32_t tries = grp->strategy == SL_GROUP_KEY_AFFINE ? 1 : grp->count;
 	uint32_t slot = SHARD_SLOT_NONE;
 
 	for (uint32_t t = 0; t < tries; t++) {
-		slot = shard_group_pick(s, g, topic_hash, f->hdr.partition);
+		slot = shard_group_pick(s, g, topic_hash, partition);
 		if (slot == SHARD_SLOT_NONE || shard_sub_can_take(s, slot, bytes)) {
 			break;
 		}
 	}
+	return slot;
+}
+
+/* Sends the batch to one member of group g (shard_group_pick_ready()). */
+static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+				uint32_t topic_hash, uint64_t base,
+				const struct shard_batch_ref *ref, uint32_t g)
+{
+	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
+	uint32_t slot = shard_group_pick_ready(s, g, topic_hash, f->hdr.partition, bytes);
+
 	if (slot != SHARD_SLOT_NONE) {
 		shard_deliver_one(s, m, f, base, ref, slot);
 	}

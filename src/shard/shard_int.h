@@ -53,6 +53,8 @@ struct shard_producer {
 
 /* No slot: the end of a subscriber's list, a subscription outside a group. */
 #define SHARD_SLOT_NONE UINT32_MAX
+/* A replay cursor serving group redeliveries rather than a subscription. */
+#define SHARD_SLOT_REDELIVERY (UINT32_MAX - 1)
 
 /* Subscription table key: (subscriber id, subscription id). */
 struct shard_sub_key {
@@ -100,7 +102,17 @@ struct shard_inflight {
 /* What a DELIVER is of: the batch's partition table slot and journal position. */
 struct shard_batch_ref {
 	uint32_t partition_slot;
+	uint16_t attempt;  /* a group's redelivery: its attempt; else 0 */
 	uint64_t position; /* UINT64_MAX without a journal */
+};
+
+/* A batch of a group to send again to whichever member the group picks now: its
+ * member's ack timed out, or the member left. Served one at a time by a replay cursor. */
+struct shard_redelivery {
+	uint64_t position;
+	uint32_t group;	      /* slot in the group pool */
+	uint32_t group_epoch; /* the slot's epoch then: a slot reused since is another group */
+	uint16_t attempt;
 };
 
 /* One subscription, in the slot its matcher id names (and its subscription table
@@ -133,6 +145,7 @@ struct shard_group {
 	struct group *members; /* from the pool created with the shard, reset on reuse */
 	uint32_t *member_slot; /* [SHARD_GROUP_MEMBERS_MAX] subscription slots, join order */
 	uint32_t count;	       /* members; 0: the slot is free */
+	uint32_t epoch;	       /* incremented each time the slot is freed */
 	uint8_t strategy;
 	uint8_t name_len;
 	uint8_t pattern_len;
@@ -241,6 +254,12 @@ struct shard {
 	uint32_t ack_timeout_ms;
 	uint16_t redeliveries_max;
 	uint32_t ack_sweep_next; /* rte_hash_iterate cursor over subs */
+	/* Group redeliveries waiting (a FIFO of SHARD_REDELIVERIES_QUEUED) and the cursor
+	 * serving the oldest (SHARD_SLOT_NONE: none taken yet). */
+	struct shard_redelivery *redeliveries;
+	uint32_t redelivery_head;
+	uint32_t redelivery_tail;
+	uint32_t redelivery_cursor;
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -308,7 +327,19 @@ void shard_replays_destroy(struct shard *s);
 /* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
  * into an mbuf of their own). False when no mbuf was free: nothing sent. */
 bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
-			 uint32_t partition_slot);
+			 uint32_t partition_slot, uint16_t attempt);
+
+/* True when live subscription `slot` may be sent a DELIVER of `bytes` now (credit and
+ * room for one more unacked batch). */
+bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes);
+
+/* The member of group g to send a batch of `bytes` of (topic, partition): the group's
+ * pick; round-robin and weighted groups pass over members that cannot take it to the
+ * next pick (at most one round), so a slow member does not cost the group its batches,
+ * while key-affine keeps the partition's member (order first). The last pick when none
+ * can take it, SHARD_SLOT_NONE when the group is empty. */
+uint32_t shard_group_pick_ready(struct shard *s, uint32_t g, uint32_t topic_hash,
+				uint32_t partition, uint32_t bytes);
 
 /*
  * At-least-once (shard_ack.c). A subscription outside a group, on a shard with a journal,
@@ -324,6 +355,12 @@ void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batc
 			 const struct wire_deliver *d);
 void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_acks_sweep(struct shard *s, unsigned steps);
+
+/* A group member leaves: its unacked batches are queued for the other members. */
+void shard_inflight_hand_over(struct shard *s, uint32_t slot);
+
+/* Serves queued group redeliveries through a replay cursor. Returns work done. */
+unsigned shard_redeliveries_poll(struct shard *s);
 
 /* The partition table slot of (topic, partition), or a negative errno when this shard
  * holds none. */

@@ -179,7 +179,7 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 		int32_t ppos = shard_partition_find(s, e.topic, e.hdr.topic_len, e.hdr.partition,
 						    route_topic_hash(e.topic, e.hdr.topic_len));
 		SL_ASSERT_HOT(ppos >= 0);
-		if (!shard_deliver_entry(s, slot, &e, (uint32_t)ppos)) {
+		if (!shard_deliver_entry(s, slot, &e, (uint32_t)ppos, 0)) {
 			/* No mbuf: read this entry again next time. */
 			journal_cursor_seek_position(c, at);
 			break;
@@ -196,9 +196,87 @@ unsigned shard_replay_poll(struct shard *s)
 		shard_replay_assign(s);
 	}
 	for (uint32_t i = 0; i < s->replay_cursors; i++) {
-		if (s->replays[i].slot != SHARD_SLOT_NONE) {
+		uint32_t slot = s->replays[i].slot;
+		if (slot != SHARD_SLOT_NONE && slot != SHARD_SLOT_REDELIVERY) {
 			work += shard_replay_step(s, i);
 		}
 	}
 	return work;
+}
+
+/* Positions the redelivery cursor on the oldest queued redelivery. */
+static void shard_redelivery_seek(struct shard *s)
+{
+	const struct shard_redelivery *r =
+		&s->redeliveries[s->redelivery_head & (SHARD_REDELIVERIES_QUEUED - 1)];
+
+	journal_cursor_seek_position(s->replays[s->redelivery_cursor].cursor, r->position);
+}
+
+/* Done with the oldest queued redelivery: on to the next, or the cursor goes back. */
+static void shard_redelivery_pop(struct shard *s)
+{
+	s->redelivery_head++;
+	if (s->redelivery_head != s->redelivery_tail) {
+		shard_redelivery_seek(s);
+		return;
+	}
+	s->replays[s->redelivery_cursor].slot = SHARD_SLOT_NONE;
+	s->redelivery_cursor = SHARD_SLOT_NONE;
+}
+
+/* Sends the batch of the oldest queued redelivery, read as e, to a member of its group
+ * that can take it. False when none can now (it is read again next time). */
+static bool shard_redelivery_send(struct shard *s, const struct shard_redelivery *r,
+				  const struct journal_entry *e)
+{
+	const struct shard_group *grp = &s->groups[r->group];
+
+	if (grp->count == 0 || grp->epoch != r->group_epoch) {
+		return true; /* the group is gone: nobody is left to receive it */
+	}
+	uint32_t topic_hash = route_topic_hash(e->topic, e->hdr.topic_len);
+	uint32_t bytes = wire_deliver_head_bytes(e->hdr.topic_len) + e->body_len;
+	uint32_t slot = shard_group_pick_ready(s, r->group, topic_hash, e->hdr.partition, bytes);
+	if (slot == SHARD_SLOT_NONE || !shard_sub_can_take(s, slot, bytes)) {
+		return false;
+	}
+	int32_t ppos =
+		shard_partition_find(s, e->topic, e->hdr.topic_len, e->hdr.partition, topic_hash);
+	SL_ASSERT_HOT(ppos >= 0); /* entries of this journal: partitions of this shard */
+	return shard_deliver_entry(s, slot, e, (uint32_t)ppos, r->attempt);
+}
+
+unsigned shard_redeliveries_poll(struct shard *s)
+{
+	if (s->redelivery_head == s->redelivery_tail) {
+		return 0;
+	}
+	if (s->redelivery_cursor == SHARD_SLOT_NONE) {
+		uint32_t i = shard_replay_free(s);
+		if (i == SHARD_SLOT_NONE) {
+			return 0; /* every cursor replays: the redeliveries wait */
+		}
+		s->replays[i].slot = SHARD_SLOT_REDELIVERY;
+		s->redelivery_cursor = i;
+		shard_redelivery_seek(s);
+	}
+	const struct shard_redelivery *r =
+		&s->redeliveries[s->redelivery_head & (SHARD_REDELIVERIES_QUEUED - 1)];
+	struct journal_entry e;
+	int rc = journal_cursor_next(s->replays[s->redelivery_cursor].cursor, &e);
+	if (rc == 0) {
+		return 0; /* reading */
+	}
+	if (rc < 0) {
+		shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
+		shard_redelivery_pop(s);
+		return 1;
+	}
+	if (shard_redelivery_send(s, r, &e)) {
+		shard_redelivery_pop(s);
+	} else {
+		shard_redelivery_seek(s); /* no member can take it now: read it again later */
+	}
+	return 1;
 }

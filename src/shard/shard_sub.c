@@ -64,11 +64,15 @@ int shard_subs_create(struct shard *s, int socket)
 				       RTE_CACHE_LINE_SIZE, socket);
 	s->matched = rte_zmalloc_socket("shard_matched",
 					(n + SHARD_GROUPS_MAX) * sizeof(*s->matched), 0, socket);
+	s->redeliveries =
+		rte_malloc_socket("shard_redeliveries",
+				  SHARD_REDELIVERIES_QUEUED * sizeof(*s->redeliveries), 0, socket);
+	s->redelivery_cursor = SHARD_SLOT_NONE;
 	s->inflight = rte_malloc_socket("shard_inflight",
 					(size_t)n * SHARD_INFLIGHT_SLOTS * sizeof(*s->inflight),
 					RTE_CACHE_LINE_SIZE, socket);
 	if (s->sub_state == NULL || s->subscriber_state == NULL || s->groups == NULL ||
-	    s->matched == NULL || s->inflight == NULL) {
+	    s->matched == NULL || s->inflight == NULL || s->redeliveries == NULL) {
 		return -ENOMEM;
 	}
 	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
@@ -102,6 +106,7 @@ void shard_subs_destroy(struct shard *s)
 		group_destroy(s->groups[g].members);
 		rte_free(s->groups[g].member_slot);
 	}
+	rte_free(s->redeliveries);
 	rte_free(s->inflight);
 	rte_free(s->matched);
 	rte_free(s->groups);
@@ -236,6 +241,7 @@ static void shard_group_leave(struct shard *s, uint32_t slot)
 	if (grp->count == 0) {
 		rc = match_remove(s->matcher, s->subscriptions_max + sub->group);
 		SL_ASSERT(rc == 0);
+		grp->epoch++; /* redeliveries queued for it find it gone */
 	}
 	sub->group = SHARD_SLOT_NONE;
 }
@@ -358,6 +364,7 @@ static void shard_sub_remove(struct shard *s, uint32_t slot)
 
 	shard_replay_end(s, slot);
 	if (sub->group != SHARD_SLOT_NONE) {
+		shard_inflight_hand_over(s, slot);
 		shard_group_leave(s, slot);
 	} else {
 		int rc = match_remove(s->matcher, slot);

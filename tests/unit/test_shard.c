@@ -1736,6 +1736,50 @@ static void test_shard_deliver_group_passes_over_a_member_without_credit(void **
 	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
 }
 
+/* Subscribes members 1 and 2 of round-robin group "g" and delivers batch 0 to one of
+ * them, whose id it returns. */
+static uint32_t group_with_one_batch_out(void)
+{
+	uint64_t base;
+	char topic[256];
+
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g"));
+	produce_to(0, TOPIC, 0);
+	uint32_t first = take_deliver(0, &base, topic);
+	assert_true(base == 0);
+	expect_no_reply(0);
+	return first;
+}
+
+static void test_shard_group_ack_timeout_redelivers_to_another_member(void **state)
+{
+	(void)state;
+	uint32_t first = group_with_one_batch_out();
+	ack_timer_after(2);
+	poll_until_sent(1);
+	/* Round-robin's next member gets it, marked as a second attempt. */
+	expect_deliver(3 - first, 0);
+	assert_int_equal(last_attempt, 1);
+	assert_int_equal(counter(0, SL_STAT_REDELIVERIES), 1);
+}
+
+static void test_shard_group_member_gone_hands_its_batches_over(void **state)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	(void)state;
+	uint32_t first = group_with_one_batch_out();
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, first, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, first, SL_SUB_REMOVED);
+	poll_until_sent(1);
+	expect_deliver(3 - first, 0);
+	assert_int_equal(last_attempt, 1);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1861,6 +1905,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_ack_timeout_redelivers_to_another_member,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_member_gone_hands_its_batches_over,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
 						setup_one, teardown),
