@@ -70,6 +70,9 @@ enum netdev_stat {
 
 struct netdev;
 
+/* Most segments of one datagram handed to tx_burst. */
+#define NETDEV_TX_SEGS_MAX 2u
+
 /* What a driver implements. Burst functions follow DPDK's meaning: they return 0..n. */
 struct netdev_ops {
 	/*
@@ -80,7 +83,9 @@ struct netdev_ops {
 	uint16_t (*rx_burst)(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs,
 			     uint16_t n);
 	/*
-	 * Queues up to n datagrams on `queue` for sending to the peer in each mbuf. Takes
+	 * Queues up to n datagrams on `queue` for sending to the peer in each mbuf (the first
+	 * segment's private area); a datagram may be a chain of up to NETDEV_TX_SEGS_MAX
+	 * segments (a DELIVER head and the batch's shared records) sent as one. Takes
 	 * ownership of the first k mbufs and returns k; the caller still owns (and frees,
 	 * counting SL_STAT_TX_DROP_FULL) mbufs[k..n). Never blocks.
 	 */

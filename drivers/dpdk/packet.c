@@ -279,12 +279,18 @@ bool dpdk_tx_encap_peer(struct dpdk_queue *q, struct rte_mbuf *m, const struct n
 			uint64_t now_tsc)
 {
 	struct rte_ether_addr dst;
-	uint32_t payload = m->data_len;
 	uint32_t l2 = sizeof(struct rte_ether_hdr) +
 		      (peer->vlan_tagged ? (uint32_t)sizeof(struct rte_vlan_hdr) : 0u);
 	uint32_t hdr = l2 + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr);
 
-	SL_ASSERT_HOT(m->nb_segs == 1);
+	/* A chained datagram (a DELIVER head and the shared records) is copied into its
+	 * first segment, a full-size mbuf of the shard's pool: multi-segment TX offloads
+	 * differ between NICs, one copy of a batch per subscriber here does not. */
+	if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+		dpdk_count(q, NETDEV_STAT_TX_DROP_NO_HEADROOM, 1);
+		return false;
+	}
+	uint32_t payload = m->data_len;
 	memcpy(&dst, peer->mac, sizeof(dst));
 	if (rte_is_zero_ether_addr(&dst) && !dpdk_arp_lookup(&q->arp, peer->ip4, now_tsc, &dst)) {
 		dpdk_count(q, NETDEV_STAT_TX_DROP_NO_ARP, 1);

@@ -29,7 +29,7 @@ struct udp_queue {
 	struct rte_mempool *pool;
 	struct rte_mbuf **stash;   /* [burst_max] mbufs ready to receive into */
 	struct mmsghdr *msgs;	   /* [burst_max], shared by RX and TX (never both at once) */
-	struct iovec *iov;	   /* [burst_max] */
+	struct iovec *iov;	   /* [burst_max * NETDEV_TX_SEGS_MAX] */
 	struct sockaddr_in *addrs; /* [burst_max] */
 } __rte_cache_aligned;
 
@@ -131,19 +131,26 @@ static uint16_t udp_tx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf 
 		struct rte_mbuf *m = mbufs[i];
 		const struct netdev_peer *peer = netdev_mbuf_peer(m);
 
-		SL_ASSERT_HOT(m->nb_segs == 1);
+		SL_ASSERT_HOT(m->nb_segs <= NETDEV_TX_SEGS_MAX);
 		q->addrs[i] = (struct sockaddr_in){
 			.sin_family = AF_INET,
 			.sin_port = peer->port,
 			.sin_addr.s_addr = peer->ip4,
 		};
-		q->iov[i].iov_base = rte_pktmbuf_mtod(m, void *);
-		q->iov[i].iov_len = m->data_len;
+		/* A DELIVER is a head of its own chained to the batch's shared records:
+		 * one iovec per segment, gathered by the kernel into one datagram. */
+		struct iovec *iov = &q->iov[(unsigned)i * NETDEV_TX_SEGS_MAX];
+		unsigned segs = 0;
+		for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+			iov[segs].iov_base = rte_pktmbuf_mtod(seg, void *);
+			iov[segs].iov_len = seg->data_len;
+			segs++;
+		}
 		q->msgs[i].msg_hdr = (struct msghdr){
 			.msg_name = &q->addrs[i],
 			.msg_namelen = sizeof(q->addrs[i]),
-			.msg_iov = &q->iov[i],
-			.msg_iovlen = 1,
+			.msg_iov = iov,
+			.msg_iovlen = segs,
 		};
 	}
 	while (done < n) {
@@ -301,7 +308,7 @@ static int udp_queue_init(struct udp_queue *q, const struct netdev_udp_conf *con
 	}
 	q->stash = rte_zmalloc_socket("udp_stash", n * sizeof(*q->stash), 0, socket);
 	q->msgs = rte_zmalloc_socket("udp_msgs", n * sizeof(*q->msgs), 0, socket);
-	q->iov = rte_zmalloc_socket("udp_iov", n * sizeof(*q->iov), 0, socket);
+	q->iov = rte_zmalloc_socket("udp_iov", n * NETDEV_TX_SEGS_MAX * sizeof(*q->iov), 0, socket);
 	q->addrs = rte_zmalloc_socket("udp_addrs", n * sizeof(*q->addrs), 0, socket);
 	if (q->stash == NULL || q->msgs == NULL || q->iov == NULL || q->addrs == NULL) {
 		return -ENOMEM; /* the caller's udp_queue_fini frees what was allocated */

@@ -177,6 +177,21 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_DROP_BAD_CREDIT] = "drop_bad_credit",
 	[SL_STAT_DROP_BAD_GROUP] = "drop_bad_group",
 	[SL_STAT_DROP_BAD_START] = "drop_bad_start",
+	[SL_STAT_SUBSCRIBES] = "subscribes",
+	[SL_STAT_UNSUBSCRIBES] = "unsubscribes",
+	[SL_STAT_SUBSCRIBER_TIMEOUTS] = "subscriber_timeouts",
+	[SL_STAT_DELIVERIES] = "deliveries",
+	[SL_STAT_DELIVERED_BYTES] = "delivered_bytes",
+	[SL_STAT_CREDIT_STALLS] = "credit_stalls",
+	[SL_STAT_DROP_POLICY_SKIPS] = "drop_policy_skips",
+	[SL_STAT_UNKNOWN_SUBSCRIPTION] = "unknown_subscription",
+	[SL_STAT_DROP_SUBSCRIPTION_DIVERGED] = "drop_subscription_diverged",
+	[SL_STAT_REPLAY_CURSOR_WAITS] = "replay_cursor_waits",
+	[SL_STAT_REPLAY_FAILURES] = "replay_failures",
+	[SL_STAT_CONSUMER_ACKS] = "consumer_acks",
+	[SL_STAT_ACKS_UNKNOWN_OFFSET] = "acks_unknown_offset",
+	[SL_STAT_REDELIVERIES] = "redeliveries",
+	[SL_STAT_DEAD_LETTERS] = "dead_letters",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

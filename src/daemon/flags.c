@@ -61,6 +61,11 @@ enum {
 	OPT_RETAIN_BYTES,
 	OPT_RETAIN_AGE,
 	OPT_MAINT_PERIOD_MS,
+	OPT_SUBSCRIPTIONS_MAX,
+	OPT_CONSUMER_TIMEOUT_MS,
+	OPT_REPLAY_CURSORS,
+	OPT_ACK_TIMEOUT_MS,
+	OPT_MAX_REDELIVERIES,
 };
 
 static const struct option daemon_options[] = {
@@ -107,6 +112,11 @@ static const struct option daemon_options[] = {
 	{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
 	{"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
 	{"maint-period-ms", required_argument, NULL, OPT_MAINT_PERIOD_MS},
+	{"subscriptions-max", required_argument, NULL, OPT_SUBSCRIPTIONS_MAX},
+	{"consumer-timeout-ms", required_argument, NULL, OPT_CONSUMER_TIMEOUT_MS},
+	{"replay-cursors", required_argument, NULL, OPT_REPLAY_CURSORS},
+	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
+	{"max-redeliveries", required_argument, NULL, OPT_MAX_REDELIVERIES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -151,6 +161,11 @@ void daemon_flags_init(struct daemon_flags *f)
 	journal_retention_rules_init(&f->retention, DAEMON_RETAIN_BYTES_DEFAULT,
 				     DAEMON_RETAIN_AGE_S_DEFAULT * 1000000000ull);
 	f->maint_period_ms = DAEMON_MAINT_PERIOD_MS_DEFAULT;
+	f->subscriptions_max = DAEMON_SUBSCRIPTIONS_MAX_DEFAULT;
+	f->consumer_timeout_ms = DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT;
+	f->replay_cursors = DAEMON_REPLAY_CURSORS_DEFAULT;
+	f->ack_timeout_ms = DAEMON_ACK_TIMEOUT_MS_DEFAULT;
+	f->max_redeliveries = DAEMON_MAX_REDELIVERIES_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -494,6 +509,22 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_MAINT_PERIOD_MS:
 		return flags_u32("maint-period-ms", arg, JOURNAL_MAINT_PERIOD_MS_MIN,
 				 JOURNAL_MAINT_PERIOD_MS_MAX, &f->maint_period_ms, err, err_len);
+	case OPT_SUBSCRIPTIONS_MAX:
+		return flags_u32("subscriptions-max", arg, SHARD_SUBSCRIPTIONS_MIN,
+				 SHARD_SUBSCRIPTIONS_MAX, &f->subscriptions_max, err, err_len);
+	case OPT_CONSUMER_TIMEOUT_MS:
+		return flags_u32("consumer-timeout-ms", arg, SHARD_CONSUMER_TIMEOUT_MS_MIN,
+				 SHARD_CONSUMER_TIMEOUT_MS_MAX, &f->consumer_timeout_ms, err,
+				 err_len);
+	case OPT_REPLAY_CURSORS:
+		return flags_u32("replay-cursors", arg, 0, SHARD_REPLAY_CURSORS_MAX,
+				 &f->replay_cursors, err, err_len);
+	case OPT_ACK_TIMEOUT_MS:
+		return flags_u32("ack-timeout-ms", arg, SHARD_ACK_TIMEOUT_MS_MIN,
+				 SHARD_ACK_TIMEOUT_MS_MAX, &f->ack_timeout_ms, err, err_len);
+	case OPT_MAX_REDELIVERIES:
+		return flags_u32("max-redeliveries", arg, 0, SHARD_REDELIVERIES_MAX,
+				 &f->max_redeliveries, err, err_len);
 	default:
 		return -ENOENT;
 	}
@@ -767,6 +798,18 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             or by age\n"
 		"  --maint-period-ms MS       indexing and retention pass period (default %u,\n"
 		"                             %u..%u)\n"
+		"\n"
+		"subscriptions (docs/OPERATIONS.md, \"Subscriptions\"):\n"
+		"  --subscriptions-max N      subscriptions every shard holds (default %u,\n"
+		"                             %u..%u)\n"
+		"  --consumer-timeout-ms MS   remove a subscriber not heard from this long\n"
+		"                             (default %u, %u..%u)\n"
+		"  --replay-cursors N         journal readers per shard for subscriptions that\n"
+		"                             replay; more wait their turn (default %u, 0..%u)\n"
+		"  --ack-timeout-ms MS        send a DELIVER again if not acknowledged within\n"
+		"                             this (default %u, %u..%u)\n"
+		"  --max-redeliveries N       then give it up as a dead letter after N\n"
+		"                             redeliveries (default %u, 0..%u)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -782,5 +825,10 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_FLUSH_BYTES_DEFAULT, DAEMON_FLUSH_US_DEFAULT, DAEMON_FSYNC_US_DEFAULT,
 		DAEMON_JOURNAL_BUFFERS_DEFAULT, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
 		DAEMON_DURABLE_ACKS_MAX_DEFAULT, DAEMON_MAINT_PERIOD_MS_DEFAULT,
-		JOURNAL_MAINT_PERIOD_MS_MIN, JOURNAL_MAINT_PERIOD_MS_MAX);
+		JOURNAL_MAINT_PERIOD_MS_MIN, JOURNAL_MAINT_PERIOD_MS_MAX,
+		DAEMON_SUBSCRIPTIONS_MAX_DEFAULT, SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
+		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
+		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
+		SHARD_REPLAY_CURSORS_MAX, DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN,
+		SHARD_ACK_TIMEOUT_MS_MAX, DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX);
 }

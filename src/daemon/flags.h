@@ -51,6 +51,12 @@ enum daemon_driver {
 #define DAEMON_RETAIN_BYTES_DEFAULT 0ull /* unlimited */
 #define DAEMON_RETAIN_AGE_S_DEFAULT (7ull * 86400ull)
 #define DAEMON_MAINT_PERIOD_MS_DEFAULT 1000u
+/* Subscriptions (issue 5). */
+#define DAEMON_SUBSCRIPTIONS_MAX_DEFAULT 4096u
+#define DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT 10000u
+#define DAEMON_REPLAY_CURSORS_DEFAULT 16u
+#define DAEMON_ACK_TIMEOUT_MS_DEFAULT 5000u
+#define DAEMON_MAX_REDELIVERIES_DEFAULT 5u
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -110,6 +116,11 @@ struct daemon_flags {
 	/* Retention per shard journal: defaults and per-topic overrides. */
 	struct journal_retention_rules retention;
 	uint32_t maint_period_ms;
+	uint32_t subscriptions_max;
+	uint32_t consumer_timeout_ms;
+	uint32_t replay_cursors;
+	uint32_t ack_timeout_ms;
+	uint32_t max_redeliveries;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

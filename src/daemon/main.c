@@ -196,6 +196,11 @@ static int daemon_shards_create(struct daemon *d)
 		.producer_idle_s = f->producer_idle_s,
 		.idle_sleep_us = f->idle_sleep_us,
 		.durable_acks_max = f->durable_acks_max,
+		.subscriptions_max = f->subscriptions_max,
+		.consumer_timeout_ms = f->consumer_timeout_ms,
+		.replay_cursors = f->replay_cursors,
+		.ack_timeout_ms = f->ack_timeout_ms,
+		.redeliveries_max = (uint16_t)f->max_redeliveries,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {

@@ -58,6 +58,19 @@ void group_destroy(struct group *g)
 	free(g);
 }
 
+int group_reset(struct group *g, enum sl_group_strategy strategy)
+{
+	if (strategy == SL_GROUP_NONE || strategy > SL_GROUP_STRATEGY_MAX) {
+		return -EINVAL;
+	}
+	g->strategy = strategy;
+	g->count = 0;
+	g->next = 0;
+	g->weight_total = 0;
+	g->generation++;
+	return 0;
+}
+
 /* splitmix64's finaliser: a bijection whose output bits each depend on every input bit. */
 static uint64_t group_mix(uint64_t x)
 {

@@ -32,6 +32,13 @@ int group_create(enum sl_group_strategy strategy, uint32_t members_max, struct g
 void group_destroy(struct group *g);
 
 /*
+ * Empties g and gives it `strategy` (ROUND_ROBIN, WEIGHTED or KEY_AFFINE), so that a shard
+ * can keep a pool of groups created at start-up and reuse one for any new group. Returns
+ * 0 or -EINVAL (strategy out of range; g unchanged).
+ */
+int group_reset(struct group *g, enum sl_group_strategy strategy);
+
+/*
  * The id a member is known by in every shard: a mix of the subscription's subscriber id
  * and subscription id. Key-affine picks depend on member ids only, so every shard (and a
  * restarted router) hands a partition to the same member.

@@ -4,7 +4,9 @@
  * shards, through which a shard hands a batch (its mbuf) to the shard owning the batch's
  * partition. Pushing transfers ownership of the mbuf to the consumer shard. Rings live
  * on the consumer's NUMA node. No locks: ring (from, to) is pushed only by shard `from`
- * and popped only by shard `to`.
+ * and popped only by shard `to`. A second set of rings of the same shape carries control
+ * messages (subscription changes broadcast to every shard), so that a full data ring
+ * never holds up a SUBSCRIBE and control messages never sit behind batches.
  */
 #ifndef SL_SHARD_MESH_H
 #define SL_SHARD_MESH_H
@@ -20,7 +22,8 @@
 
 struct mesh {
 	uint16_t shards;
-	struct rte_ring **rings; /* [from * shards + to]; NULL on the diagonal */
+	struct rte_ring **rings;     /* [from * shards + to]; NULL on the diagonal */
+	struct rte_ring **ctl_rings; /* control messages, same indexing */
 };
 
 /*
@@ -53,6 +56,29 @@ static inline unsigned mesh_pop_burst(struct mesh *m, uint16_t from, uint16_t to
 {
 	return rte_ring_sc_dequeue_burst(m->rings[(unsigned)from * m->shards + to], (void **)mbufs,
 					 n, NULL);
+}
+
+/* Control messages: as mesh_push_burst()/mesh_pop_burst(), on the control rings. Each
+ * mbuf carries one message in its data; pushing transfers ownership. */
+static inline unsigned mesh_ctl_push_burst(struct mesh *m, uint16_t from, uint16_t to,
+					   struct rte_mbuf **mbufs, unsigned n)
+{
+	return rte_ring_sp_enqueue_burst(m->ctl_rings[(unsigned)from * m->shards + to],
+					 (void *const *)mbufs, n, NULL);
+}
+
+static inline unsigned mesh_ctl_pop_burst(struct mesh *m, uint16_t from, uint16_t to,
+					  struct rte_mbuf **mbufs, unsigned n)
+{
+	return rte_ring_sc_dequeue_burst(m->ctl_rings[(unsigned)from * m->shards + to],
+					 (void **)mbufs, n, NULL);
+}
+
+/* Free slots of control ring (from, to). Only shard `from` pushes, so what it reads can
+ * only grow until it pushes: a push of that many afterwards cannot fail. */
+static inline unsigned mesh_ctl_free_count(const struct mesh *m, uint16_t from, uint16_t to)
+{
+	return rte_ring_free_count(m->ctl_rings[(unsigned)from * m->shards + to]);
 }
 
 /* Mbufs waiting in ring (from, to). For tests and the control plane. */

@@ -75,7 +75,15 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->dedupe_window <= SHARD_DEDUPE_WINDOW_MAX &&
 	       c->idle_sleep_us <= SHARD_IDLE_SLEEP_US_MAX &&
 	       c->durable_acks_max >= SHARD_DURABLE_ACKS_MIN &&
-	       c->durable_acks_max <= SHARD_DURABLE_ACKS_MAX;
+	       c->durable_acks_max <= SHARD_DURABLE_ACKS_MAX &&
+	       c->subscriptions_max >= SHARD_SUBSCRIPTIONS_MIN &&
+	       c->subscriptions_max <= SHARD_SUBSCRIPTIONS_MAX &&
+	       c->consumer_timeout_ms >= SHARD_CONSUMER_TIMEOUT_MS_MIN &&
+	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX &&
+	       c->replay_cursors <= SHARD_REPLAY_CURSORS_MAX &&
+	       c->ack_timeout_ms >= SHARD_ACK_TIMEOUT_MS_MIN &&
+	       c->ack_timeout_ms <= SHARD_ACK_TIMEOUT_MS_MAX &&
+	       c->redeliveries_max <= SHARD_REDELIVERIES_MAX;
 }
 
 static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
@@ -111,9 +119,11 @@ int shard_destroy(struct shard *s)
 		rte_pktmbuf_free(s->durable_mbuf[s->durable_head & (s->durable_acks_max - 1)]);
 	}
 	rc = s->journal_close_rc;
+	shard_replays_destroy(s); /* before the journal they read */
 	if (s->journal != NULL) {
 		rc = journal_close(s->journal);
 	}
+	shard_subs_destroy(s);
 	rte_free(s->durable_len);
 	rte_free(s->durable_end);
 	rte_free(s->durable_mbuf);
@@ -199,6 +209,10 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 		rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
 		goto out_destroy;
 	}
+	rc = shard_subs_create(s, socket);
+	if (rc != 0) {
+		goto out_destroy;
+	}
 	s->counters->lcore = lcore;
 	s->counters->socket = (uint32_t)socket;
 	*out = s;
@@ -227,7 +241,8 @@ void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f)
 static bool shard_type_is_reply(unsigned type)
 {
 	return type == SL_WIRE_ACK || type == SL_WIRE_NACK || type == SL_WIRE_METADATA_RESPONSE ||
-	       type == SL_WIRE_STATS_RESPONSE || type == SL_WIRE_PONG;
+	       type == SL_WIRE_STATS_RESPONSE || type == SL_WIRE_PONG || type == SL_WIRE_DELIVER ||
+	       type == SL_WIRE_SUBSCRIBED;
 }
 
 /* A datagram wire_decode() refused: count it; NACK it only if it looks like sluice. */
@@ -252,8 +267,22 @@ static void shard_reject(struct shard *s, struct rte_mbuf *m, const struct wire_
 		req.topic_len = 0;
 	}
 	enum sl_nack_reason reason = wire_reject_nack_reason(r);
-	uint32_t detail = reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : (uint32_t)r;
+	uint32_t detail =
+		reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : wire_reject_nack_detail(r, f);
 	shard_reply_nack(s, m, &req, topic, reason, detail, 0);
+}
+
+static void shard_mesh_flush_to(struct shard *s, uint16_t owner);
+
+/* Stages m for the ring towards `owner`, flushing when a burst is staged. */
+static void shard_mesh_stage(struct shard *s, struct rte_mbuf *m, uint16_t owner)
+{
+	uint16_t *count = &s->mesh_out_count[owner];
+
+	s->mesh_out[(unsigned)owner * s->burst + *count] = m;
+	if (++*count == s->burst) {
+		shard_mesh_flush_to(s, owner);
+	}
 }
 
 /* Hands the staged batches of one owner to its ring; NACKs BUSY what does not fit. */
@@ -302,11 +331,46 @@ static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struc
 		return;
 	}
 	/* Ownership of m moves to the owner shard once pushed: it replies from there. */
-	uint16_t *count = &s->mesh_out_count[owner];
-	s->mesh_out[(unsigned)owner * s->burst + *count] = m;
-	if (++*count == s->burst) {
-		shard_mesh_flush_to(s, owner);
+	shard_mesh_stage(s, m, owner);
+}
+
+/* A valid CONSUMER_ACK: to the owner of its (topic, partition), like PRODUCE. */
+static void shard_route_consumer_ack(struct shard *s, struct rte_mbuf *m,
+				     const struct wire_frame *f)
+{
+	const struct sl_wire_header *h = &f->hdr;
+	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);
+	uint32_t partitions =
+		route_partitions_hashed(s->env->routes, topic_hash, f->topic, h->topic_len);
+
+	if (h->partition >= partitions) {
+		shard_count(s, SL_STAT_DROP_UNKNOWN_TOPIC, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_TOPIC, partitions, 0);
+		return;
 	}
+	uint16_t owner = route_owner_hashed(topic_hash, h->partition, s->shards);
+	if (owner == s->index) {
+		shard_consumer_ack(s, m, f);
+		return;
+	}
+	shard_mesh_stage(s, m, owner);
+}
+
+/* A valid CREDIT: apply it here, or hand it to the shard it names. */
+static void shard_route_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
+{
+	uint16_t to = wire_credit_shard(&f->hdr);
+
+	if (to >= s->shards) {
+		shard_count(s, SL_STAT_DROP_BAD_CREDIT, 1);
+		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_BAD_CREDIT, SL_SUB_CREDIT_SHARD, 0);
+		return;
+	}
+	if (to == s->index) {
+		shard_credit(s, m, f);
+		return;
+	}
+	shard_mesh_stage(s, m, to);
 }
 
 static void shard_handle(struct shard *s, struct rte_mbuf *m)
@@ -326,6 +390,21 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 	case SL_WIRE_PRODUCE:
 		shard_route_produce(s, m, &f);
 		break;
+	case SL_WIRE_SUBSCRIBE:
+		shard_subscribe(s, m, &f);
+		break;
+	case SL_WIRE_UNSUBSCRIBE:
+		shard_unsubscribe(s, m, &f);
+		break;
+	case SL_WIRE_HEARTBEAT:
+		shard_heartbeat(s, m, &f);
+		break;
+	case SL_WIRE_CREDIT:
+		shard_route_credit(s, m, &f);
+		break;
+	case SL_WIRE_CONSUMER_ACK:
+		shard_route_consumer_ack(s, m, &f);
+		break;
 	case SL_WIRE_METADATA_REQUEST:
 		shard_count(s, SL_STAT_METADATA_REQUESTS, 1);
 		shard_reply_metadata(s, m, &f);
@@ -343,7 +422,7 @@ static void shard_handle(struct shard *s, struct rte_mbuf *m)
 		if (shard_type_is_reply(f.hdr.type)) {
 			rte_pktmbuf_free(m);
 		} else {
-			/* Reserved for a later version (SUBSCRIBE .. HEARTBEAT). */
+			/* Reserved for a later version. */
 			shard_reply_nack(s, m, &f.hdr, f.topic, SL_NACK_UNSUPPORTED_TYPE,
 					 f.hdr.type, 0);
 		}
@@ -362,9 +441,23 @@ static unsigned shard_mesh_drain(struct shard *s)
 		}
 		unsigned n = mesh_pop_burst(s->env->mesh, from, s->index, s->rx, s->burst);
 		shard_count(s, SL_STAT_MESH_IN, n);
+		/* Shard `from` queued any subscription change before the batches it handed
+		 * over after it: applying its control messages now, after taking the
+		 * batches, means a batch never overtakes the SUBSCRIBE answered before it. */
+		if (n > 0) {
+			total += shard_ctl_drain_from(s, from);
+		}
 		for (unsigned i = 0; i < n; i++) {
 			struct wire_frame f;
 			shard_frame_trusted(s->rx[i], &f);
+			if (f.hdr.type == SL_WIRE_CREDIT) {
+				shard_credit(s, s->rx[i], &f);
+				continue;
+			}
+			if (f.hdr.type == SL_WIRE_CONSUMER_ACK) {
+				shard_consumer_ack(s, s->rx[i], &f);
+				continue;
+			}
 			shard_produce(s, s->rx[i], &f, route_topic_hash(f.topic, f.hdr.topic_len));
 		}
 		total += n;
@@ -394,10 +487,19 @@ unsigned shard_poll(struct shard *s)
 	unsigned work = n;
 	if (s->shards > 1) {
 		shard_mesh_flush(s);
+		work += shard_ctl_drain(s);
 		work += shard_mesh_drain(s);
+	}
+	if (s->now_tsc >= s->subscriber_sweep_tsc) {
+		/* A few subscribers per tick: timeouts are seconds, the sweep is cheap. */
+		s->subscriber_sweep_tsc = s->now_tsc + s->tsc_per_us * SHARD_SUBSCRIBER_SWEEP_US;
+		shard_subscribers_sweep(s, SHARD_SWEEP_STEP);
+		shard_acks_sweep(s, SHARD_SWEEP_STEP);
 	}
 	if (s->journal != NULL) {
 		work += shard_journal_poll(s);
+		work += shard_replay_poll(s);
+		work += shard_redeliveries_poll(s);
 	}
 	shard_tx_flush(s);
 	netdev_flush(nd, s->index);
@@ -456,6 +558,7 @@ int shard_run(void *arg)
 	shard_tx_flush(s);
 	netdev_flush(s->env->netdev, s->index);
 	/* On this lcore: the journal's io_uring accepts only the thread that drove it. */
+	shard_replays_destroy(s);
 	if (s->journal != NULL) {
 		s->journal_close_rc = journal_close(s->journal);
 		s->journal = NULL;

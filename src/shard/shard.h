@@ -40,19 +40,47 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 /* Bounds of the durable-ack queue: acks waiting for their batch's fdatasync. */
 #define SHARD_DURABLE_ACKS_MIN 16u
 #define SHARD_DURABLE_ACKS_MAX (1u << 20)
+/* Bounds of the subscription state (--subscriptions-max, --consumer-timeout). */
+#define SHARD_SUBSCRIPTIONS_MIN 8u
+#define SHARD_SUBSCRIPTIONS_MAX (1u << 20)
+#define SHARD_CONSUMER_TIMEOUT_MS_MIN 100u
+#define SHARD_CONSUMER_TIMEOUT_MS_MAX 3600000u
+/* How often a shard checks SHARD_SWEEP_STEP subscribers for --consumer-timeout. */
+#define SHARD_SUBSCRIBER_SWEEP_US 10000u
+/* Most replay cursors per shard: the journal's default cursor reservation. */
+#define SHARD_REPLAY_CURSORS_MAX JOURNAL_CURSORS_DEFAULT
+/* Bounds of --ack-timeout-ms and --max-redeliveries; unacked DELIVERs kept per
+ * subscription at each shard (more stall the subscription until acks come). */
+#define SHARD_ACK_TIMEOUT_MS_MIN 10u
+#define SHARD_ACK_TIMEOUT_MS_MAX 3600000u
+#define SHARD_REDELIVERIES_MAX 1000u
+#define SHARD_INFLIGHT_SLOTS 64u
+/* Group redeliveries a shard queues; more are counted as dead letters. */
+#define SHARD_REDELIVERIES_QUEUED 1024u
+static_assert((SHARD_INFLIGHT_SLOTS & (SHARD_INFLIGHT_SLOTS - 1)) == 0, "a ring: power of two");
+static_assert((SHARD_REDELIVERIES_QUEUED & (SHARD_REDELIVERIES_QUEUED - 1)) == 0,
+	      "a ring: power of two");
+/* Consumer groups a shard holds at once, and members per group. */
+#define SHARD_GROUPS_MAX 64u
+#define SHARD_GROUP_MEMBERS_MAX 256u
 /* How long a stopping shard keeps polling its journal to send the last durable acks. */
 #define SHARD_STOP_DRAIN_US 5000000u
 
 struct shard_conf {
-	uint16_t shards;	   /* 1..SHARD_SHARDS_MAX */
-	uint16_t burst;		   /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
-	uint32_t frame_bytes_max;  /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
-	uint32_t partitions_max;   /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
-	uint32_t producers_max;	   /* (producer, partition) streams a shard tracks, same */
-	uint32_t dedupe_window;	   /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
-	uint32_t producer_idle_s;  /* forget a stream idle this long; 0: never */
-	uint32_t idle_sleep_us;	   /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
-	uint32_t durable_acks_max; /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
+	uint16_t shards;	    /* 1..SHARD_SHARDS_MAX */
+	uint16_t burst;		    /* RX, TX and mesh burst, 1..SHARD_BURST_MAX */
+	uint32_t frame_bytes_max;   /* SL_WIRE_FRAME_BYTES_MIN..SL_WIRE_FRAME_BYTES_MAX */
+	uint32_t partitions_max;    /* partitions a shard tracks, TABLE_ENTRIES_MIN..MAX */
+	uint32_t producers_max;	    /* (producer, partition) streams a shard tracks, same */
+	uint32_t dedupe_window;	    /* batches remembered per stream, DEDUPE_WINDOW_MIN..MAX */
+	uint32_t producer_idle_s;   /* forget a stream idle this long; 0: never */
+	uint32_t idle_sleep_us;	    /* sleep in the netdev after SHARD_IDLE_POLLS; 0: never */
+	uint32_t durable_acks_max;  /* durable acks waiting for fdatasync, DURABLE_ACKS_MIN..MAX */
+	uint32_t subscriptions_max; /* SUBSCRIPTIONS_MIN..MAX */
+	uint32_t consumer_timeout_ms; /* CONSUMER_TIMEOUT_MS_MIN..MAX */
+	uint32_t replay_cursors;      /* journal cursors for replays, 0..REPLAY_CURSORS_MAX */
+	uint32_t ack_timeout_ms;      /* ACK_TIMEOUT_MS_MIN..MAX */
+	uint16_t redeliveries_max;    /* 0..REDELIVERIES_MAX */
 };
 
 /*

@@ -11,6 +11,9 @@
 #include "shard/shard.h"
 
 #include "core/wire.h"
+#include "route/credit.h"
+#include "route/group.h"
+#include "route/match.h"
 
 #include <rte_hash.h>
 
@@ -46,6 +49,135 @@ struct shard_producer {
 	uint64_t used_tsc;	 /* last frame seen: idle streams are forgotten */
 	uint32_t epoch;
 	uint32_t reserved;
+};
+
+/* No slot: the end of a subscriber's list, a subscription outside a group. */
+#define SHARD_SLOT_NONE UINT32_MAX
+/* A replay cursor serving group redeliveries rather than a subscription. */
+#define SHARD_SLOT_REDELIVERY (UINT32_MAX - 1)
+
+/* Subscription table key: (subscriber id, subscription id). */
+struct shard_sub_key {
+	uint64_t subscriber_id;
+	uint32_t subscription_id;
+	uint32_t zero;
+};
+
+/* A subscriber (one consumer process): where its DELIVERs go and when it was last heard
+ * of, by this shard, directly or through a control message. */
+struct shard_subscriber {
+	struct netdev_peer peer;
+	uint64_t heard_tsc;
+	uint32_t subscriptions; /* of its subscriptions, how many this shard holds */
+	uint32_t first;		/* slot of the first of them: a list through shard_sub.next */
+};
+
+/* Where a subscription's batches come from at this shard. */
+enum shard_sub_mode {
+	SHARD_SUB_LIVE = 0,	   /* delivered as they are appended */
+	SHARD_SUB_REPLAY_WAIT = 1, /* to be read from the journal: waits for a free cursor */
+	SHARD_SUB_REPLAYING = 2,   /* read from the journal by cursor `cursor` */
+};
+
+/* Where a replay starts (a SUBSCRIBE's start, or a live subscription out of credit). */
+enum shard_seek {
+	SHARD_SEEK_EARLIEST = 0,
+	SHARD_SEEK_TIME = 1,	 /* seek_value: CLOCK_REALTIME ns */
+	SHARD_SEEK_POSITION = 2, /* seek_value: journal position of the first batch */
+};
+
+/* A DELIVER sent and not yet acknowledged (at-least-once): the batch and where to read
+ * it again. One ring of SHARD_INFLIGHT_SLOTS per subscription, in delivery order. */
+struct shard_inflight {
+	uint64_t base_offset;
+	uint64_t position; /* the batch's journal position */
+	uint64_t sent_tsc;
+	uint32_t partition_slot; /* position in the shard's partition table */
+	uint16_t record_count;
+	uint16_t attempt; /* SHARD_INFLIGHT_ACKED once acknowledged */
+};
+
+#define SHARD_INFLIGHT_ACKED UINT16_MAX
+
+/* What a DELIVER is of: the batch's partition table slot and journal position. */
+struct shard_batch_ref {
+	uint32_t partition_slot;
+	uint16_t attempt;  /* a group's redelivery: its attempt; else 0 */
+	uint64_t position; /* UINT64_MAX without a journal */
+};
+
+/* A batch of a group to send again to whichever member the group picks now: its
+ * member's ack timed out, or the member left. Served one at a time by a replay cursor. */
+struct shard_redelivery {
+	uint64_t position;
+	uint32_t group;	      /* slot in the group pool */
+	uint32_t group_epoch; /* the slot's epoch then: a slot reused since is another group */
+	uint16_t attempt;
+};
+
+/* One subscription, in the slot its matcher id names (and its subscription table
+ * position). */
+struct shard_sub {
+	uint64_t subscriber_id;
+	uint32_t subscription_id;
+	uint32_t subscriber;		 /* slot in the subscriber table */
+	uint32_t next;			 /* next subscription of the same subscriber */
+	uint32_t group;			 /* slot in the group pool, or SHARD_SLOT_NONE */
+	uint64_t member_id;		 /* group_member_id(), in a group */
+	struct sl_wire_subscribe params; /* as accepted; offset_count and lengths zeroed */
+	struct credit credit;		 /* of this subscription at this shard */
+	uint64_t seek_value;		 /* enum shard_seek's value */
+	uint64_t sent_end;		 /* journal position after the last batch sent */
+	uint64_t redeliver_end;		 /* batches below it are sent again: attempt */
+	uint32_t inflight_head;		 /* ring of unacked batches: next to free */
+	uint32_t inflight_tail;		 /* next free */
+	uint16_t redeliver_attempt;	 /* attempt of batches sent below redeliver_end */
+	uint16_t cursor;		 /* SHARD_SUB_REPLAYING: index in shard.replays */
+	uint8_t mode;			 /* enum shard_sub_mode */
+	uint8_t seek;			 /* enum shard_seek */
+	uint8_t pattern_len;
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+};
+
+/* A consumer group of this shard: a matcher entry of its own (id subscriptions_max +
+ * slot) and its members' subscription slots. */
+struct shard_group {
+	struct group *members; /* from the pool created with the shard, reset on reuse */
+	uint32_t *member_slot; /* [SHARD_GROUP_MEMBERS_MAX] subscription slots, join order */
+	uint32_t count;	       /* members; 0: the slot is free */
+	uint32_t epoch;	       /* incremented each time the slot is freed */
+	uint8_t strategy;
+	uint8_t name_len;
+	uint8_t pattern_len;
+	uint8_t name[SL_WIRE_GROUP_BYTES_MAX];
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+};
+
+/* A replay cursor of the shard and the subscription reading through it. */
+struct shard_replay {
+	struct journal_cursor *cursor;
+	uint32_t slot; /* subscription slot, or SHARD_SLOT_NONE: free */
+};
+
+/* A subscription change broadcast to every shard through the control rings, in the
+ * data of an mbuf of the sending shard's pool (freed by the receiver). */
+enum shard_ctl_kind {
+	SHARD_CTL_SUBSCRIBE = 1,
+	SHARD_CTL_UNSUBSCRIBE = 2,
+	SHARD_CTL_HEARTBEAT = 3,
+};
+
+struct shard_ctl {
+	uint64_t subscriber_id;
+	uint32_t subscription_id; /* 0 for a heartbeat */
+	uint8_t kind;		  /* enum shard_ctl_kind */
+	uint8_t pattern_len;
+	uint8_t group_len;
+	uint8_t reserved;
+	struct netdev_peer peer;	 /* the subscriber's address as the receiver saw it */
+	struct sl_wire_subscribe params; /* SUBSCRIBE: offset_count, offsets_topic_len zero */
+	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+	uint8_t group[SL_WIRE_GROUP_BYTES_MAX];
 };
 
 struct shard {
@@ -95,6 +227,39 @@ struct shard {
 	uint64_t producer_idle_ns;	/* --producer-idle-s, for the recovery */
 	uint64_t replay_streams_lost;	/* recovered streams that found no room */
 	int journal_close_rc;		/* journal_close() at the end of shard_run() */
+
+	/* Subscriptions: this shard's copy of the whole set (every shard applies every
+	 * change), and the delivery state of the partitions it owns. */
+	uint32_t subscriptions_max;
+	uint64_t consumer_timeout_tsc;
+	uint32_t consumer_timeout_ms;
+	uint32_t subscriber_sweep_next;		   /* rte_hash_iterate cursor */
+	uint64_t subscriber_sweep_tsc;		   /* when the next sweep step is due */
+	struct rte_hash *subs;			   /* shard_sub_key -> slot */
+	struct shard_sub *sub_state;		   /* [subscriptions_max] */
+	struct rte_hash *subscribers;		   /* subscriber id -> slot */
+	struct shard_subscriber *subscriber_state; /* [subscriptions_max] */
+	struct shard_group *groups;		   /* [SHARD_GROUPS_MAX] */
+	struct match_trie *matcher; /* ids: sub slots, then subscriptions_max + group */
+	uint32_t *matched;	    /* [subscriptions_max + SHARD_GROUPS_MAX] */
+	/* Replays from the journal: a cursor pool made when the journal opens, the count of
+	 * subscriptions waiting for one, and where the scan for them resumes. */
+	uint32_t replay_cursors;
+	struct shard_replay *replays; /* [replay_cursors] */
+	uint32_t replay_waiting;
+	uint32_t replay_scan_next; /* rte_hash_iterate cursor over subs */
+	/* At-least-once: unacked DELIVERs per subscription, and the ack timer's sweep. */
+	struct shard_inflight *inflight; /* [subscriptions_max * SHARD_INFLIGHT_SLOTS] */
+	uint64_t ack_timeout_tsc;
+	uint32_t ack_timeout_ms;
+	uint16_t redeliveries_max;
+	uint32_t ack_sweep_next; /* rte_hash_iterate cursor over subs */
+	/* Group redeliveries waiting (a FIFO of SHARD_REDELIVERIES_QUEUED) and the cursor
+	 * serving the oldest (SHARD_SLOT_NONE: none taken yet). */
+	struct shard_redelivery *redeliveries;
+	uint32_t redelivery_head;
+	uint32_t redelivery_tail;
+	uint32_t redelivery_cursor;
 };
 
 /* Adds n to counter `stat` of shard s (its own lcore only). */
@@ -114,6 +279,97 @@ void shard_frame_trusted(struct rte_mbuf *m, struct wire_frame *f);
  */
 void shard_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 		   uint32_t topic_hash);
+
+/*
+ * Subscription frames received by this shard (shard_sub.c): each is applied here, then
+ * broadcast to every other shard as a control message; the answer goes from here.
+ * Take ownership of m.
+ */
+void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+
+/* Applies the control messages other shards broadcast to s (from shard `from`). Returns
+ * how many. */
+unsigned shard_ctl_drain(struct shard *s);
+unsigned shard_ctl_drain_from(struct shard *s, uint16_t from);
+
+/* Removes up to `steps` subscribers silent for longer than --consumer-timeout. */
+void shard_subscribers_sweep(struct shard *s, unsigned steps);
+
+/* Allocates and frees the subscription state of s (shard_create(), shard_destroy()). */
+int shard_subs_create(struct shard *s, int socket);
+void shard_subs_destroy(struct shard *s);
+
+/*
+ * Live delivery (shard_deliver.c): sends the batch of f, just appended at base offset
+ * `base` by this shard (its owner), to every subscription matching its topic, and to one
+ * member of every matching group, within their credit. Borrows m: the DELIVERs share its
+ * records (it lives until the last of them is sent). `position`: the batch's journal
+ * position, where a subscription of policy replay that has no credit for it will resume
+ * from the journal (UINT64_MAX without a journal).
+ */
+void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
+		   uint32_t topic_hash, uint64_t base, const struct shard_batch_ref *ref);
+
+/*
+ * Replay (shard_replay.c). shard_replay_begin() sends subscription `slot` to the journal
+ * from where `seek` says (REPLAY_WAIT until a cursor is free); shard_replay_end() takes
+ * it off its cursor (removal); shard_replay_poll() lets every replaying subscription
+ * read on within its credit and turns the caught-up ones live. Returns entries handled.
+ */
+void shard_replay_begin(struct shard *s, uint32_t slot, enum shard_seek seek, uint64_t value);
+void shard_replay_end(struct shard *s, uint32_t slot);
+unsigned shard_replay_poll(struct shard *s);
+int shard_replays_create(struct shard *s);
+void shard_replays_destroy(struct shard *s);
+
+/* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
+ * into an mbuf of their own). False when no mbuf was free: nothing sent. */
+bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
+			 uint32_t partition_slot, uint16_t attempt);
+
+/* True when live subscription `slot` may be sent a DELIVER of `bytes` now (credit and
+ * room for one more unacked batch). */
+bool shard_sub_can_take(const struct shard *s, uint32_t slot, uint32_t bytes);
+
+/* The member of group g to send a batch of `bytes` of (topic, partition): the group's
+ * pick; round-robin and weighted groups pass over members that cannot take it to the
+ * next pick (at most one round), so a slow member does not cost the group its batches,
+ * while key-affine keeps the partition's member (order first). The last pick when none
+ * can take it, SHARD_SLOT_NONE when the group is empty. */
+uint32_t shard_group_pick_ready(struct shard *s, uint32_t g, uint32_t topic_hash,
+				uint32_t partition, uint32_t bytes);
+
+/*
+ * At-least-once (shard_ack.c). A subscription outside a group, on a shard with a journal,
+ * keeps its unacked DELIVERs; shard_inflight_has_room() bounds them (a full ring stalls
+ * the subscription like missing credit), shard_inflight_push() records one sent.
+ * CONSUMER_ACK frees them; shard_acks_sweep() redelivers the oldest of a subscription
+ * not acked within --ack-timeout-ms by replaying it from the journal from there (and
+ * counts a dead letter after --max-redeliveries).
+ */
+bool shard_sub_is_tracked(const struct shard *s, const struct shard_sub *sub);
+bool shard_inflight_has_room(const struct shard *s, const struct shard_sub *sub);
+void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batch_ref *ref,
+			 const struct wire_deliver *d);
+void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+void shard_acks_sweep(struct shard *s, unsigned steps);
+
+/* A group member leaves: its unacked batches are queued for the other members. */
+void shard_inflight_hand_over(struct shard *s, uint32_t slot);
+
+/* Serves queued group redeliveries through a replay cursor. Returns work done. */
+unsigned shard_redeliveries_poll(struct shard *s);
+
+/* The partition table slot of (topic, partition), or a negative errno when this shard
+ * holds none. */
+int32_t shard_partition_find(struct shard *s, const uint8_t *topic, uint8_t topic_len,
+			     uint32_t partition, uint32_t topic_hash);
+
+/* A CREDIT for this shard (wire_credit_shard() checked by the caller). Takes ownership
+ * of m. */
+void shard_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
 /* Forgets up to `steps` producer streams idle longer than --producer-idle-s. */
 void shard_producers_sweep(struct shard *s, unsigned steps);
@@ -156,8 +412,16 @@ void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire
 void shard_reply_stats(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_reply_pong(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
+/* The mbuf a reply to request m is written into, for a caller that copied what it needs
+ * of the request: m itself when it can be written over, else a fresh mbuf with m's peer
+ * (m is freed). NULL when the pool is empty (m freed, counted). */
+struct rte_mbuf *shard_reply_mbuf_over(struct shard *s, struct rte_mbuf *m);
+
 /* Queues reply m of `len` bytes for TX, flushing when the burst is full. */
 void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len);
+
+/* Queues chained datagram m (data and packet lengths set, pkt_len bytes) for TX. */
+void shard_tx_push_chain(struct shard *s, struct rte_mbuf *m);
 
 /* Parks durable ack m (`len` bytes) until the journal's durable end reaches `end`. The
  * caller checked shard_durable_has_room(). */

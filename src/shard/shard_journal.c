@@ -52,6 +52,15 @@ int shard_journal_open(struct shard *s, const struct journal_conf *conf)
 	if (rc != 0) {
 		return rc;
 	}
+	rc = shard_replays_create(s);
+	if (rc != 0) {
+		sl_log(SL_LOG_ERR, "shard", "shard %u: cannot create %u replay cursors: %s",
+		       s->index, s->env->conf->replay_cursors, strerror(-rc));
+		shard_replays_destroy(s);
+		(void)journal_close(s->journal);
+		s->journal = NULL;
+		return rc;
+	}
 	if (s->replay_streams_lost > 0) {
 		sl_log(SL_LOG_WARNING, "shard",
 		       "shard %u: %llu producer streams in the journal did not fit "

@@ -51,6 +51,15 @@ static int32_t shard_partition_get(struct shard *s, const struct shard_partition
 	return pos;
 }
 
+int32_t shard_partition_find(struct shard *s, const uint8_t *topic, uint8_t topic_len,
+			     uint32_t partition, uint32_t topic_hash)
+{
+	struct shard_partition_key k;
+
+	shard_partition_key_init(&k, topic, topic_len, partition);
+	return shard_partition_get(s, &k, shard_partition_sig(topic_hash, partition), false);
+}
+
 /* Starts a stream at frame h: STREAM_HEAD already checked. */
 static void shard_stream_start(struct shard_producer *p, const struct sl_wire_header *h)
 {
@@ -135,6 +144,16 @@ static void shard_append(struct shard *s, struct rte_mbuf *m, const struct wire_
 	shard_count(s, SL_STAT_APPENDED_BATCHES, 1);
 	shard_count(s, SL_STAT_APPENDED_EVENTS, h->record_count);
 	shard_count(s, SL_STAT_APPENDED_BYTES, f->body_len);
+	/* Before the ack: the DELIVERs share m's records, so the ack cannot reuse m. */
+	if (rte_hash_count(s->subs) > 0) {
+		struct shard_batch_ref ref = {
+			.partition_slot = (uint32_t)(part - s->partition_state),
+			.position = s->journal == NULL
+					    ? UINT64_MAX
+					    : end - journal_entry_bytes(h->topic_len, f->body_len),
+		};
+		shard_deliver(s, m, f, route_topic_hash(f->topic, h->topic_len), base, &ref);
+	}
 	shard_reply_ack(s, m, f, SL_ACK_APPENDED, base, end);
 }
 

@@ -47,6 +47,15 @@ void shard_tx_push(struct shard *s, struct rte_mbuf *m, uint32_t len)
 	}
 }
 
+void shard_tx_push_chain(struct shard *s, struct rte_mbuf *m)
+{
+	s->tx[s->tx_count] = m;
+	s->tx_len[s->tx_count] = (uint16_t)m->pkt_len;
+	if (++s->tx_count == s->burst) {
+		shard_tx_flush(s);
+	}
+}
+
 static bool shard_mbuf_is_reusable(const struct rte_mbuf *m)
 {
 	return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 && m->nb_segs == 1;
@@ -80,6 +89,17 @@ static struct rte_mbuf *shard_reply_mbuf(struct shard *s, struct rte_mbuf *m, bo
 		return NULL;
 	}
 	*netdev_mbuf_peer(out) = *netdev_mbuf_peer(m);
+	return out;
+}
+
+struct rte_mbuf *shard_reply_mbuf_over(struct shard *s, struct rte_mbuf *m)
+{
+	bool reused;
+	struct rte_mbuf *out = shard_reply_mbuf(s, m, &reused);
+
+	if (out != NULL && !reused) {
+		rte_pktmbuf_free(m);
+	}
 	return out;
 }
 

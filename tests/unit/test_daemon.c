@@ -88,6 +88,30 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_true(flags.zero_fill);
 	assert_int_equal(flags.journal_io, JOURNAL_IO_AUTO);
 	assert_int_equal(flags.durable_acks_max, 8192);
+	assert_int_equal(flags.subscriptions_max, 4096);
+	assert_int_equal(flags.consumer_timeout_ms, 10000);
+	assert_int_equal(flags.replay_cursors, 16);
+	assert_int_equal(flags.ack_timeout_ms, 5000);
+	assert_int_equal(flags.max_redeliveries, 5);
+}
+
+static void test_daemon_flags_parse_subscriptions(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--subscriptions-max", "100", "--consumer-timeout-ms", "2500",
+			       "--replay-cursors", "0", "--ack-timeout-ms", "20",
+			       "--max-redeliveries", "0"),
+			 DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.subscriptions_max, 100);
+	assert_int_equal(flags.consumer_timeout_ms, 2500);
+	assert_int_equal(flags.replay_cursors, 0);
+	assert_int_equal(flags.ack_timeout_ms, 20);
+	assert_int_equal(flags.max_redeliveries, 0);
+	expect_error(parse("--subscriptions-max", "7"), "--subscriptions-max");
+	expect_error(parse("--consumer-timeout-ms", "99"), "--consumer-timeout-ms");
+	expect_error(parse("--replay-cursors", "65"), "--replay-cursors");
+	expect_error(parse("--ack-timeout-ms", "9"), "--ack-timeout-ms");
+	expect_error(parse("--max-redeliveries", "1001"), "--max-redeliveries");
 }
 
 static void test_daemon_flags_parse_journal(void **state)
@@ -357,6 +381,11 @@ static void test_daemon_flags_help_lists_every_flag(void **state)
 		"--retain-bytes",
 		"--retain-age",
 		"--maint-period-ms",
+		"--subscriptions-max",
+		"--consumer-timeout-ms",
+		"--replay-cursors",
+		"--ack-timeout-ms",
+		"--max-redeliveries",
 		"--help",
 		"--version",
 	};
@@ -552,6 +581,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_daemon_flags_parse_defaults),
+		cmocka_unit_test(test_daemon_flags_parse_subscriptions),
 		cmocka_unit_test(test_daemon_flags_parse_every_flag),
 		cmocka_unit_test(test_daemon_flags_parse_journal),
 		cmocka_unit_test(test_daemon_flags_parse_help_and_version),

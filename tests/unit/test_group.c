@@ -207,6 +207,34 @@ static void test_group_empty_full_and_errors(void **state)
 	assert_true(group_member_id(1, 1) == group_member_id(1, 1));
 }
 
+static void test_group_reset_empties_and_changes_strategy(void **state)
+{
+	struct group *g = create(SL_GROUP_ROUND_ROBIN, 4);
+	uint64_t id = 0;
+
+	(void)state;
+	assert_int_equal(group_join(g, 1, 1), 0);
+	assert_int_equal(group_join(g, 2, 1), 0);
+	(void)pick(g, 0);
+	uint64_t gen = group_generation(g);
+	assert_int_equal(group_reset(g, SL_GROUP_NONE), -EINVAL);
+	assert_int_equal(group_size(g), 2); /* unchanged by a refused reset */
+	assert_int_equal(group_reset(g, SL_GROUP_WEIGHTED), 0);
+	assert_true(group_generation(g) > gen);
+	assert_int_equal(group_size(g), 0);
+	assert_int_equal(group_strategy(g), SL_GROUP_WEIGHTED);
+	assert_int_equal(group_pick(g, TOPIC_HASH, 0, &id), -ENOENT);
+	/* Reused: weights apply from the first pick, whatever the old rotation was. */
+	assert_int_equal(group_join(g, 7, 3), 0);
+	assert_int_equal(group_join(g, 8, 1), 0);
+	unsigned sevens = 0;
+	for (uint32_t i = 0; i < 4; i++) {
+		sevens += pick(g, i) == 7;
+	}
+	assert_int_equal(sevens, 3);
+	group_destroy(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_group_key_affine_stable_across_membership),
 		cmocka_unit_test(test_group_key_affine_independent_of_join_order),
 		cmocka_unit_test(test_group_empty_full_and_errors),
+		cmocka_unit_test(test_group_reset_empties_and_changes_strategy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,12 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .dedupe_window = dedupe_window,
 				      .producer_idle_s = 1,
 				      .idle_sleep_us = 0,
-				      .durable_acks_max = 64};
+				      .durable_acks_max = 64,
+				      .subscriptions_max = 64,
+				      .consumer_timeout_ms = 1000,
+				      .replay_cursors = 1,
+				      .ack_timeout_ms = 1000,
+				      .redeliveries_max = 2};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
@@ -855,12 +860,12 @@ static void test_shard_poll_replies_are_not_answered(void **state)
 	(void)state;
 	inject_request(0, SL_WIRE_ACK, 0, TOPIC, body, 16);
 	inject_request(0, SL_WIRE_PONG, 0, NULL, body, 8);
-	/* A valid subscription frame: this router does not serve subscriptions yet. */
+	/* A request for comparison: a heartbeat of an unknown subscriber is answered. */
 	inject_request(0, SL_WIRE_HEARTBEAT, 0, NULL, &heartbeat, sizeof(heartbeat));
 	shard_poll(fx.shard[0]);
-	expect_nack(0, SL_NACK_UNSUPPORTED_TYPE, 0);
+	expect_nack(0, SL_NACK_UNKNOWN_SUBSCRIPTION, 0);
 	expect_no_reply(0);
-	assert_int_equal(counter(0, SL_STAT_DROP_UNEXPECTED), 3);
+	assert_int_equal(counter(0, SL_STAT_DROP_UNEXPECTED), 2);
 }
 
 static void test_shard_poll_ping_echoes_body(void **state)
@@ -1135,6 +1140,646 @@ static void test_shard_create_rejects_bad_conf(void **state)
 	assert_null(s);
 }
 
+/* Subscriptions. A SUBSCRIBE of subscriber SUBSCRIBER with the given id and pattern. */
+#define SUBSCRIBER 0x5151u
+
+struct subscribe {
+	uint32_t id;
+	const char *pattern;
+	const char *group;
+	uint8_t strategy;
+	uint32_t window_batches; /* 0 stands for 1000 */
+	uint8_t slow_policy;
+	uint8_t start;
+};
+
+static void inject_subscribe(uint16_t shard, struct subscribe p)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	struct wire_subscribe sub = {
+		.subscriber_id = SUBSCRIBER,
+		.subscription_id = p.id,
+		.pattern_len = (uint8_t)strlen(p.pattern),
+		.pattern = (const uint8_t *)p.pattern,
+		.params = {.window_batches = p.window_batches != 0 ? p.window_batches : 1000,
+			   .slow_policy = p.slow_policy,
+			   .start = p.start},
+	};
+	uint32_t len;
+
+	if (p.group != NULL) {
+		sub.group = (const uint8_t *)p.group;
+		sub.params.group_len = (uint8_t)strlen(p.group);
+		sub.params.strategy = p.strategy != 0 ? p.strategy : SL_GROUP_ROUND_ROBIN;
+		sub.params.weight = 1;
+	}
+	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &sub, NULL, &len), 0);
+	inject_raw(shard, buf, len);
+}
+
+#define SUB(...) ((struct subscribe){__VA_ARGS__})
+
+static struct sl_wire_subscribed expect_subscribed(uint16_t shard, uint32_t id,
+						   enum sl_sub_status status)
+{
+	struct reply r = take_reply(shard);
+	struct sl_wire_subscribed sd;
+
+	assert_int_equal(r.hdr.type, SL_WIRE_SUBSCRIBED);
+	assert_true(r.hdr.producer_id == SUBSCRIBER);
+	assert_int_equal(r.hdr.producer_epoch, id);
+	wire_subscribed_read(r.body, &sd);
+	assert_int_equal(sd.status, status);
+	return sd;
+}
+
+/* Subscribes on `shard` and checks the answer. */
+static void subscribe(uint16_t shard, struct subscribe p)
+{
+	inject_subscribe(shard, p);
+	shard_poll(fx.shard[shard]);
+	expect_subscribed(shard, p.id, SL_SUB_ACTIVE);
+}
+
+/* The `attempt` of the last DELIVER take_deliver() took. */
+static uint16_t last_attempt;
+
+/* Takes the oldest datagram `shard` sent, a DELIVER (gathered from its segments), and
+ * returns its subscription id, base offset in *base and topic in topic[]. */
+static uint32_t take_deliver(uint16_t shard, uint64_t *base, char *topic)
+{
+	struct fake_queue *q = &fx.dev.q[shard];
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	struct wire_frame f;
+	struct wire_deliver d;
+
+	assert_true(q->tx_n > 0);
+	struct rte_mbuf *m = q->tx[0];
+	memmove(q->tx, q->tx + 1, (q->tx_n - 1) * sizeof(q->tx[0]));
+	q->tx_n--;
+	assert_int_equal(m->nb_segs, 2); /* head of its own, records shared */
+	const void *p = rte_pktmbuf_read(m, 0, m->pkt_len, buf);
+	assert_non_null(p);
+	assert_int_equal(wire_decode(p, m->pkt_len, SL_WIRE_FRAME_BYTES_DEFAULT, &f), SL_WIRE_OK);
+	assert_int_equal(f.hdr.type, SL_WIRE_DELIVER);
+	assert_int_equal(wire_deliver_parse(&f, &d), SL_WIRE_OK);
+	assert_int_equal(d.meta.shard, shard);
+	*base = d.base_offset;
+	last_attempt = d.meta.attempt;
+	memcpy(topic, d.topic, d.topic_len);
+	topic[d.topic_len] = '\0';
+	rte_pktmbuf_free(m);
+	return d.subscription_id;
+}
+
+/* Produces one batch of `topic` partition 0 on `shard` (its owner) and takes the ack. */
+static void produce_to(uint16_t shard, const char *topic, uint64_t sequence)
+{
+	inject_produce(shard, P(.topic = topic, .sequence = sequence, .head = sequence == 0,
+				.acks = TEST_ACKS_NONE));
+	shard_poll(fx.shard[shard]);
+}
+
+static void test_shard_subscribe_answers_subscribed(void **state)
+{
+	(void)state;
+	inject_subscribe(0, SUB(.id = 1, .pattern = "orders.*", .window_batches = 7));
+	shard_poll(fx.shard[0]);
+	struct sl_wire_subscribed sd = expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	assert_int_equal(sd.window_batches, 7);
+	assert_int_equal(sd.shards, 1);
+	assert_int_equal(sd.consumer_timeout_ms, 1000);
+	/* A retransmit is answered again; other parameters under the same id conflict. */
+	inject_subscribe(0, SUB(.id = 1, .pattern = "orders.*", .window_batches = 7));
+	inject_subscribe(0, SUB(.id = 1, .pattern = "orders.>", .window_batches = 7));
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	assert_int_equal(expect_nack(0, SL_NACK_CONFLICT, 0).detail, SL_SUB_CONFLICT_ID);
+	assert_int_equal(counter(0, SL_STAT_SUBSCRIBES), 2);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 1);
+}
+
+static void test_shard_subscribe_bad_pattern_is_nacked_with_detail(void **state)
+{
+	(void)state;
+	inject_subscribe(0, SUB(.id = 1, .pattern = "orders.>.eu"));
+	inject_subscribe(0, SUB(.id = 2, .pattern = "ord*"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_PATTERN, 0).detail,
+			 SL_SUB_PATTERN_TAIL_NOT_LAST);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_PATTERN, 0).detail,
+			 SL_SUB_PATTERN_PARTIAL_WILDCARD);
+	assert_int_equal(counter(0, SL_STAT_DROP_BAD_PATTERN), 2);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+}
+
+static void test_shard_subscribe_full_table_is_nacked(void **state)
+{
+	(void)state;
+	for (uint32_t id = 1; id <= 64; id++) {
+		inject_subscribe(0, SUB(.id = id, .pattern = ">"));
+		shard_poll(fx.shard[0]);
+		expect_subscribed(0, id, SL_SUB_ACTIVE);
+	}
+	inject_subscribe(0, SUB(.id = 65, .pattern = ">"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+}
+
+/* Topics and patterns: id i+1 has patterns[i]; expected[t] lists which ids match. */
+static void test_shard_deliver_overlapping_patterns_get_exactly_their_batches(void **state)
+{
+	static const char *const patterns[] = {"a.b", "a.*", "a.>", "*.c"};
+	static const char *const topics[] = {"a.b", "a.c", "a.b.c", "x.c", "y"};
+	/* Bit i set: subscription i+1 matches. */
+	static const unsigned expected[] = {0x7, 0xe, 0x4, 0x8, 0x0};
+	uint64_t next_base[5] = {0};
+
+	(void)state;
+	for (uint32_t i = 0; i < 4; i++) {
+		subscribe(0, SUB(.id = i + 1, .pattern = patterns[i]));
+	}
+	for (uint64_t round = 0; round < 2; round++) {
+		for (unsigned t = 0; t < 5; t++) {
+			produce_to(0, topics[t], round);
+			unsigned seen = 0;
+			while (fx.dev.q[0].tx_n > 0) {
+				uint64_t base;
+				char topic[256];
+				uint32_t id = take_deliver(0, &base, topic);
+				assert_string_equal(topic, topics[t]);
+				assert_true(base == next_base[t]); /* in order */
+				assert_true(id >= 1 && id <= 4);
+				assert_int_equal(seen & (1u << (id - 1)), 0); /* none twice */
+				seen |= 1u << (id - 1);
+			}
+			assert_int_equal(seen, expected[t]);
+			next_base[t]++;
+		}
+	}
+	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 2 * (3 + 3 + 1 + 1));
+}
+
+static void test_shard_deliver_group_sends_each_batch_to_one_member(void **state)
+{
+	unsigned got[4] = {0};
+
+	(void)state;
+	for (uint32_t id = 1; id <= 3; id++) {
+		subscribe(0, SUB(.id = id, .pattern = "orders", .group = "g"));
+	}
+	/* A member naming the group with another pattern conflicts. */
+	inject_subscribe(0, SUB(.id = 9, .pattern = "other", .group = "g"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_CONFLICT, 0).detail, SL_SUB_CONFLICT_GROUP);
+	for (uint64_t q = 0; q < 9; q++) {
+		produce_to(0, TOPIC, q);
+		uint64_t base;
+		char topic[256];
+		got[take_deliver(0, &base, topic)]++;
+		assert_true(base == q);
+		expect_no_reply(0); /* exactly one member */
+	}
+	assert_int_equal(got[1], 3);
+	assert_int_equal(got[2], 3);
+	assert_int_equal(got[3], 3);
+}
+
+static void inject_credit(uint16_t shard, uint32_t id, uint16_t to, uint64_t consumed,
+			  uint32_t window_batches)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	struct sl_wire_credit c = {.consumed_batches = consumed, .window_batches = window_batches};
+	uint32_t len;
+
+	assert_int_equal(wire_credit_encode(buf, sizeof(buf), SUBSCRIBER, id, to, &c, &len), 0);
+	inject_raw(shard, buf, len);
+}
+
+static void test_shard_deliver_respects_credit(void **state)
+{
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .window_batches = 2));
+	subscribe(0,
+		  SUB(.id = 2, .pattern = TOPIC, .window_batches = 1, .slow_policy = SL_SLOW_DROP));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	/* Subscription 1 gets batches 0 and 1, subscription 2 batch 0; nothing more. */
+	uint32_t first = take_deliver(0, &base, topic);
+	uint32_t second = take_deliver(0, &base, topic);
+	assert_true(base == 0);
+	assert_int_equal(first + second, 3);
+	assert_int_equal(take_deliver(0, &base, topic), 1);
+	assert_true(base == 1);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 3);
+	/* Without a journal to replay from, policy replay skips too. */
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 3);
+	/* One consumed: room for one more. A CREDIT counting more than was sent is NACKed. */
+	inject_credit(0, 1, 0, 1, 2);
+	inject_credit(0, 2, 0, 5, 1);
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_CREDIT, 0).detail, SL_SUB_CREDIT_AHEAD);
+	produce_to(0, TOPIC, 3);
+	assert_int_equal(take_deliver(0, &base, topic), 1);
+	assert_true(base == 3);
+	expect_no_reply(0);
+}
+
+static void test_shard_credit_unknown_subscription_and_shard(void **state)
+{
+	(void)state;
+	inject_credit(0, 4, 0, 0, 1);
+	inject_credit(0, 4, 1, 0, 1);
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_UNKNOWN_SUBSCRIPTION, 0).detail, 0);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_CREDIT, 0).detail, SL_SUB_CREDIT_SHARD);
+	assert_int_equal(counter(0, SL_STAT_UNKNOWN_SUBSCRIPTION), 1);
+}
+
+static void inject_heartbeat(uint16_t shard, uint32_t subscriptions)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	assert_int_equal(wire_heartbeat_encode(buf, sizeof(buf), SUBSCRIBER, subscriptions, &len),
+			 0);
+	inject_raw(shard, buf, len);
+}
+
+static void test_shard_consumer_timeout_removes_subscriber(void **state)
+{
+	struct shard *s = fx.shard[0];
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	subscribe(0, SUB(.id = 2, .pattern = ">"));
+	/* A heartbeat with the right count is not answered; a wrong one says the count. */
+	inject_heartbeat(0, 2);
+	inject_heartbeat(0, 3);
+	shard_poll(s);
+	assert_int_equal(expect_nack(0, SL_NACK_UNKNOWN_SUBSCRIPTION, 0).detail, 2);
+	expect_no_reply(0);
+	s->now_tsc = rte_rdtsc() + 2 * rte_get_tsc_hz(); /* two seconds of silence */
+	shard_subscribers_sweep(s, SHARD_SWEEP_STEP);
+	assert_int_equal(rte_hash_count(s->subs), 0);
+	assert_int_equal(rte_hash_count(s->subscribers), 0);
+	assert_int_equal(counter(0, SL_STAT_SUBSCRIBER_TIMEOUTS), 1);
+	produce_to(0, TOPIC, 0);
+	expect_no_reply(0);
+}
+
+static void test_shard_unsubscribe_removes_and_answers_removed(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	for (unsigned i = 0; i < 2; i++) { /* the retransmit gets the same answer */
+		uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+		uint32_t len;
+		assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, 1, &len), 0);
+		inject_raw(0, buf, len);
+		shard_poll(fx.shard[0]);
+		expect_subscribed(0, 1, SL_SUB_REMOVED);
+	}
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+	assert_int_equal(fx.shard[0]->groups[0].count, 0);
+	produce_to(0, TOPIC, 0);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_UNSUBSCRIBES), 2);
+}
+
+/* The shard owning partition 0 of `topic` among two. */
+static uint16_t owner_of(const char *topic)
+{
+	return route_owner_hashed(route_topic_hash((const uint8_t *)topic, strlen(topic)), 0, 2);
+}
+
+static void test_shard_subscribe_is_broadcast_to_every_shard(void **state)
+{
+	const char *topic = NULL;
+	static const char *const candidates[] = {"t.0", "t.1", "t.2", "t.3",
+						 "t.4", "t.5", "t.6", "t.7"};
+
+	(void)state;
+	for (unsigned i = 0; i < RTE_DIM(candidates) && topic == NULL; i++) {
+		if (owner_of(candidates[i]) == 1) {
+			topic = candidates[i];
+		}
+	}
+	assert_non_null(topic);
+	subscribe(0, SUB(.id = 1, .pattern = "t.*"));
+	inject_subscribe(0, SUB(.id = 1, .pattern = ">")); /* conflict: not broadcast */
+	shard_poll(fx.shard[0]);
+	expect_nack(0, SL_NACK_CONFLICT, 0);
+	/* Shard 1 applies the control message on its next poll, then delivers the batches
+	 * of the partitions it owns. */
+	shard_poll(fx.shard[1]);
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), 1);
+	produce_to(1, topic, 0);
+	uint64_t base;
+	char got[256];
+	assert_int_equal(take_deliver(1, &base, got), 1);
+	assert_string_equal(got, topic);
+	/* A heartbeat received by shard 0 keeps the subscriber alive at shard 1 too. */
+	int32_t at1 = rte_hash_lookup(fx.shard[1]->subscribers, &(uint64_t){SUBSCRIBER});
+	assert_true(at1 >= 0);
+	fx.shard[1]->subscriber_state[at1].heard_tsc = 0;
+	inject_heartbeat(0, 1);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	shard_poll(fx.shard[1]);
+	assert_true(fx.shard[1]->subscriber_state[at1].heard_tsc > 0);
+	/* Unsubscribe on shard 1: shard 0 drops it too. */
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, 1, &len), 0);
+	inject_raw(1, buf, len);
+	shard_poll(fx.shard[1]);
+	expect_subscribed(1, 1, SL_SUB_REMOVED);
+	shard_poll(fx.shard[0]);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+}
+
+static void test_shard_subscribe_full_control_ring_is_busy(void **state)
+{
+	(void)state;
+	for (uint32_t id = 1; id <= MESH_RING_SLOTS_MIN; id++) {
+		subscribe(0, SUB(.id = id, .pattern = ">"));
+	}
+	/* Shard 1 has not polled: its control ring from shard 0 is full. */
+	inject_subscribe(0, SUB(.id = 99, .pattern = ">"));
+	shard_poll(fx.shard[0]);
+	expect_nack(0, SL_NACK_BUSY, 0);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), MESH_RING_SLOTS_MIN);
+	shard_poll(fx.shard[1]);
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), MESH_RING_SLOTS_MIN);
+}
+
+/* Polls shard 0 until it sent n datagrams, for at most 10 s (journal reads complete
+ * through its polls). */
+static void poll_until_sent(unsigned n)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + 10 * rte_get_tsc_hz();
+
+	while (fx.dev.q[0].tx_n < n && rte_get_tsc_cycles() < deadline) {
+		shard_poll(fx.shard[0]);
+	}
+	assert_int_equal(fx.dev.q[0].tx_n, n);
+}
+
+/* Takes the next DELIVER and checks it is batch `base` of TOPIC for subscription id. */
+static void expect_deliver(uint32_t id, uint64_t base)
+{
+	uint64_t got;
+	char topic[256];
+
+	assert_int_equal(take_deliver(0, &got, topic), id);
+	assert_true(got == base);
+	assert_string_equal(topic, TOPIC);
+}
+
+static void test_shard_replay_earliest_then_live_without_gap_or_duplicate(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		produce_to(0, "elsewhere", q); /* not matched: filtered out of the replay */
+	}
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(3);
+	for (uint64_t q = 0; q < 3; q++) {
+		expect_deliver(1, q);
+	}
+	/* Caught up: the next appends are delivered live, once each. */
+	for (uint64_t q = 3; q < 5; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	poll_until_sent(2);
+	expect_deliver(1, 3);
+	expect_deliver(1, 4);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	expect_no_reply(0);
+	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 5);
+}
+
+static void test_shard_replay_policy_resumes_from_the_journal(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .window_batches = 1));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	/* Batch 0 went live; 1 and 2 found no credit: the subscription reads the journal
+	 * from batch 1 once credit returns, one batch per credit, then turns live. */
+	expect_deliver(1, 0);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 1);
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	for (uint64_t q = 1; q < 3; q++) {
+		inject_credit(0, 1, 0, q, 1);
+		poll_until_sent(1);
+		expect_deliver(1, q);
+	}
+	inject_credit(0, 1, 0, 3, 1);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	produce_to(0, TOPIC, 3);
+	expect_deliver(1, 3);
+	expect_no_reply(0);
+}
+
+static void test_shard_replay_waits_for_a_free_cursor(void **state)
+{
+	(void)state;
+	produce_to(0, TOPIC, 0);
+	/* One cursor: the second replay waits until the first caught up. */
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	inject_subscribe(0, SUB(.id = 2, .pattern = ">", .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	/* Answers come first: replays run after the RX burst. */
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	expect_subscribed(0, 2, SL_SUB_ACTIVE);
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	poll_until_sent(2);
+	uint64_t base;
+	char topic[256];
+	uint32_t a = take_deliver(0, &base, topic);
+	uint32_t b = take_deliver(0, &base, topic);
+	assert_int_equal(a + b, 3);
+	assert_int_equal(fx.shard[0]->replay_waiting, 0);
+}
+
+static void test_shard_subscribe_unserved_starts_are_nacked(void **state)
+{
+	(void)state;
+	inject_subscribe(0,
+			 SUB(.id = 1, .pattern = TOPIC, .group = "g", .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_BAD_START, 0).detail, SL_SUB_START_KIND);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+}
+
+static void inject_consumer_ack(uint32_t id, uint64_t offset)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, id,
+						  (const uint8_t *)TOPIC, strlen(TOPIC), 0, offset,
+						  &len),
+			 0);
+	inject_raw(0, buf, len);
+}
+
+static uint32_t inflight_count(uint32_t slot)
+{
+	const struct shard_sub *sub = &fx.shard[0]->sub_state[slot];
+
+	return sub->inflight_tail - sub->inflight_head;
+}
+
+static void test_shard_consumer_ack_frees_delivered_batches(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		expect_deliver(1, q);
+	}
+	assert_int_equal(inflight_count(0), 3);
+	inject_consumer_ack(1, 2); /* offsets 0 and 1 done */
+	inject_consumer_ack(1, 10);
+	inject_consumer_ack(7, 1);
+	shard_poll(fx.shard[0]);
+	expect_nack(0, SL_NACK_UNKNOWN_OFFSET, 3);
+	assert_int_equal(expect_nack(0, SL_NACK_UNKNOWN_SUBSCRIPTION, 0).detail, 1);
+	assert_int_equal(inflight_count(0), 1);
+	assert_int_equal(counter(0, SL_STAT_CONSUMER_ACKS), 1);
+	assert_int_equal(counter(0, SL_STAT_ACKS_UNKNOWN_OFFSET), 1);
+	inject_consumer_ack(1, 3);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	assert_int_equal(inflight_count(0), 0);
+}
+
+/* Runs the ack timer of shard 0 as if `seconds` had passed since now. */
+static void ack_timer_after(unsigned seconds)
+{
+	struct shard *s = fx.shard[0];
+
+	s->now_tsc = rte_rdtsc() + seconds * rte_get_tsc_hz();
+	shard_acks_sweep(s, SHARD_SWEEP_STEP);
+}
+
+static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	produce_to(0, TOPIC, 0);
+	produce_to(0, TOPIC, 1);
+	expect_deliver(1, 0);
+	expect_deliver(1, 1);
+	assert_int_equal(last_attempt, 0);
+	inject_consumer_ack(1, 1); /* batch 0 done, batch 1 not */
+	shard_poll(fx.shard[0]);
+	ack_timer_after(0);
+	expect_no_reply(0); /* not late yet */
+	/* Late: batch 1 comes again from the journal, attempt 1, then 2 (the most). */
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 1);
+		assert_int_equal(last_attempt, attempt);
+	}
+	assert_int_equal(counter(0, SL_STAT_REDELIVERIES), 2);
+	/* Live again: the next batch is a first attempt. */
+	produce_to(0, TOPIC, 2);
+	expect_deliver(1, 2);
+	assert_int_equal(last_attempt, 0);
+	/* Batch 1 is late a third time: a dead letter, no more redelivery of it. */
+	ack_timer_after(2);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
+	assert_int_equal(inflight_count(0), 1);
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	expect_no_reply(0);
+}
+
+static void test_shard_deliver_group_passes_over_a_member_without_credit(void **state)
+{
+	unsigned got[3] = {0};
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g", .window_batches = 1));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g", .window_batches = 100));
+	/* Member 1 has room for one batch: every other batch goes to member 2. */
+	for (uint64_t q = 0; q < 6; q++) {
+		produce_to(0, TOPIC, q);
+		uint64_t base;
+		char topic[256];
+		got[take_deliver(0, &base, topic)]++;
+		assert_true(base == q);
+		expect_no_reply(0);
+	}
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 5);
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+}
+
+/* Subscribes members 1 and 2 of round-robin group "g" and delivers batch 0 to one of
+ * them, whose id it returns. */
+static uint32_t group_with_one_batch_out(void)
+{
+	uint64_t base;
+	char topic[256];
+
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g"));
+	produce_to(0, TOPIC, 0);
+	uint32_t first = take_deliver(0, &base, topic);
+	assert_true(base == 0);
+	expect_no_reply(0);
+	return first;
+}
+
+static void test_shard_group_ack_timeout_redelivers_to_another_member(void **state)
+{
+	(void)state;
+	uint32_t first = group_with_one_batch_out();
+	ack_timer_after(2);
+	poll_until_sent(1);
+	/* Round-robin's next member gets it, marked as a second attempt. */
+	expect_deliver(3 - first, 0);
+	assert_int_equal(last_attempt, 1);
+	assert_int_equal(counter(0, SL_STAT_REDELIVERIES), 1);
+}
+
+static void test_shard_group_member_gone_hands_its_batches_over(void **state)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	(void)state;
+	uint32_t first = group_with_one_batch_out();
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, first, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, first, SL_SUB_REMOVED);
+	poll_until_sent(1);
+	expect_deliver(3 - first, 0);
+	assert_int_equal(last_attempt, 1);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1222,6 +1867,52 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shard_run_stops_and_drains, setup_two,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_answers_subscribed, setup_one,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_subscribe_bad_pattern_is_nacked_with_detail, setup_one,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_full_table_is_nacked,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_deliver_overlapping_patterns_get_exactly_their_batches,
+			setup_one, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_deliver_group_sends_each_batch_to_one_member, setup_one,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_deliver_group_passes_over_a_member_without_credit, setup_one,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_shard_deliver_respects_credit, setup_one,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_shard_credit_unknown_subscription_and_shard,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_consumer_timeout_removes_subscriber,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_unsubscribe_removes_and_answers_removed,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_is_broadcast_to_every_shard,
+						setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_full_control_ring_is_busy,
+						setup_two, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_earliest_then_live_without_gap_or_duplicate,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_replay_policy_resumes_from_the_journal,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_ack_timeout_redelivers_to_another_member,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_member_gone_hands_its_batches_over,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
+						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_create_rejects_bad_conf, setup_two,
 						teardown),
 	};
