@@ -117,6 +117,7 @@ avail_kb=$(df -Pk "$work" | awk 'NR == 2 {print $4}')
 note_cmd() { # remember each distinct command line once, for the report
 	local c="$*"
 	c=${c//$work/\$WORK}
+	c=$(sed -E 's/data\.[0-9]+/data.N/g' <<<"$c") # one fresh directory per run
 	grep -qxF -- "$c" "$work/commands" 2>/dev/null || echo "$c" >>"$work/commands"
 }
 
@@ -503,7 +504,7 @@ lat_row() { # label load LINES...
 	echo "behind a slow fdatasync is charged to every frame it delayed; the journal-alone"
 	echo "rows time each entry from its scheduled append to the durable end covering it."
 	echo
-	echo "## Commands (\$WORK = a fresh directory under $parent)"
+	echo "## Commands (\$WORK = a fresh directory under $parent; data.N: a fresh one per run)"
 	echo
 	echo '```'
 	cat "$work/commands"
