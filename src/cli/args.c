@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,4 +172,15 @@ int cli_request_parse(int argc, char **argv, uint32_t timeout_ms_default, bool w
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void cli_stop_signals_install(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = (int)SA_RESETHAND; /* a second ^C ends the process at once */
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
 }

@@ -63,6 +63,10 @@ int cli_request_parse(int argc, char **argv, uint32_t timeout_ms_default, bool w
 /* sl_strerror(err), except that a timeout says the router did not answer. */
 const char *cli_error_text(int err);
 
+/* SIGINT and SIGTERM call `handler` (which should only set a flag the run loop checks);
+ * a second one ends the process at once. */
+void cli_stop_signals_install(void (*handler)(int));
+
 /* Name of an ack level for output ("none", "received", "durable"). */
 const char *cli_acks_name(enum sl_ack_level acks);
 

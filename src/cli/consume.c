@@ -242,7 +242,6 @@ int cli_consume_main(int argc, char **argv)
 	struct cli_consume_opts o;
 	struct consume_run r;
 	struct sl_consumer_config cfg;
-	struct sigaction sa;
 	char err[CLI_ERR_BYTES];
 	int rc;
 
@@ -258,11 +257,7 @@ int cli_consume_main(int argc, char **argv)
 	r.o = &o;
 	r.start_ns = clock_monotonic_ns();
 	cli_progress_init(&r.progress, STDERR_FILENO, r.start_ns);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = consume_on_signal;
-	sa.sa_flags = (int)SA_RESETHAND; /* a second ^C ends the process at once */
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
+	cli_stop_signals_install(consume_on_signal);
 	/* A closed stdout is an error of fflush, not a signal: the consumer still
 	 * acknowledges what it printed and unsubscribes. */
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -326,7 +326,6 @@ int cli_produce_main(int argc, char **argv)
 	struct cli_produce_opts o;
 	struct produce_run r;
 	struct sl_producer_config cfg;
-	struct sigaction sa;
 	char err[CLI_ERR_BYTES];
 	int rc;
 
@@ -342,11 +341,7 @@ int cli_produce_main(int argc, char **argv)
 	r.o = &o;
 	r.start_ns = clock_monotonic_ns();
 	cli_progress_init(&r.progress, STDERR_FILENO, r.start_ns);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = produce_on_signal;
-	sa.sa_flags = (int)SA_RESETHAND; /* a second ^C ends the process at once */
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
+	cli_stop_signals_install(produce_on_signal);
 
 	produce_config(&o, &r, &cfg);
 	rc = sl_producer_create(&cfg, &r.p);
