@@ -86,8 +86,8 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->redeliveries_max <= SHARD_REDELIVERIES_MAX;
 }
 
-static struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index,
-					  uint32_t entries, uint32_t key_len, int socket)
+struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index, uint32_t entries,
+				   uint32_t key_len, int socket)
 {
 	char name[RTE_HASH_NAMESIZE];
 

@@ -262,6 +262,11 @@ struct shard {
 	uint32_t redelivery_cursor;
 };
 
+/* An rte_hash named "<what><id>_<index>" of `entries` keys of key_len bytes on NUMA node
+ * `socket`, with extendable buckets so it holds `entries` keys whatever their hashes. */
+struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index, uint32_t entries,
+				   uint32_t key_len, int socket);
+
 /* Adds n to counter `stat` of shard s (its own lcore only). */
 static inline void shard_count(struct shard *s, enum sl_stat stat, uint64_t n)
 {

@@ -21,23 +21,6 @@
 
 static unsigned shard_subs_instances;
 
-static struct rte_hash *shard_subs_hash(const char *what, unsigned id, uint16_t index,
-					uint32_t entries, uint32_t key_len, int socket)
-{
-	char name[RTE_HASH_NAMESIZE];
-
-	(void)snprintf(name, sizeof(name), "%s%u_%u", what, id, index);
-	struct rte_hash_parameters p = {
-		.name = name,
-		.entries = entries,
-		.key_len = key_len,
-		.hash_func = rte_hash_crc,
-		.socket_id = socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
-	return rte_hash_create(&p);
-}
-
 int shard_subs_create(struct shard *s, int socket)
 {
 	const struct shard_conf *c = s->env->conf;
@@ -89,8 +72,8 @@ int shard_subs_create(struct shard *s, int socket)
 	if (rc != 0) {
 		return rc;
 	}
-	s->subs = shard_subs_hash("ss", id, s->index, n, sizeof(struct shard_sub_key), socket);
-	s->subscribers = shard_subs_hash("sc", id, s->index, n, sizeof(uint64_t), socket);
+	s->subs = shard_hash_create("ss", id, s->index, n, sizeof(struct shard_sub_key), socket);
+	s->subscribers = shard_hash_create("sc", id, s->index, n, sizeof(uint64_t), socket);
 	if (s->subs == NULL || s->subscribers == NULL) {
 		return rte_errno > 0 ? -rte_errno : -ENOMEM;
 	}
