@@ -481,10 +481,17 @@ unsigned shard_poll(struct shard *s)
 		s->now_ns = shard_clock_realtime_ns();
 	}
 	uint16_t n = netdev_rx_burst(nd, s->index, s->rx, s->burst);
+	unsigned work = n;
+	/* Another shard queues a SUBSCRIBE to us before it answers SUBSCRIBED, so whatever
+	 * a client sends after that answer finds it in our ring: applying the rings after
+	 * taking the burst and before handling it means a batch produced straight to its
+	 * owner after a subscription was confirmed is delivered to it. */
+	if (n > 0 && s->shards > 1) {
+		work += shard_ctl_drain(s);
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		shard_handle(s, s->rx[i]);
 	}
-	unsigned work = n;
 	if (s->shards > 1) {
 		shard_mesh_flush(s);
 		work += shard_ctl_drain(s);

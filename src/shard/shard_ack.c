@@ -128,6 +128,21 @@ static void shard_redelivery_queue(struct shard *s, uint32_t g, const struct sha
 		};
 }
 
+void shard_group_defer(struct shard *s, uint32_t g, uint64_t position)
+{
+	if (s->redelivery_tail - s->redelivery_head == SHARD_REDELIVERIES_QUEUED) {
+		shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+		return;
+	}
+	s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)] =
+		(struct shard_redelivery){
+			.position = position,
+			.group = g,
+			.group_epoch = s->groups[g].epoch,
+			.attempt = 0, /* never delivered yet */
+		};
+}
+
 void shard_inflight_hand_over(struct shard *s, uint32_t slot)
 {
 	struct shard_sub *sub = &s->sub_state[slot];

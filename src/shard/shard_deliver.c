@@ -202,9 +202,18 @@ static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struc
 	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
 	uint32_t slot = shard_group_pick_ready(s, g, topic_hash, f->hdr.partition, bytes);
 
-	if (slot != SHARD_SLOT_NONE) {
-		shard_deliver_one(s, m, f, base, ref, slot);
+	if (slot == SHARD_SLOT_NONE) {
+		return;
 	}
+	if (!shard_sub_can_take(s, slot, bytes) && ref->position != UINT64_MAX) {
+		/* Every member it may go to is out of credit or of room for unacked batches.
+		 * Groups do not replay, so rather than skip it for good the batch waits in
+		 * the group redelivery queue for the first member that can take it. */
+		shard_count(s, SL_STAT_CREDIT_STALLS, 1);
+		shard_group_defer(s, g, ref->position);
+		return;
+	}
+	shard_deliver_one(s, m, f, base, ref, slot);
 }
 
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,

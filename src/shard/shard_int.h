@@ -364,6 +364,10 @@ void shard_acks_sweep(struct shard *s, unsigned steps);
 /* A group member leaves: its unacked batches are queued for the other members. */
 void shard_inflight_hand_over(struct shard *s, uint32_t slot);
 
+/* No member of group g can take the batch at journal `position` now: it is queued for
+ * the first member that can (a dead letter if the queue is full). */
+void shard_group_defer(struct shard *s, uint32_t g, uint64_t position);
+
 /* Serves queued group redeliveries through a replay cursor. Returns work done. */
 unsigned shard_redeliveries_poll(struct shard *s);
 

@@ -2,7 +2,8 @@
 /*
  * The `sluice` command against a real sluiced: produce from --count and from stdin, the
  * --json summary line (also when the router is not there), exit statuses,
- * `sluice stats` and `sluice metadata`. Usage: test_cli SLUICED_PATH SLUICE_PATH
+ * `sluice stats`, `sluice metadata`, and `sluice consume` after `sluice produce`.
+ * Usage: test_cli SLUICED_PATH SLUICE_PATH
  */
 #include "router_proc.h"
 
@@ -216,6 +217,60 @@ static void test_cli_produce_bad_flag_is_usage_error(void **state)
 	assert_non_null(strstr(all, "sometimes"));
 }
 
+/* `sluice produce` then `sluice consume --count N --format json` from earliest: N JSON
+ * lines, each with topic, partition, offset, timestamp and the key and value produced,
+ * offsets in order, then exit 0. */
+static void test_cli_consume_count_json(void **state)
+{
+	struct router_proc *r = *state;
+	static const char *const values[] = {"one", "two", "three", "four", "five"};
+	char cmd[512];
+	char last[4096];
+	char all[8192];
+
+	(void)snprintf(cmd, sizeof(cmd),
+		       "printf 'one\\ntwo\\nthree\\nfour\\nfive\\n' | %s produce --router %s "
+		       "--topic cli.consume --key k",
+		       sluice_path, r->address);
+	assert_int_equal(run_last_line(cmd, last, sizeof(last)), 0);
+	(void)snprintf(cmd, sizeof(cmd),
+		       "%s consume --router %s --from earliest --count 5 --format json "
+		       "--timeout 20 cli.consume",
+		       sluice_path, r->address);
+	assert_int_equal(run_output(cmd, last, sizeof(last), all, sizeof(all)), 0);
+	const char *line = all;
+	for (unsigned i = 0; i < 5; i++) {
+		char want[128];
+		const char *end = strchr(line, '\n');
+		assert_non_null(end);
+		/* One key is one partition: offsets 0..4 in the order produced. */
+		assert_non_null(strstr(line, "\"topic\":\"cli.consume\""));
+		assert_true(json_int(line, "partition") >= 0);
+		assert_true(json_int(line, "offset") == i);
+		assert_true(json_int(line, "timestamp_ns") > 0);
+		(void)snprintf(want, sizeof(want), "\"key\":\"k\",\"value\":\"%s\"}", values[i]);
+		assert_non_null(strstr(line, want));
+		assert_true(strstr(line, want) < end);
+		line = end + 1;
+	}
+	assert_true(*line == '\0'); /* exactly 5 lines */
+}
+
+/* A pattern the consumer cannot send is a usage error (exit 2) naming the problem. */
+static void test_cli_consume_bad_pattern(void **state)
+{
+	struct router_proc *r = *state;
+	char cmd[512];
+	char last[4096];
+	char all[8192];
+
+	(void)snprintf(cmd, sizeof(cmd), "%s consume --router %s 'orders.>.eu' 2>&1", sluice_path,
+		       r->address);
+	assert_int_equal(run_output(cmd, last, sizeof(last), all, sizeof(all)), 2);
+	assert_non_null(strstr(all, "orders.>.eu"));
+	assert_non_null(strstr(all, "'>' before the last token"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +283,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_stats_json, setup_router, teardown_router),
 		cmocka_unit_test_setup_teardown(test_cli_metadata_reports_dedupe_window,
 						setup_router_window, teardown_router),
+		cmocka_unit_test_setup_teardown(test_cli_consume_count_json, setup_router,
+						teardown_router),
+		cmocka_unit_test_setup_teardown(test_cli_consume_bad_pattern, setup_router,
+						teardown_router),
 		cmocka_unit_test(test_cli_produce_no_router_reports_failure),
 		cmocka_unit_test(test_cli_produce_bad_flag_is_usage_error),
 	};

@@ -10,6 +10,8 @@
 
 #include "core/wire.h"
 
+#include <sluice/client.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -177,11 +179,140 @@ static void test_subscribe_delivers_matching_batches_from_both_shards(void **sta
 	assert_int_equal(sd.status, SL_SUB_REMOVED);
 }
 
+/* Sends `len` bytes and waits for the NACK they earn (DELIVERs and ACKs meanwhile are
+ * skipped); returns it. */
+static struct sl_wire_nack send_expect_nack(struct conn *c, const void *frame, uint32_t len)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX];
+	struct wire_frame f;
+	struct sl_wire_nack nack;
+
+	send_frame(c, frame, len);
+	while (recv_frame(c, buf, sizeof(buf), &f) != SL_WIRE_NACK) {
+	}
+	wire_nack_read(f.body, &nack);
+	return nack;
+}
+
+static void subscribe_raw(struct conn *c, uint8_t *buf, size_t cap, struct wire_subscribe *sub)
+{
+	uint32_t len;
+
+	assert_int_equal(wire_subscribe_encode(buf, cap, sub, NULL, &len), 0);
+	send_frame(c, buf, len);
+}
+
+static uint64_t counter_sum(struct conn *c, enum sl_stat stat)
+{
+	struct sl_shard_stats shards[4];
+	unsigned n = 0;
+	uint64_t sum = 0;
+
+	assert_int_equal(sl_stats_fetch(c->r.address, 5000, shards, 4, &n), 0);
+	for (unsigned i = 0; i < n; i++) {
+		sum += shards[i].counters[stat];
+	}
+	return sum;
+}
+
+/*
+ * Bad subscription frames against a router with a live subscription: an invalid pattern,
+ * a window of neither batches nor bytes, CREDIT counting more than was sent or naming a
+ * shard that does not exist, CONSUMER_ACK past what was delivered, a SUBSCRIBE cut
+ * short. Each is NACKed with its reason and counted; the subscription still gets every
+ * batch afterwards.
+ */
+static void test_subscribe_bad_frames_nacked_router_still_delivers(void **state)
+{
+	struct conn *c = *state;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX];
+	struct wire_frame f;
+	struct sl_wire_nack nack;
+	uint32_t len;
+	struct wire_subscribe good = {
+		.subscriber_id = SUBSCRIBER,
+		.subscription_id = 1,
+		.pattern = (const uint8_t *)"orders.>",
+		.pattern_len = 8,
+		.params = {.window_batches = 1000},
+	};
+
+	subscribe_raw(c, buf, sizeof(buf), &good);
+	assert_int_equal(recv_frame(c, buf, sizeof(buf), &f), SL_WIRE_SUBSCRIBED);
+
+	struct wire_subscribe bad = good;
+	bad.subscription_id = 2;
+	bad.pattern = (const uint8_t *)"orders.>.eu";
+	bad.pattern_len = 11;
+	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &bad, NULL, &len), 0);
+	nack = send_expect_nack(c, buf, len);
+	assert_int_equal(nack.reason, SL_NACK_BAD_PATTERN);
+	assert_int_equal(nack.detail, SL_SUB_PATTERN_TAIL_NOT_LAST);
+
+	bad = good;
+	bad.subscription_id = 3;
+	bad.params.window_batches = 0;
+	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &bad, NULL, &len), 0);
+	nack = send_expect_nack(c, buf, len);
+	assert_int_equal(nack.reason, SL_NACK_BAD_CREDIT);
+	assert_int_equal(nack.detail, SL_SUB_WINDOW_UNLIMITED);
+
+	/* A SUBSCRIBE cut short: the CRC no longer matches. */
+	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &good, NULL, &len), 0);
+	nack = send_expect_nack(c, buf, len - 8);
+	assert_true(nack.reason == SL_NACK_MALFORMED || nack.reason == SL_NACK_BAD_CRC);
+
+	struct sl_wire_credit absurd = {.consumed_batches = UINT64_MAX / 2, .window_batches = 1000};
+	assert_int_equal(wire_credit_encode(buf, sizeof(buf), SUBSCRIBER, 1, 0, &absurd, &len), 0);
+	nack = send_expect_nack(c, buf, len);
+	assert_int_equal(nack.reason, SL_NACK_BAD_CREDIT);
+	assert_int_equal(nack.detail, SL_SUB_CREDIT_AHEAD);
+
+	struct sl_wire_credit fine = {.window_batches = 1000};
+	assert_int_equal(wire_credit_encode(buf, sizeof(buf), SUBSCRIBER, 1, 7, &fine, &len), 0);
+	nack = send_expect_nack(c, buf, len);
+	assert_int_equal(nack.reason, SL_NACK_BAD_CREDIT);
+	assert_int_equal(nack.detail, SL_SUB_CREDIT_SHARD);
+
+	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, 1,
+						  (const uint8_t *)"orders.eu", 9, 0, 1000000,
+						  &len),
+			 0);
+	nack = send_expect_nack(c, buf, len);
+	assert_int_equal(nack.reason, SL_NACK_UNKNOWN_OFFSET);
+
+	assert_true(counter_sum(c, SL_STAT_DROP_BAD_PATTERN) == 1);
+	assert_true(counter_sum(c, SL_STAT_DROP_BAD_CREDIT) >= 1);
+	assert_true(counter_sum(c, SL_STAT_ACKS_UNKNOWN_OFFSET) == 1);
+
+	/* Still delivering to the good subscription, in order. */
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		send_produce(c, "orders.eu", p, 0);
+	}
+	unsigned delivers = 0;
+	unsigned acks = 0;
+	while (delivers < PARTITIONS || acks < PARTITIONS) {
+		unsigned type = recv_frame(c, buf, sizeof(buf), &f);
+		if (type == SL_WIRE_ACK) {
+			acks++;
+			continue;
+		}
+		assert_int_equal(type, SL_WIRE_DELIVER);
+		struct wire_deliver d;
+		assert_int_equal(wire_deliver_parse(&f, &d), SL_WIRE_OK);
+		assert_int_equal(d.subscription_id, 1);
+		assert_true(d.base_offset == 0);
+		delivers++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_subscribe_delivers_matching_batches_from_both_shards, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_subscribe_bad_frames_nacked_router_still_delivers, setup, teardown),
 	};
 
 	if (argc != 2) {
