@@ -1504,6 +1504,27 @@ static void test_shard_subscribe_is_broadcast_to_every_shard(void **state)
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
 }
 
+/* A SUBSCRIBE answered by shard 0 reaches shard 1 through the control ring; a batch
+ * produced straight to its owner, shard 1, right after the answer comes in shard 1's next
+ * burst and must find the subscription already applied (commit f83b6c0). */
+static void test_shard_subscribe_applies_before_the_owners_next_burst(void **state)
+{
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	inject_produce(1, P(.sequence = 0, .head = true, .partition = partition_of(1),
+			    .acks = TEST_ACKS_NONE));
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	shard_poll(fx.shard[1]);
+	assert_int_equal(take_deliver(1, &base, topic), 1);
+	assert_true(base == 0);
+	assert_string_equal(topic, TOPIC);
+	expect_no_reply(1);
+}
+
 static void test_shard_subscribe_full_control_ring_is_busy(void **state)
 {
 	(void)state;
@@ -1780,6 +1801,74 @@ static void test_shard_group_member_gone_hands_its_batches_over(void **state)
 	assert_int_equal(last_attempt, 1);
 }
 
+/* Polls shard 0 100 times and checks it sent nothing. */
+static void expect_quiet(void)
+{
+	for (unsigned i = 0; i < 100; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	expect_no_reply(0);
+}
+
+/* Every member out of credit: later batches wait for one instead of being skipped, and
+ * go out once each as credit returns (commit ea72761). */
+static void test_shard_group_batch_waits_for_a_member_with_credit(void **state)
+{
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g", .window_batches = 1));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g", .window_batches = 1));
+	for (uint64_t q = 0; q < 4; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	/* Batches 0 and 1 fill both windows; 2 and 3 find no member with credit. */
+	uint32_t first = take_deliver(0, &base, topic);
+	assert_true(base == 0);
+	assert_int_equal(take_deliver(0, &base, topic), 3 - first);
+	assert_true(base == 1);
+	expect_no_reply(0);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 2);
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	/* One member consumed its batch: it gets batch 2, a first attempt; batch 3 waits. */
+	inject_credit(0, first, 0, 1, 1);
+	poll_until_sent(1);
+	expect_deliver(first, 2);
+	assert_int_equal(last_attempt, 0);
+	expect_quiet();
+	inject_credit(0, 3 - first, 0, 1, 1);
+	poll_until_sent(1);
+	expect_deliver(3 - first, 3);
+	assert_int_equal(last_attempt, 0);
+	expect_quiet();
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 0);
+	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 4);
+}
+
+/* A member with the most unacked batches the shard keeps: the next batch waits for its
+ * ack instead of being skipped. */
+static void test_shard_group_batch_waits_for_an_ack(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	for (uint64_t q = 0; q < SHARD_INFLIGHT_SLOTS; q++) {
+		produce_to(0, TOPIC, q);
+		expect_deliver(1, q);
+	}
+	produce_to(0, TOPIC, SHARD_INFLIGHT_SLOTS);
+	expect_quiet();
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	inject_consumer_ack(1, 1); /* batch 0 done: room for one */
+	poll_until_sent(1);
+	expect_deliver(1, SHARD_INFLIGHT_SLOTS);
+	assert_int_equal(last_attempt, 0);
+	expect_quiet();
+	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 0);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 0);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_shard", "--no-huge", "--no-pci", "--no-shconf",	   "-m",
@@ -1896,6 +1985,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_subscribe_full_control_ring_is_busy,
 						setup_two, teardown),
 		cmocka_unit_test_setup_teardown(
+			test_shard_subscribe_applies_before_the_owners_next_burst, setup_two,
+			teardown),
+		cmocka_unit_test_setup_teardown(
 			test_shard_replay_earliest_then_live_without_gap_or_duplicate,
 			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_policy_resumes_from_the_journal,
@@ -1910,6 +2002,11 @@ int main(void)
 			test_shard_group_ack_timeout_redelivers_to_another_member,
 			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_group_member_gone_hands_its_batches_over,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_batch_waits_for_a_member_with_credit, setup_one_journal,
+			teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_batch_waits_for_an_ack,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
 						setup_one, teardown),
