@@ -44,7 +44,7 @@ struct sl_producer_config {
 	uint32_t retry_timeout_us;     /* first retransmit after; doubles per retry up to
 				       * retry_timeout_max_us; default 20000 */
 	uint32_t retry_timeout_max_us; /* default 500000 */
-	uint32_t retries_max;	       /* retransmits before a batch fails; default 20 */
+	uint32_t retries_max;	       /* unanswered retransmits before a batch fails; default 20 */
 	uint64_t inflight_bytes_max;   /* unacked bytes before sl_produce says -EAGAIN;
 				       * default 4 MiB */
 	uint64_t producer_id;	       /* 0: random */

@@ -229,10 +229,10 @@ struct batch {
 	uint64_t base_offset;	/* result, once DONE */
 	int error;		/* result, once DONE */
 	uint32_t heap_pos;	/* index in the timer heap, while INFLIGHT */
-	uint32_t retries;	/* timer-driven retransmits so far */
+	uint32_t retries;	/* timer-driven retransmits of unanswered copies */
 	uint32_t transmissions; /* datagrams sent for this batch */
 	uint8_t state;		/* enum batch_state */
-	bool oos;		/* answered OUT_OF_SEQUENCE: resend after its predecessor */
+	bool oos; /* last copy answered OUT_OF_SEQUENCE: resend after its predecessor */
 };
 
 /* Intrusive doubly-linked list of batches through one of their links. */

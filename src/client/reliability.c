@@ -124,7 +124,6 @@ static void producer_go_back(struct sl_producer *p, struct stream *s, uint64_t s
 		if (b == NULL || !b->oos) {
 			return;
 		}
-		b->oos = false;
 		producer_resend_early(p, b, now, true);
 	}
 }
@@ -256,11 +255,16 @@ void producer_expire_timers(struct sl_producer *p, uint64_t now_ns)
 		if (b == NULL || b->deadline_ns > now_ns) {
 			return;
 		}
-		if (b->retries >= p->cfg.retries_max) {
-			producer_fail_from(p, b, -ETIMEDOUT);
-			continue;
+		/* Only a copy that drew no answer at all counts against retries_max: one
+		 * refused as out of sequence reached the router, which wanted an earlier
+		 * batch first, and that batch's own retries bound the wait. */
+		if (!b->oos) {
+			if (b->retries >= p->cfg.retries_max) {
+				producer_fail_from(p, b, -ETIMEDOUT);
+				continue;
+			}
+			b->retries++;
 		}
-		b->retries++;
 		timer_heap_remove(&p->timers, b);
 		b->state = BATCH_QUEUED;
 		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
@@ -276,6 +280,7 @@ void producer_mark_sent(struct sl_producer *p, struct batch *b, uint64_t now_ns)
 		p->stats.retransmits++;
 	}
 	b->transmissions++;
+	b->oos = false; /* until a NACK says this copy came too early */
 	b->sent_ns = now_ns;
 	b->sent_serial = ++p->tx_serial;
 	if (b->first_serial == 0) {

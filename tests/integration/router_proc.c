@@ -99,6 +99,10 @@ static int router_proc_launch(struct router_proc *r, const char *sluiced_path,
 	argv[argc++] = r->address;
 	argv[argc++] = arg_mutable("--data-dir");
 	argv[argc++] = r->data_dir;
+	/* Only warnings and errors: the test's own failure messages then stay readable in
+	 * a CI log that keeps a limited part of stderr. */
+	argv[argc++] = arg_mutable("--log-level");
+	argv[argc++] = arg_mutable("warning");
 	for (int i = 0; extra != NULL && extra[i] != NULL && argc < ROUTER_ARGS_MAX - 1; i++) {
 		argv[argc++] = arg_mutable(extra[i]);
 	}

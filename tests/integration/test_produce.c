@@ -127,6 +127,20 @@ static int compare_outcomes(const void *a, const void *b)
 	return 0;
 }
 
+/* On stdout, so that a failure below shows how the run went (CI keeps stdout). */
+static void print_producer_stats(unsigned i, const struct producer_run *run)
+{
+	const struct sl_producer_stats *st = &run->stats;
+
+	print_message("producer %u: result %d, acked %llu, failed %llu, batches %llu, "
+		      "retransmits %llu, duplicates %llu, nacks %llu, sent %llu, received %llu\n",
+		      i, run->result, (unsigned long long)st->events_acked,
+		      (unsigned long long)st->events_failed, (unsigned long long)st->batches_sent,
+		      (unsigned long long)st->retransmits, (unsigned long long)st->duplicates,
+		      (unsigned long long)st->nacks, (unsigned long long)st->datagrams_sent,
+		      (unsigned long long)st->datagrams_received);
+}
+
 /*
  * Runs `producers` producers of `events` each against `router`, then checks that every
  * batch succeeded and that, per partition, the acknowledged ranges tile [0, n) exactly.
@@ -156,9 +170,10 @@ static void produce_and_check(const char *router, unsigned producers, uint64_t e
 	}
 	for (unsigned i = 0; i < producers; i++) {
 		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		print_producer_stats(i, &runs[i]);
 		assert_int_equal(runs[i].result, 0);
-		assert_true(runs[i].stats.events_acked == events);
-		assert_true(runs[i].stats.events_failed == 0);
+		assert_int_equal(runs[i].stats.events_failed, 0);
+		assert_int_equal(runs[i].stats.events_acked, events);
 		if (drop_permille > 0) {
 			assert_true(runs[i].stats.retransmits > 0);
 		}
@@ -179,7 +194,7 @@ static void produce_and_check(const char *router, unsigned producers, uint64_t e
 		assert_true(all[i].partition < PARTITIONS);
 		/* Sorted by offset, each batch must start where the previous one ended:
 		 * a gap is a lost batch, an overlap a double append or a wrong ack. */
-		assert_true(all[i].base_offset == next_offset[all[i].partition]);
+		assert_int_equal(all[i].base_offset, next_offset[all[i].partition]);
 		next_offset[all[i].partition] += all[i].count;
 		acked += all[i].count;
 	}

@@ -399,6 +399,60 @@ static void test_sl_producer_poll_resends_at_once_what_a_nack_proves_lost(void *
 	assert_int_equal(st.nacks, 2);
 }
 
+/* Keeps a frame past the router's next receive, which reuses its buffer. */
+static void frame_keep(struct wire_frame *dst, uint8_t *buf, size_t cap, const struct wire_frame *f)
+{
+	assert_true(f->len <= cap);
+	memcpy(buf, f->base, f->len);
+	assert_int_equal(wire_decode(buf, f->len, cap, dst), SL_WIRE_OK);
+}
+
+/* Only a copy that drew no answer counts against retries_max. Here every copy of 1 is
+ * refused as out of sequence for longer than retries_max of its timers, while 0 (resent
+ * early on each refusal, so its own timer never fires) stays lost: 1 reached the router
+ * each time, so it must not fail, and goes through once 0 does. */
+static void test_sl_producer_poll_counts_only_unanswered_copies_as_retries(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t kept[SL_WIRE_FRAME_BYTES_MAX];
+	struct wire_frame f, f1;
+	unsigned copies_of_1 = 0;
+
+	fx->cfg.linger_us = 0;
+	fx->cfg.retry_timeout_max_us = fx->cfg.retry_timeout_us; /* 1 ms, no backoff */
+	fx->cfg.retries_max = 2;
+	fixture_start(fx, 1);
+	produce_n(fx, 2);
+	recv_produce(fx, &f, 0, true); /* lost, like every copy of 0 below */
+	assert_int_equal(fake_router_recv(&fx->router, &f, 1000), 0);
+	frame_keep(&f1, kept, sizeof(kept), &f);
+	for (unsigned step = 0; step < 20; step++) {
+		fake_router_nack(&fx->router, &f1, SL_NACK_OUT_OF_SEQUENCE, 0);
+		fx->now += 400 * US;
+		assert_true(sl_producer_poll(fx->p, 0) >= 0);
+		while (fake_router_recv(&fx->router, &f, 0) == 0) {
+			if (f.hdr.sequence == 1) {
+				frame_keep(&f1, kept, sizeof(kept), &f);
+				copies_of_1++;
+			}
+		}
+	}
+	assert_true(copies_of_1 > fx->cfg.retries_max);
+	assert_int_equal(fx->deliveries, 0);
+	/* 0 gets through at last; 1 follows. */
+	for (unsigned step = 0; step < 20 && fx->deliveries < 2; step++) {
+		fx->now += 400 * US;
+		assert_true(sl_producer_poll(fx->p, 0) >= 0);
+		while (fake_router_recv(&fx->router, &f, 0) == 0) {
+			fake_router_ack(&fx->router, &f, 100 + f.hdr.sequence, SL_ACK_APPENDED);
+		}
+	}
+	assert_int_equal(fx->deliveries, 2);
+	assert_int_equal(fx->errors[0], 0);
+	assert_int_equal(fx->errors[1], 0);
+	assert_int_equal(fx->unknown_offsets, 0);
+}
+
 static void test_sl_producer_poll_resends_head_when_router_has_no_state(void **state)
 {
 	struct fixture *fx = *state;
@@ -881,6 +935,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sl_producer_poll_resends_head_when_router_has_no_state, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_producer_poll_counts_only_unanswered_copies_as_retries, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_sl_producer_poll_counts_duplicate_ack, setup,
 						teardown),
