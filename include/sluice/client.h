@@ -41,8 +41,10 @@ struct sl_producer_config {
 	uint32_t linger_us;	       /* how long a batch may wait to fill; default 1000 */
 	uint32_t frame_bytes_max;      /* datagram size limit; default 1472 (1500 MTU);
 				       * the router's limit, learned from METADATA, caps it */
-	uint32_t retry_timeout_us;     /* first retransmit after; doubles per retry up to
-				       * retry_timeout_max_us; default 20000 */
+	uint32_t retry_timeout_us;     /* first retransmit after this or, when measured round
+				       * trips need longer, srtt + 4 rttvar (RFC 6298);
+				       * doubles per retry up to retry_timeout_max_us;
+				       * default 20000 */
 	uint32_t retry_timeout_max_us; /* default 500000 */
 	uint32_t retries_max;	       /* unanswered retransmits before a batch fails; default 20 */
 	uint64_t inflight_bytes_max;   /* unacked bytes before sl_produce says -EAGAIN;

@@ -435,10 +435,24 @@ enum retry_nack_action retry_nack_action(unsigned reason);
 int retry_nack_error(unsigned reason);
 
 /* Retransmit timeout after a transmission when `retries` retransmits were already
- * timer-driven: retry_timeout_us << retries, capped at retry_timeout_max_us. */
+ * timer-driven: timeout_us << retries, capped at timeout_max_us. */
 uint64_t retry_backoff_ns(uint32_t retries, uint32_t timeout_us, uint32_t timeout_max_us);
 
-/* Longest time a batch can stay unacked before it fails: every backoff summed. */
-uint64_t retry_budget_ns(uint32_t retries_max, uint32_t timeout_us, uint32_t timeout_max_us);
+/* The round-trip estimate behind the retransmit timeout (RFC 6298). */
+struct retry_rtt {
+	uint64_t srtt_ns;   /* smoothed round trip */
+	uint64_t rttvar_ns; /* its mean deviation */
+};
+
+/* Before any sample: the estimate whose timeout is timeout_us. */
+void retry_rtt_init(struct retry_rtt *r, uint32_t timeout_us);
+
+/* Folds in one round trip, measured on a batch sent once (Karn). */
+void retry_rtt_sample(struct retry_rtt *r, uint64_t sample_ns);
+
+/* The first retransmit timeout: srtt + 4 rttvar, at least timeout_us (the configured
+ * floor) and at most timeout_max_us. A loaded router or host stretches round trips
+ * far beyond a fixed floor; without this, every batch would be resent needlessly. */
+uint32_t retry_rto_us(const struct retry_rtt *r, uint32_t timeout_us, uint32_t timeout_max_us);
 
 #endif

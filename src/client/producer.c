@@ -84,8 +84,9 @@ int producer_create(const struct sl_producer_config *cfg, transport_open_fn *ope
 	}
 	p->frame_limit = cfg->frame_bytes_max;
 	p->linger_ns = (uint64_t)cfg->linger_us * 1000u;
-	p->srtt_ns = (uint64_t)cfg->retry_timeout_us * 1000u / 4;
-	p->prompt_gap_ns = p->srtt_ns;
+	retry_rtt_init(&p->rtt, cfg->retry_timeout_us);
+	p->rto_us = cfg->retry_timeout_us;
+	p->prompt_gap_ns = p->rtt.srtt_ns;
 	p->clock = producer_clock_monotonic;
 	/* Twice the frames inflight_bytes_max allows, so half-empty batches (linger) do
 	 * not run out before the byte budget does; plus one burst of slack. */

@@ -20,7 +20,8 @@ struct sl_producer {
 	uint32_t frame_limit; /* min(cfg.frame_bytes_max, the router's limit) */
 	uint64_t linger_ns;
 	uint64_t prompt_gap_ns; /* least time between two early resends of a batch */
-	uint64_t srtt_ns;	/* smoothed round trip of first transmissions */
+	struct retry_rtt rtt;	/* round trips of batches sent once */
+	uint32_t rto_us;	/* first retransmit timeout, from rtt */
 	uint64_t tx_serial;	/* datagrams sent so far: numbers each transmission */
 	bool starved;		/* sl_produce said -EAGAIN: seal lingering batches now */
 	bool metadata_inband;	/* METADATA goes over tx, not over a socket of its own */

@@ -190,10 +190,11 @@ static void producer_handle_ack(struct sl_producer *p, struct batch *b, const st
 		p->stats.duplicates++;
 	}
 	if (b->transmissions == 1) {
-		/* Karn: only unambiguous samples. srtt += (sample - srtt) / 8. */
-		uint64_t sample = now - b->sent_ns;
-		p->srtt_ns = p->srtt_ns - p->srtt_ns / 8 + sample / 8;
-		p->prompt_gap_ns = 2 * p->srtt_ns;
+		/* Karn: only unambiguous samples. */
+		retry_rtt_sample(&p->rtt, now - b->sent_ns);
+		p->rto_us =
+			retry_rto_us(&p->rtt, p->cfg.retry_timeout_us, p->cfg.retry_timeout_max_us);
+		p->prompt_gap_ns = 2 * p->rtt.srtt_ns;
 		if (p->prompt_gap_ns < RELIABILITY_PROMPT_GAP_MIN_NS) {
 			p->prompt_gap_ns = RELIABILITY_PROMPT_GAP_MIN_NS;
 		}
@@ -292,8 +293,8 @@ void producer_mark_sent(struct sl_producer *p, struct batch *b, uint64_t now_ns)
 		return;
 	}
 	batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
-	b->deadline_ns = now_ns + retry_backoff_ns(b->retries, p->cfg.retry_timeout_us,
-						   p->cfg.retry_timeout_max_us);
+	b->deadline_ns =
+		now_ns + retry_backoff_ns(b->retries, p->rto_us, p->cfg.retry_timeout_max_us);
 	b->state = BATCH_INFLIGHT;
 	timer_heap_push(&p->timers, b);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The producer's retry policy as pure functions: which NACK reasons are worth a
- * retransmit, the error a refused batch fails with, and the exponential backoff of the
- * retransmit timer. Kept apart from the state machine so tests can check it directly.
+ * retransmit, the error a refused batch fails with, the retransmit timeout (adaptive,
+ * RFC 6298) and its exponential backoff. Kept apart from the state machine so tests can check it directly.
  */
 #include "client/client_int.h"
 
@@ -52,12 +52,28 @@ uint64_t retry_backoff_ns(uint32_t retries, uint32_t timeout_us, uint32_t timeou
 	return us * 1000u;
 }
 
-uint64_t retry_budget_ns(uint32_t retries_max, uint32_t timeout_us, uint32_t timeout_max_us)
+void retry_rtt_init(struct retry_rtt *r, uint32_t timeout_us)
 {
-	uint64_t total = 0;
+	/* No sample yet: an estimate whose timeout is exactly timeout_us. */
+	r->srtt_ns = (uint64_t)timeout_us * 1000u / 4;
+	r->rttvar_ns = r->srtt_ns / 2;
+}
 
-	for (uint32_t i = 0; i <= retries_max; i++) {
-		total += retry_backoff_ns(i, timeout_us, timeout_max_us);
+void retry_rtt_sample(struct retry_rtt *r, uint64_t sample_ns)
+{
+	uint64_t delta = sample_ns > r->srtt_ns ? sample_ns - r->srtt_ns : r->srtt_ns - sample_ns;
+
+	/* RFC 6298: rttvar += (|srtt - R| - rttvar) / 4, then srtt += (R - srtt) / 8. */
+	r->rttvar_ns = r->rttvar_ns - r->rttvar_ns / 4 + delta / 4;
+	r->srtt_ns = r->srtt_ns - r->srtt_ns / 8 + sample_ns / 8;
+}
+
+uint32_t retry_rto_us(const struct retry_rtt *r, uint32_t timeout_us, uint32_t timeout_max_us)
+{
+	uint64_t us = (r->srtt_ns + 4 * r->rttvar_ns) / 1000u;
+
+	if (us < timeout_us) {
+		return timeout_us;
 	}
-	return total;
+	return us > timeout_max_us ? timeout_max_us : (uint32_t)us;
 }

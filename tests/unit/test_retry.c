@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The retry policy and error strings: exponential backoff with its cap and budget,
+ * The retry policy and error strings: exponential backoff with its cap, the adaptive
+ * retransmit timeout,
  * which NACK reasons are transient and which fail a batch, and sl_strerror for errno
  * values and every router refusal.
  */
@@ -26,12 +27,29 @@ static void test_retry_backoff_ns_doubles_up_to_cap(void **state)
 	assert_int_equal(retry_backoff_ns(3, 7, 7), 7000ull);
 }
 
-static void test_retry_budget_ns_sums_every_backoff(void **state)
+static void test_retry_rto_us_is_the_floor_until_round_trips_exceed_it(void **state)
 {
+	struct retry_rtt r;
+
 	(void)state;
-	/* 1 + 2 + 4 + 4 ms */
-	assert_int_equal(retry_budget_ns(3, 1000, 4000), 11000000ull);
-	assert_int_equal(retry_budget_ns(0, 1000, 4000), 1000000ull);
+	retry_rtt_init(&r, 20000);
+	assert_int_equal(retry_rto_us(&r, 20000, 500000), 20000);
+	/* Steady 50 us round trips: the configured floor stays. */
+	for (int i = 0; i < 100; i++) {
+		retry_rtt_sample(&r, 50000);
+	}
+	assert_int_equal(retry_rto_us(&r, 20000, 500000), 20000);
+	/* A loaded host: round trips of 30 and 50 ms move the timeout above them all. */
+	for (int i = 0; i < 100; i++) {
+		retry_rtt_sample(&r, i % 2 == 0 ? 30000000 : 50000000);
+	}
+	uint32_t rto = retry_rto_us(&r, 20000, 500000);
+	assert_true(rto > 50000 && rto < 100000);
+	/* Never above the cap. */
+	for (int i = 0; i < 100; i++) {
+		retry_rtt_sample(&r, 2000000000);
+	}
+	assert_int_equal(retry_rto_us(&r, 20000, 500000), 500000);
 }
 
 static void test_retry_nack_action_transient_and_permanent(void **state)
@@ -84,7 +102,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retry_backoff_ns_doubles_up_to_cap),
-		cmocka_unit_test(test_retry_budget_ns_sums_every_backoff),
+		cmocka_unit_test(test_retry_rto_us_is_the_floor_until_round_trips_exceed_it),
 		cmocka_unit_test(test_retry_nack_action_transient_and_permanent),
 		cmocka_unit_test(test_retry_nack_error_maps_to_sl_errors),
 		cmocka_unit_test(test_sl_strerror_names_errno_and_router_errors),
