@@ -134,8 +134,21 @@ void cli_progress_end(struct cli_progress *pr);
 
 /* ---- produce_args.c / produce.c ---- */
 
+enum cli_driver {
+	CLI_DRIVER_UDP,	 /* kernel UDP socket */
+	CLI_DRIVER_DPDK, /* libsluice-dpdk on an ethdev port */
+};
+
+/* Most EAL arguments `--driver dpdk` passes on. */
+#define CLI_EAL_ARGS_MAX 64
+
 struct cli_produce_opts {
 	const char *router;
+	enum cli_driver driver;
+	const char *local_ip; /* --driver dpdk: the producer's IPv4 address */
+	uint16_t port_id;     /* --driver dpdk: the ethdev port */
+	int eal_argc;	      /* --driver dpdk: the arguments after `--` */
+	char **eal_argv;
 	const char *topic;
 	const char *key; /* NULL: keyless, spread over partitions */
 	enum sl_ack_level acks;
@@ -167,6 +180,19 @@ void cli_produce_usage(FILE *f);
 
 /* Runs `sluice produce`. Returns an enum cli_exit. */
 int cli_produce_main(int argc, char **argv);
+
+/* ---- dpdk_port.c: --driver dpdk ---- */
+
+/*
+ * Runs rte_eal_init() on eal_argv[0..eal_argc) and starts ethdev `port` with one RX and
+ * one TX queue, its MTU raised for datagrams of frame_bytes. Returns 0, or a negative
+ * errno with the reason in err[CLI_ERR_BYTES] (the EAL is cleaned up again).
+ */
+int cli_dpdk_port_start(int eal_argc, char **eal_argv, uint16_t port, uint32_t frame_bytes,
+			char *err);
+
+/* Stops and closes the port, then cleans up the EAL. */
+void cli_dpdk_port_stop(uint16_t port);
 
 /* ---- consume_args.c / consume_format.c / consume.c ---- */
 

@@ -10,6 +10,8 @@
 #include "client/producer_test.h"
 #include "core/clock.h"
 
+#include <sluice/client_dpdk.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -321,6 +323,39 @@ static void produce_config(const struct cli_produce_opts *o, struct produce_run 
 	cfg->ctx = r;
 }
 
+/* The producer on the chosen driver. Returns 0, or an error already set in r. */
+static int produce_create(struct produce_run *r, const struct sl_producer_config *cfg)
+{
+	const struct cli_produce_opts *o = r->o;
+	struct sl_dpdk_transport_config dcfg;
+	char err[CLI_ERR_BYTES];
+	int rc;
+
+	if (o->driver == CLI_DRIVER_UDP) {
+		rc = sl_producer_create(cfg, &r->p);
+		if (rc != 0) {
+			produce_set_error(r, "cannot create producer for %s: %s", o->router,
+					  sl_strerror(rc));
+		}
+		return rc;
+	}
+	rc = cli_dpdk_port_start(o->eal_argc, o->eal_argv, o->port_id, o->frame_bytes, err);
+	if (rc != 0) {
+		produce_set_error(r, "--driver dpdk: %s", err);
+		return rc;
+	}
+	sl_dpdk_transport_config_init(&dcfg);
+	dcfg.port_id = o->port_id;
+	dcfg.local_ip = o->local_ip;
+	rc = sl_producer_create_dpdk(cfg, &dcfg, &r->p);
+	if (rc != 0) {
+		produce_set_error(r, "cannot create producer for %s on port %u (local %s): %s",
+				  o->router, o->port_id, o->local_ip, sl_strerror(rc));
+		cli_dpdk_port_stop(o->port_id);
+	}
+	return rc;
+}
+
 int cli_produce_main(int argc, char **argv)
 {
 	struct cli_produce_opts o;
@@ -344,10 +379,8 @@ int cli_produce_main(int argc, char **argv)
 	cli_stop_signals_install(produce_on_signal);
 
 	produce_config(&o, &r, &cfg);
-	rc = sl_producer_create(&cfg, &r.p);
+	rc = produce_create(&r, &cfg);
 	if (rc != 0) {
-		produce_set_error(&r, "cannot create producer for %s: %s", o.router,
-				  sl_strerror(rc));
 		return produce_report(&r, clock_monotonic_ns());
 	}
 	if (o.test_drop_tx_permille > 0 || o.test_drop_rx_permille > 0) {
@@ -374,5 +407,8 @@ int cli_produce_main(int argc, char **argv)
 	}
 	rc = produce_report(&r, clock_monotonic_ns());
 	sl_producer_destroy(r.p);
+	if (o.driver == CLI_DRIVER_DPDK) {
+		cli_dpdk_port_stop(o.port_id);
+	}
 	return rc;
 }

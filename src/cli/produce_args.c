@@ -16,6 +16,9 @@
 
 enum {
 	OPT_ROUTER = 256,
+	OPT_DRIVER,
+	OPT_LOCAL_IP,
+	OPT_PORT_ID,
 	OPT_TOPIC,
 	OPT_KEY,
 	OPT_ACKS,
@@ -36,6 +39,9 @@ enum {
 
 static const struct option produce_options[] = {
 	{"router", required_argument, NULL, OPT_ROUTER},
+	{"driver", required_argument, NULL, OPT_DRIVER},
+	{"local-ip", required_argument, NULL, OPT_LOCAL_IP},
+	{"port-id", required_argument, NULL, OPT_PORT_ID},
 	{"topic", required_argument, NULL, OPT_TOPIC},
 	{"key", required_argument, NULL, OPT_KEY},
 	{"acks", required_argument, NULL, OPT_ACKS},
@@ -57,13 +63,20 @@ static const struct option produce_options[] = {
 
 void cli_produce_usage(FILE *f)
 {
-	fputs("usage: sluice produce --topic T [flags]\n"
+	fputs("usage: sluice produce --topic T [flags] [-- EAL-ARGS]\n"
 	      "Sends events to a router and waits until they are acknowledged.\n"
 	      "With --count, generates N events of --size bytes; otherwise each line of\n"
 	      "standard input is one event (without its newline).\n"
 	      "\n"
 	      "  --router HOST:PORT      router address (default " CLI_ROUTER_DEFAULT ")\n"
 	      "  --topic T               topic to produce to (required)\n"
+	      "  --driver udp|dpdk       udp: a kernel socket (default); dpdk: libsluice-dpdk\n"
+	      "                          on an ethdev port brought up with the EAL\n"
+	      "                          arguments after --, e.g. -- --no-huge --no-pci -l 0\n"
+	      "                          --vdev=net_af_packet0,iface=eth1 (--router must\n"
+	      "                          then be a literal IPV4:PORT)\n"
+	      "  --local-ip IP           dpdk: this producer's IPv4 address (required)\n"
+	      "  --port-id N             dpdk: the ethdev port to use (default 0)\n"
 	      "  --key K                 key of every event (default: none, events spread\n"
 	      "                          over partitions); keyed events go to\n"
 	      "                          crc32c(K) mod partitions\n"
@@ -121,6 +134,23 @@ static int produce_flag(int c, const char *arg, struct cli_produce_opts *o, bool
 	case OPT_TOPIC:
 		o->topic = arg;
 		return 0;
+	case OPT_DRIVER:
+		if (strcmp(arg, "udp") == 0) {
+			o->driver = CLI_DRIVER_UDP;
+		} else if (strcmp(arg, "dpdk") == 0) {
+			o->driver = CLI_DRIVER_DPDK;
+		} else {
+			snprintf(err, CLI_ERR_BYTES, "--driver: '%s' is not udp or dpdk", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_LOCAL_IP:
+		o->local_ip = arg;
+		return 0;
+	case OPT_PORT_ID:
+		rc = cli_parse_u64("--port-id", arg, 0, UINT16_MAX, &v, err);
+		o->port_id = (uint16_t)v;
+		return rc;
 	case OPT_KEY:
 		if (strlen(arg) > UINT16_MAX) {
 			snprintf(err, CLI_ERR_BYTES, "--key: longer than 65535 bytes");
@@ -184,6 +214,36 @@ static int produce_flag(int c, const char *arg, struct cli_produce_opts *o, bool
 	}
 }
 
+/* The flags that only make sense with one driver. Returns 0 or -EINVAL with err. */
+static int produce_check_driver(const struct cli_produce_opts *o, char *err)
+{
+	if (o->driver == CLI_DRIVER_UDP) {
+		if (o->local_ip != NULL || o->port_id != 0 || o->eal_argc > 0) {
+			snprintf(err, CLI_ERR_BYTES,
+				 "--local-ip, --port-id and EAL arguments after "
+				 "--: only with --driver dpdk");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (o->local_ip == NULL) {
+		snprintf(err, CLI_ERR_BYTES, "--local-ip: required with --driver dpdk");
+		return -EINVAL;
+	}
+	if (o->eal_argc == 0) {
+		snprintf(err, CLI_ERR_BYTES,
+			 "--driver dpdk: give the EAL arguments after --, e.g. -- --no-huge "
+			 "--no-pci -l 0 --vdev=net_af_packet0,iface=eth1");
+		return -EINVAL;
+	}
+	if (o->eal_argc > CLI_EAL_ARGS_MAX) {
+		snprintf(err, CLI_ERR_BYTES, "--driver dpdk: more than %d EAL arguments",
+			 CLI_EAL_ARGS_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_produce_parse(int argc, char **argv, struct cli_produce_opts *opts, char *err)
 {
 	bool has_size = false;
@@ -205,8 +265,17 @@ int cli_produce_parse(int argc, char **argv, struct cli_produce_opts *opts, char
 	if (opts->help) {
 		return 0;
 	}
-	if (optind < argc) {
+	/* getopt stops after a `--`: what follows is for the EAL. */
+	bool eal_args = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
+	if (!eal_args && optind < argc) {
 		snprintf(err, CLI_ERR_BYTES, "%s: unexpected argument", argv[optind]);
+		return -EINVAL;
+	}
+	if (eal_args) {
+		opts->eal_argc = argc - optind;
+		opts->eal_argv = argv + optind;
+	}
+	if (produce_check_driver(opts, err) != 0) {
 		return -EINVAL;
 	}
 	if (opts->topic == NULL) {

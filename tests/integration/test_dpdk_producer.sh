@@ -6,14 +6,16 @@
 # kernel IP address: the producer resolves the router's MAC with its own ARP request,
 # the router learns the producer's from its datagrams. Every event must be acked with
 # contiguous offsets, also in a second run that loses 10% of datagrams each way
-# (retransmits over DPDK). Usage: test_dpdk_producer.sh SLUICED DPDK_PRODUCER.
+# (retransmits over DPDK). Then `sluice produce --driver dpdk` does the same through
+# the command line tool. Usage: test_dpdk_producer.sh SLUICED DPDK_PRODUCER SLUICE.
 # Exits 77 (skipped) without root or veth.
 set -euo pipefail
 . "$(dirname "$0")/veth_lib.sh"
 
 sluiced=$1
 producer=$2
-count=${3:-10000}
+sluice=$3
+count=10000
 ns="sluice-dp-$$"
 host_if="sld$$a"
 ns_if="sld$$b"
@@ -71,4 +73,22 @@ kill -0 "$pid" 2>/dev/null || {
 	cat "$log" >&2
 	exit 1
 }
-echo "ok: $count events from a DPDK producer acked, and again with 10% loss each way"
+
+# The same through `sluice produce --driver dpdk`: its JSON summary must count every
+# event acked, and the router must have appended them to the topic.
+out=$(ip netns exec "$ns" "$sluice" produce --driver dpdk --local-ip "$producer_ip" \
+	--router "$router_ip:7800" --topic dpdk.cli --count "$count" --size 64 --json -- \
+	--no-huge --no-pci --no-shconf -m 128 --file-prefix "sluice-dpp-$$-cli" \
+	--log-level=error -l 0 --vdev="net_af_packet0,iface=$ns_if" 2>/dev/null) || {
+	echo "FAIL: sluice produce --driver dpdk exited non-zero: $out" >&2
+	cat "$log" >&2
+	exit 1
+}
+summary=$(tail -n 1 <<<"$out")
+grep -q "\"acked\":$count," <<<"$summary" && grep -q '"failed":0,' <<<"$summary" || {
+	echo "FAIL: sluice produce --driver dpdk did not get every ack: $summary" >&2
+	exit 1
+}
+echo "cli: $summary"
+echo "ok: $count events from a DPDK producer acked, again with 10% loss each way, and"
+echo "again from sluice produce --driver dpdk"

@@ -100,6 +100,32 @@ static void test_cli_produce_parse_rejects_bad_flags(void **state)
 	EXPECT_ERROR("--test-drop-tx-permille", "--topic", "t", "--test-drop-tx-permille", "1001");
 	EXPECT_ERROR("--frame-bytes", "--topic", "t", "--frame-bytes", "100");
 	EXPECT_ERROR("extra", "--topic", "t", "extra");
+	EXPECT_ERROR("--driver", "--topic", "t", "--driver", "xdp");
+	EXPECT_ERROR("--local-ip", "--topic", "t", "--driver", "dpdk", "--", "-l", "0");
+	EXPECT_ERROR("--driver dpdk", "--topic", "t", "--driver", "dpdk", "--local-ip", "10.0.0.2");
+	EXPECT_ERROR("--driver dpdk", "--topic", "t", "--local-ip", "10.0.0.2");
+	EXPECT_ERROR("--driver dpdk", "--topic", "t", "--", "-l", "0");
+	EXPECT_ERROR("--port-id", "--topic", "t", "--driver", "dpdk", "--port-id", "65536");
+}
+
+static void test_cli_produce_parse_dpdk_driver_takes_eal_args_after_dashes(void **state)
+{
+	struct cli_produce_opts o;
+	char err[CLI_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--topic", "t", "--driver", "dpdk", "--local-ip",
+			       "10.0.0.2", "--port-id", "1", "--", "--no-huge", "-l", "0"),
+			 0);
+	assert_int_equal(o.driver, CLI_DRIVER_DPDK);
+	assert_string_equal(o.local_ip, "10.0.0.2");
+	assert_int_equal(o.port_id, 1);
+	assert_int_equal(o.eal_argc, 3);
+	assert_string_equal(o.eal_argv[0], "--no-huge");
+	assert_string_equal(o.eal_argv[2], "0");
+	assert_int_equal(PARSE(&o, err, "--topic", "t"), 0);
+	assert_int_equal(o.driver, CLI_DRIVER_UDP);
+	assert_int_equal(o.eal_argc, 0);
 }
 
 static void test_cli_produce_parse_help(void **state)
@@ -524,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_cli_produce_parse_all_flags),
 		cmocka_unit_test(test_cli_produce_parse_rejects_bad_flags),
 		cmocka_unit_test(test_cli_produce_parse_help),
+		cmocka_unit_test(test_cli_produce_parse_dpdk_driver_takes_eal_args_after_dashes),
 		cmocka_unit_test(test_cli_stats_parse_rejects_bad_flags),
 		cmocka_unit_test(test_cli_metadata_parse_rejects_bad_topic),
 		cmocka_unit_test(test_cli_json_string_escapes),
