@@ -791,7 +791,7 @@ static int fanout_measure(struct fanout_run *r, struct fanout_result *res)
 {
 	size_t n = r->sub_count;
 	uint64_t *snap = calloc(4 * n, sizeof(*snap));
-	uint64_t router0[FANOUT_ROUTER_STATS];
+	uint64_t router0[FANOUT_ROUTER_STATS] = {0};
 	uint32_t subs = 0, prods = 0;
 
 	if (snap == NULL) {
@@ -891,7 +891,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	r.sub_count = c.subscribers + (c.slow_rate != 0);
-	r.subs = calloc(r.sub_count, sizeof(*r.subs));
+	r.subs = calloc(r.sub_count, sizeof(struct fanout_sub *));
 	r.prods = aligned_alloc(64, c.producers * sizeof(*r.prods));
 	res = calloc(1, sizeof(*res));
 	int rc = r.subs == NULL || r.prods == NULL || res == NULL ? -ENOMEM : 0;
