@@ -910,8 +910,11 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		rc = fanout_measure(&r, res);
 		if (rc != 0) {
-			(void)fprintf(stderr, "sluice-bench-fanout: run failed: %s\n",
-				      sl_strerror(rc));
+			(void)fprintf(stderr, "sluice-bench-fanout: run failed: %s%s\n",
+				      sl_strerror(rc),
+				      rc == -EMSGSIZE ? " (--event-bytes does not fit the router's "
+							"frame: sluiced --frame-bytes-max)"
+						      : "");
 		}
 	}
 	if (rc == 0) {
