@@ -11,7 +11,7 @@
 #        WINDOW_BATCHES  sluice consumers' credit window per shard (default 256)
 #        SLOW_PERCENT    the slow subscriber's read rate, in % of the fast one's (default 1)
 #
-# Takes about RUNS x 34 x (SECONDS + WARMUP_S + 1) seconds (23 minutes with the defaults
+# Takes about RUNS x 34 x (SECONDS + WARMUP_S + 2) seconds (26 minutes with the defaults,
 # 5 runs of 5 s): 8 configurations x 4 rows (NATS max and paced, sluice max and paced)
 # plus 2 slow-consumer rows, RUNS runs each. Run it on a quiet machine.
 #
