@@ -10,6 +10,8 @@
  * accepted has reached the subscribers, so lost = expected - delivered is exact.
  * Prints one JSON line.
  */
+#include "fanout_common.h"
+
 #include "core/clock.h"
 
 #include <errno.h>
@@ -30,10 +32,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* The publisher cycles bench.0 .. bench.7; every subscriber takes them all. */
-#define NATS_SUBJECTS 8u
-#define NATS_PATTERN "bench.>"
-#define NATS_SUBSCRIBERS_MAX 1024u
 /* nats-server's default max_payload; the INFO line tells the real one. */
 #define NATS_EVENT_BYTES_MAX (1u << 20)
 /* Publisher write batch and subscriber read buffer (plus room for one message). */
@@ -52,11 +50,6 @@
 #define NATS_DRAIN_NS 10000000000ull
 /* Longest -ERR text kept for the report. */
 #define NATS_ERR_TEXT_BYTES 120u
-
-/* Latency histogram: 32 linear sub-buckets per power of two of nanoseconds (3% wide). */
-#define HIST_SUB_BITS 5u
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64u - HIST_SUB_BITS + 1u) << HIST_SUB_BITS)
 
 struct nats_conf {
 	const char *server; /* HOST:PORT */
@@ -90,7 +83,7 @@ struct nats_sub {
 	_Atomic uint64_t payload_bytes;
 	struct nats_conn conn;
 	const struct nats_run *run;
-	uint64_t hist[HIST_BUCKETS];
+	uint64_t hist[FANOUT_HIST_BUCKETS];
 	uint64_t samples;
 	bool closed_early; /* the server closed the connection before the drain */
 	bool drained;	   /* the end-of-run PONG came back */
@@ -123,28 +116,6 @@ static void nats_usage(FILE *out)
 		"  --rate R             messages/s, open loop (default 0: as fast as possible)\n");
 }
 
-static int nats_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int nats_seconds(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno != 0 || end == s || *end != '\0' || !(*out >= 0 && *out < 1e6) ? -EINVAL : 0;
-}
-
 /* A subject token: printable, no spaces, dots or wildcards. */
 static bool nats_is_token(const char *s)
 {
@@ -163,7 +134,7 @@ static int nats_parse_option(int opt, struct nats_conf *c)
 		c->server = optarg;
 		return 0;
 	case 'n':
-		if (nats_u64(optarg, &v) != 0 || v == 0 || v > NATS_SUBSCRIBERS_MAX) {
+		if (fanout_parse_u64(optarg, &v) != 0 || v == 0 || v > FANOUT_SUBSCRIBERS_MAX) {
 			return -EINVAL;
 		}
 		c->subscribers = (uint32_t)v;
@@ -172,17 +143,18 @@ static int nats_parse_option(int opt, struct nats_conf *c)
 		c->group = optarg;
 		return nats_is_token(optarg) ? 0 : -EINVAL;
 	case 'b':
-		if (nats_u64(optarg, &v) != 0 || v < sizeof(uint64_t) || v > NATS_EVENT_BYTES_MAX) {
+		if (fanout_parse_u64(optarg, &v) != 0 || v < sizeof(uint64_t) ||
+		    v > NATS_EVENT_BYTES_MAX) {
 			return -EINVAL;
 		}
 		c->event_bytes = (uint32_t)v;
 		return 0;
 	case 's':
-		return nats_seconds(optarg, &c->seconds);
+		return fanout_parse_seconds(optarg, &c->seconds);
 	case 'w':
-		return nats_seconds(optarg, &c->warmup_s);
+		return fanout_parse_seconds(optarg, &c->warmup_s);
 	case 'r':
-		return nats_u64(optarg, &c->rate);
+		return fanout_parse_u64(optarg, &c->rate);
 	default:
 		return -EINVAL;
 	}
@@ -218,44 +190,6 @@ static int nats_parse(int argc, char **argv, struct nats_conf *c)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static size_t hist_index(uint64_t v)
-{
-	if (v < HIST_SUB) {
-		return (size_t)v;
-	}
-	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-	unsigned shift = msb - HIST_SUB_BITS;
-	return ((size_t)(shift + 1u) << HIST_SUB_BITS) + (size_t)((v >> shift) - HIST_SUB);
-}
-
-/* The middle of bucket i, in ns. */
-static double hist_value(size_t i)
-{
-	if (i < (size_t)2u * HIST_SUB) {
-		return (double)i;
-	}
-	unsigned shift = (unsigned)(i >> HIST_SUB_BITS) - 1u;
-	uint64_t low = ((uint64_t)(i & (HIST_SUB - 1u)) + HIST_SUB) << shift;
-	return (double)low + (double)(1ull << shift) / 2.0;
-}
-
-/* The q-quantile of hist in microseconds, 0 when it is empty. */
-static double hist_quantile_us(const uint64_t *hist, uint64_t samples, double q)
-{
-	if (samples == 0) {
-		return 0;
-	}
-	uint64_t rank = (uint64_t)(q * (double)(samples - 1)) + 1u;
-	uint64_t seen = 0;
-	for (size_t i = 0; i < HIST_BUCKETS; i++) {
-		seen += hist[i];
-		if (seen >= rank) {
-			return hist_value(i) / 1000.0;
-		}
-	}
-	return hist_value(HIST_BUCKETS - 1u) / 1000.0;
 }
 
 /* Writes all of data. Returns 0 or -errno (the server closed: -EPIPE, -ECONNRESET). */
@@ -327,7 +261,7 @@ static void nats_sub_count(struct nats_sub *s, const char *payload, uint64_t len
 	}
 	memcpy(&sent_ns, payload, sizeof(sent_ns));
 	if (sent_ns >= s->run->window_start_ns && sent_ns < s->run->window_end_ns) {
-		s->hist[hist_index(now_ns > sent_ns ? now_ns - sent_ns : 0)]++;
+		s->hist[fanout_hist_index(now_ns > sent_ns ? now_ns - sent_ns : 0)]++;
 		s->samples++;
 	}
 }
@@ -616,7 +550,7 @@ static void *nats_sub_main(void *arg)
 }
 
 struct nats_frames {
-	char *frame[NATS_SUBJECTS]; /* "PUB bench.k B\r\n" payload "\r\n" */
+	char *frame[FANOUT_SUBJECTS]; /* "PUB bench.k B\r\n" payload "\r\n" */
 	size_t frame_len;
 	size_t ts_offset; /* where the send time goes in each frame */
 };
@@ -626,7 +560,7 @@ static int nats_frames_init(struct nats_frames *f, uint32_t event_bytes)
 	char line[64];
 
 	*f = (struct nats_frames){0};
-	for (unsigned k = 0; k < NATS_SUBJECTS; k++) {
+	for (unsigned k = 0; k < FANOUT_SUBJECTS; k++) {
 		int n = snprintf(line, sizeof(line), "PUB bench.%u %u\r\n", k, event_bytes);
 		f->ts_offset = (size_t)n;
 		f->frame_len = (size_t)n + event_bytes + 2u;
@@ -643,7 +577,7 @@ static int nats_frames_init(struct nats_frames *f, uint32_t event_bytes)
 
 static void nats_frames_fini(struct nats_frames *f)
 {
-	for (unsigned k = 0; k < NATS_SUBJECTS; k++) {
+	for (unsigned k = 0; k < FANOUT_SUBJECTS; k++) {
 		free(f->frame[k]);
 	}
 }
@@ -684,7 +618,7 @@ static int nats_publish(struct nats_run *r, const struct nats_frames *f, char *b
 		size_t len = 0;
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t ts = first_ns + (uint64_t)((double)i * interval_ns);
-			memcpy(batch + len, f->frame[(sent + i) % NATS_SUBJECTS], f->frame_len);
+			memcpy(batch + len, f->frame[(sent + i) % FANOUT_SUBJECTS], f->frame_len);
 			memcpy(batch + len + f->ts_offset, &ts, sizeof(ts));
 			len += f->frame_len;
 		}
@@ -746,15 +680,6 @@ static void *nats_pub_main(void *arg)
 	return NULL;
 }
 
-static void nats_sleep_until(uint64_t t_ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(t_ns / 1000000000u),
-			      .tv_nsec = (long)(t_ns % 1000000000u)};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-	}
-}
-
 /* Per-subscriber delivered counts and payload bytes at one instant. */
 static void nats_snapshot(const struct nats_run *r, uint64_t *delivered, uint64_t *bytes)
 {
@@ -780,7 +705,7 @@ static int nats_open_subs(struct nats_run *r)
 		s->run = r;
 		r->subs[i] = s;
 		(void)snprintf(name, sizeof(name), "bench-sub-%u", i);
-		(void)snprintf(sub, sizeof(sub), "SUB %s %s%s%u\r\n", NATS_PATTERN,
+		(void)snprintf(sub, sizeof(sub), "SUB %s %s%s%u\r\n", FANOUT_PATTERN,
 			       c->group != NULL ? c->group : "", c->group != NULL ? " " : "",
 			       i + 1u);
 		int rc = nats_open(&s->conn, c, name, sub, read_bytes);
@@ -800,7 +725,7 @@ struct nats_result {
 	uint64_t payload_bytes;
 	double sub_min_per_s;
 	double sub_max_per_s;
-	uint64_t hist[HIST_BUCKETS];
+	uint64_t hist[FANOUT_HIST_BUCKETS];
 	uint64_t samples;
 	uint64_t delivered_total;
 	uint64_t err_lines;
@@ -825,7 +750,7 @@ static void nats_collect(const struct nats_run *r, const uint64_t *d0, const uin
 					     ? per_s
 					     : out->sub_min_per_s;
 		out->sub_max_per_s = per_s > out->sub_max_per_s ? per_s : out->sub_max_per_s;
-		for (size_t k = 0; k < HIST_BUCKETS; k++) {
+		for (size_t k = 0; k < FANOUT_HIST_BUCKETS; k++) {
 			out->hist[k] += s->hist[k];
 		}
 		out->samples += s->samples;
@@ -858,11 +783,12 @@ static void nats_print(const struct nats_run *r, const struct nats_result *res)
 	       (unsigned long long)c->rate, res->window_s, (double)res->published / res->window_s,
 	       (double)res->delivered / res->window_s, res->sub_min_per_s, res->sub_max_per_s,
 	       (double)res->payload_bytes / res->window_s / 1e6, (unsigned long long)res->samples,
-	       hist_quantile_us(res->hist, res->samples, 0.50),
-	       hist_quantile_us(res->hist, res->samples, 0.99),
-	       hist_quantile_us(res->hist, res->samples, 0.999),
-	       hist_quantile_us(res->hist, res->samples, 1.0), (unsigned long long)published_total,
-	       (unsigned long long)expected, (unsigned long long)res->delivered_total,
+	       fanout_hist_quantile_us(res->hist, res->samples, 0.50),
+	       fanout_hist_quantile_us(res->hist, res->samples, 0.99),
+	       fanout_hist_quantile_us(res->hist, res->samples, 0.999),
+	       fanout_hist_quantile_us(res->hist, res->samples, 1.0),
+	       (unsigned long long)published_total, (unsigned long long)expected,
+	       (unsigned long long)res->delivered_total,
 	       (long long)(expected - res->delivered_total), (unsigned long long)res->err_lines,
 	       res->err_text, res->closed_early, res->undrained);
 }
@@ -892,10 +818,10 @@ static int nats_measure(struct nats_run *r, struct nats_result *res)
 		/* Let the subscribers that did start find their way out. */
 		atomic_store_explicit(&r->drain, true, memory_order_release);
 	} else {
-		nats_sleep_until(r->window_start_ns);
+		fanout_sleep_until(r->window_start_ns);
 		uint64_t published0 = atomic_load(&r->published);
 		nats_snapshot(r, snap, snap + n);
-		nats_sleep_until(r->window_end_ns);
+		fanout_sleep_until(r->window_end_ns);
 		nats_snapshot(r, snap + 2 * n, snap + 3 * n);
 		res->window_s = (double)(clock_monotonic_ns() - r->window_start_ns) / 1e9;
 		res->published = atomic_load(&r->published) - published0;
