@@ -244,7 +244,10 @@ struct sl_consumer_stats {
 	uint64_t deliveries_dropped; /* dropped with the queue full (queue_batches_max) */
 	uint64_t credit_overruns;    /* DELIVERs beyond the window granted (a router bug) */
 	uint64_t credits_sent;
-	uint64_t acks_sent; /* CONSUMER_ACK frames */
+	uint64_t acks_sent;	/* CONSUMER_ACK frames */
+	uint64_t acks_deferred; /* group batches left unacknowledged: 64 were waiting for
+				 * the next CONSUMER_ACK already; the router redelivers
+				 * them after its ack timeout */
 	uint64_t heartbeats_sent;
 	uint64_t subscribes_sent; /* SUBSCRIBE frames, retransmits included */
 	uint64_t resubscribes;	  /* after the router said it did not know us */

@@ -432,6 +432,7 @@ enum sl_wire_reject {
 /* A byte window must hold the largest frame, or a large batch would wait forever. */
 #define SL_WIRE_WINDOW_BYTES_MIN SL_WIRE_FRAME_BYTES_MAX
 #define SL_WIRE_START_OFFSETS_MAX 512u /* (partition, offset) pairs in one SUBSCRIBE */
+#define SL_WIRE_ACK_BATCHES_MAX 64u    /* batch base offsets in one CONSUMER_ACK */
 
 /* Where a subscription starts reading each partition it matches. */
 enum sl_start {

@@ -265,6 +265,7 @@ static int consumer_subscribe_frame(struct sl_consumer *c, struct consumer_sub *
 	sub->pattern_len = s.pattern_len;
 	memcpy(sub->pattern, pattern, s.pattern_len);
 	sub->slow_policy = o->slow_policy;
+	sub->group = o->group != NULL;
 out_free_offsets:
 	free(offs);
 	return rc;

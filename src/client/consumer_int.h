@@ -62,8 +62,13 @@ struct consumer_partition {
 	uint64_t ack_sent;				   /* the last CONSUMER_ACK sent */
 	uint64_t ack_due_ns;
 	bool ack_resend; /* a redelivery came below ack_sent: that ack may be lost */
-	bool touched;	 /* returned events since the last release */
-	bool started;	 /* something was delivered: contig holds */
+	/* A group member's batches lie between other members': auto mode acknowledges
+	 * each one it is done with by base offset, as the cumulative ack stops at the
+	 * first batch another member took. */
+	uint32_t ack_base_count;
+	uint64_t ack_bases[SL_WIRE_ACK_BATCHES_MAX];
+	bool touched; /* returned events since the last release */
+	bool started; /* something was delivered: contig holds */
 };
 
 enum consumer_sub_state {
@@ -84,6 +89,7 @@ struct consumer_sub {
 	uint8_t pattern_len;
 	char pattern[SL_WIRE_TOPIC_BYTES_MAX + 1];
 	enum sl_slow_policy slow_policy;
+	bool group;			    /* a consumer-group member */
 	struct sl_wire_subscribed accepted; /* the router's last SUBSCRIBED */
 	struct consumer_credit *credit;	    /* [shard_count] */
 	uint16_t shard_count;

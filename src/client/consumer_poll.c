@@ -172,12 +172,30 @@ static void consumer_consumed(struct consumer_delivery *q)
 	cr->dirty = true;
 }
 
+/* Auto mode, in a group: queues the acknowledgement of q's batch by its base offset.
+ * With the list full (acks not sent yet, see consumer_send_acks) it stays unacked and
+ * comes back after the router's ack timeout, which at-least-once allows. */
+static void consumer_ack_batch(struct sl_consumer *c, const struct consumer_delivery *q)
+{
+	struct consumer_partition *p = q->part;
+
+	if (c->cfg.ack_mode != SL_CONSUMER_ACK_AUTO || !q->sub->group) {
+		return;
+	}
+	if (p->ack_base_count == SL_WIRE_ACK_BATCHES_MAX) {
+		c->stats.acks_deferred++;
+		return;
+	}
+	p->ack_bases[p->ack_base_count++] = q->d.base_offset;
+}
+
 void consumer_release(struct sl_consumer *c)
 {
 	for (; c->rel != c->head; c->rel++) {
 		struct consumer_delivery *q = &c->queue[c->rel & c->queue_mask];
 		if (q->frame != NULL) {
 			consumer_consumed(q);
+			consumer_ack_batch(c, q);
 			free(q->frame);
 			q->frame = NULL;
 		}
@@ -333,16 +351,18 @@ static int consumer_send_acks(struct sl_consumer *c, struct consumer_sub *sub, u
 {
 	for (struct consumer_partition *p = sub->partitions; p != NULL; p = p->next) {
 		uint32_t len = 0;
-		if ((p->ack_want <= p->ack_sent && !p->ack_resend) ||
-		    (!force && now_ns < p->ack_due_ns) || p->ack_want == 0) {
+		bool cumulative = p->ack_want > 0 && (p->ack_want > p->ack_sent || p->ack_resend);
+		if ((!cumulative && p->ack_base_count == 0) || (!force && now_ns < p->ack_due_ns)) {
 			continue;
 		}
 		int rc = wire_consumer_ack_encode(c->txbuf, sizeof(c->txbuf), c->id, sub->id,
 						  (const uint8_t *)p->topic, p->topic_len,
-						  p->partition, p->ack_want, &len);
+						  p->partition, p->ack_want, p->ack_bases,
+						  p->ack_base_count, &len);
 		SL_ASSERT(rc == 0);
 		p->ack_sent = p->ack_want;
 		p->ack_resend = false;
+		p->ack_base_count = 0;
 		p->ack_due_ns = now_ns + (uint64_t)c->cfg.ack_interval_us * 1000u;
 		c->stats.acks_sent++;
 		rc = consumer_send(c, c->txbuf, len);

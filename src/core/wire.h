@@ -318,12 +318,27 @@ int wire_credit_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t s
 		       uint16_t shard, const struct sl_wire_credit *c, uint32_t *len);
 
 /*
- * Writes a CONSUMER_ACK: every offset below `offset` of the topic's partition is done.
- * Returns 0, -EINVAL (topic longer than 255 bytes), or -EMSGSIZE.
+ * Writes a CONSUMER_ACK: every offset below `offset` of the topic's partition is done
+ * (0: none), and so are the batches whose base offsets bases[0..nbases) list (a group
+ * member's own batches, between other members'). Returns 0, -EINVAL (topic longer than
+ * 255 bytes, more than SL_WIRE_ACK_BATCHES_MAX bases), or -EMSGSIZE.
  */
 int wire_consumer_ack_encode(void *buf, size_t cap, uint64_t subscriber_id,
 			     uint32_t subscription_id, const uint8_t *topic, size_t topic_len,
-			     uint32_t partition, uint64_t offset, uint32_t *len);
+			     uint32_t partition, uint64_t offset, const uint64_t *bases,
+			     uint32_t nbases, uint32_t *len);
+
+/* The number of batch base offsets a checked CONSUMER_ACK lists. */
+static inline uint32_t wire_consumer_ack_batches(const struct wire_frame *f)
+{
+	return f->body_len / 8u;
+}
+
+/* Its i-th batch base offset. */
+static inline uint64_t wire_consumer_ack_batch(const struct wire_frame *f, uint32_t i)
+{
+	return wire_get_u64(f->body + 8u * i);
+}
 
 /* A DELIVER's contents; also what the encoder takes. Pointers borrow their buffers. */
 struct wire_deliver {

@@ -482,7 +482,11 @@ enum sl_wire_reject wire_sub_check(struct wire_frame *f)
 			       ? r
 			       : wire_records_check(d.records, d.records_len, d.record_count);
 	}
-	default: /* UNSUBSCRIBE, CONSUMER_ACK: the header says it all */
+	case SL_WIRE_CONSUMER_ACK: /* a list of batch base offsets, maybe empty */
+		return f->body_len % 8u == 0 && f->body_len / 8u <= SL_WIRE_ACK_BATCHES_MAX
+			       ? SL_WIRE_OK
+			       : SL_WIRE_REJECT_BAD_COUNT;
+	default: /* UNSUBSCRIBE: the header says it all */
 		return f->body_len == 0 ? SL_WIRE_OK : SL_WIRE_REJECT_BAD_COUNT;
 	}
 }
@@ -585,14 +589,23 @@ int wire_credit_encode(void *buf, size_t cap, uint64_t subscriber_id, uint32_t s
 
 int wire_consumer_ack_encode(void *buf, size_t cap, uint64_t subscriber_id,
 			     uint32_t subscription_id, const uint8_t *topic, size_t topic_len,
-			     uint32_t partition, uint64_t offset, uint32_t *len)
+			     uint32_t partition, uint64_t offset, const uint64_t *bases,
+			     uint32_t nbases, uint32_t *len)
 {
+	uint8_t body[SL_WIRE_ACK_BATCHES_MAX * 8u];
 	struct sl_wire_header h;
 
+	if (nbases > SL_WIRE_ACK_BATCHES_MAX) {
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < nbases; i++) {
+		wire_put_u64(body + 8u * i, bases[i]);
+	}
 	wire_sub_header_init(&h, SL_WIRE_CONSUMER_ACK, subscriber_id, subscription_id);
 	h.partition = partition;
 	h.sequence = offset;
-	return wire_sub_encode(buf, cap, &h, topic, topic_len, NULL, 0, len);
+	return wire_sub_encode(buf, cap, &h, topic, topic_len, nbases > 0 ? body : NULL,
+			       8u * (size_t)nbases, len);
 }
 
 int wire_deliver_head_encode(void *buf, size_t cap, const struct wire_deliver *d)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * At-least-once delivery on the partition's owner shard. Every DELIVER of a tracked
- * subscription (outside a group, with a journal to read batches again from) is kept in
- * the subscription's ring of unacknowledged batches: partition, base offset, records,
- * journal position, send time, attempt. CONSUMER_ACK (cumulative per partition) marks
- * them done and frees the acknowledged head of the ring. A subscription whose oldest
+ * subscription (with a journal to read batches again from) is kept in the
+ * subscription's ring of unacknowledged batches: partition, base offset, records,
+ * journal position, send time, attempt. CONSUMER_ACK marks them done, cumulatively per
+ * partition and batch by batch for the base offsets it lists (a group member's batches
+ * lie between other members', so its cumulative ack would stall at theirs), and frees
+ * the acknowledged head of the ring. A subscription whose oldest
  * unacked batch is older than --ack-timeout-ms is sent back to the journal from that
  * batch: everything after it is sent again too (at-least-once; consumers dedupe by
  * offset), with `attempt` one higher. After --max-redeliveries the oldest batch is
@@ -79,6 +81,36 @@ static void shard_inflight_ack(struct shard *s, uint32_t slot, uint32_t partitio
 	shard_inflight_trim(s, slot);
 }
 
+/* Marks the unacked batch of partition_slot that starts at `base` done, if any (an ack
+ * of a batch acknowledged already, or redelivered meanwhile, finds none). */
+static void shard_inflight_ack_batch(struct shard *s, uint32_t slot, uint32_t partition_slot,
+				     uint64_t base)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+
+	for (uint32_t i = sub->inflight_head; i != sub->inflight_tail; i++) {
+		struct shard_inflight *e = shard_inflight_at(s, slot, i);
+		if (e->partition_slot == partition_slot && e->base_offset == base) {
+			e->attempt = SHARD_INFLIGHT_ACKED;
+		}
+	}
+}
+
+/* Whether an ack names an offset that cannot have been delivered: past `next`, the
+ * partition's end. */
+static bool shard_ack_names_undelivered(const struct wire_frame *f, uint64_t next)
+{
+	if (f->hdr.sequence > next) {
+		return true;
+	}
+	for (uint32_t i = 0; i < wire_consumer_ack_batches(f); i++) {
+		if (wire_consumer_ack_batch(f, i) >= next) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
 	const struct sl_wire_header *h = &f->hdr;
@@ -98,13 +130,17 @@ void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_f
 	uint64_t next = ppos < 0 ? 0 : s->partition_state[ppos].next_offset;
 	/* Nothing past the partition's end can have been delivered. (A finer bound, the
 	 * next offset delivered to this subscription, is not kept once acked.) */
-	if (h->sequence > next) {
+	if (shard_ack_names_undelivered(f, next)) {
 		shard_count(s, SL_STAT_ACKS_UNKNOWN_OFFSET, 1);
 		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_OFFSET, 0, next);
 		return;
 	}
 	shard_count(s, SL_STAT_CONSUMER_ACKS, 1);
 	if (ppos >= 0) {
+		for (uint32_t i = 0; i < wire_consumer_ack_batches(f); i++) {
+			shard_inflight_ack_batch(s, (uint32_t)pos, (uint32_t)ppos,
+						 wire_consumer_ack_batch(f, i));
+		}
 		shard_inflight_ack(s, (uint32_t)pos, (uint32_t)ppos, h->sequence);
 	}
 	rte_pktmbuf_free(m); /* acks are not answered */

@@ -3,8 +3,8 @@
 # The fan-out benchmark tool works (bench/fanout.sh depends on it): sluice-bench-fanout
 # runs for one second against a real sluiced (two shards) at a low paced rate as 2 fan-out
 # subscribers and as one subscriber beside a slow one whose credit window of 2 batches
-# runs out, so that it is served from the journal; then as a 2-member group against a
-# router without a journal (as bench/fanout.sh runs the group rows). Each
+# runs out, so that it is served from the journal; then as a 2-member group, whose
+# members acknowledge their own batches between each other's. Each
 # run must exit 0 and report events delivered, none lost, no gap in any partition's
 # offsets (the slow one's included) and nothing it did not ask for. Asserts behaviour,
 # never a rate or a latency.
@@ -87,10 +87,5 @@ EOF
 start --data-dir "$tmp/data" --fsync never
 run fanout --subscribers 2
 run slow --subscribers 1 --slow-rate 200 --window-batches 2
-stop
-# The group without a journal, as bench/fanout.sh runs it: on a journaled router a member's
-# cumulative ack stops at the first batch another member took, so its unacknowledged
-# batches pile up and the rest wait for redelivery (seconds): not what this test is about.
-start --no-journal
 run group --subscribers 2 --group g
 stop

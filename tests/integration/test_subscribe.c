@@ -275,8 +275,8 @@ static void test_subscribe_bad_frames_nacked_router_still_delivers(void **state)
 	assert_int_equal(nack.detail, SL_SUB_CREDIT_SHARD);
 
 	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, 1,
-						  (const uint8_t *)"orders.eu", 9, 0, 1000000,
-						  &len),
+						  (const uint8_t *)"orders.eu", 9, 0, 1000000, NULL,
+						  0, &len),
 			 0);
 	nack = send_expect_nack(c, buf, len);
 	assert_int_equal(nack.reason, SL_NACK_UNKNOWN_OFFSET);

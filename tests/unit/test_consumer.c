@@ -340,6 +340,34 @@ static void test_sl_consumer_poll_acks_cumulatively_in_auto_mode(void **state)
 	assert_memory_equal(f.topic, TOPIC, strlen(TOPIC));
 }
 
+/* A group member gets only some batches of a partition: it acknowledges each one by its
+ * base offset, since a cumulative ack would stop at the first batch another member took
+ * (and the router would redeliver everything after it on the ack timeout). */
+static void test_sl_consumer_poll_acks_group_batches_by_base_offset(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fx->opts.group = "workers";
+	fixture_subscribe(fx);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 1, 0, 3, 0, 0);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 1, 10, 2, 0, 0); /* 3..9: others' */
+	assert_int_equal(fixture_poll(fx, 5), 5);
+	fx->now += 10 * MS; /* past ack_interval_us */
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.partition, 1);
+	assert_int_equal(f.hdr.sequence, 3); /* cumulative: the contiguous prefix */
+	assert_int_equal(wire_consumer_ack_batches(&f), 2);
+	assert_int_equal(wire_consumer_ack_batch(&f, 0), 0);
+	assert_int_equal(wire_consumer_ack_batch(&f, 1), 10);
+	/* Sent once: nothing more until more batches are done. */
+	fx->now += 10 * MS;
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, 50),
+			 -ETIMEDOUT);
+}
+
 static void test_sl_consumer_ack_manual_is_cumulative_and_checked(void **state)
 {
 	struct fixture *fx = *state;
@@ -558,6 +586,7 @@ int main(void)
 		T(test_sl_consumer_poll_reports_consumed_credit),
 		T(test_sl_consumer_poll_counts_credit_overrun),
 		T(test_sl_consumer_poll_acks_cumulatively_in_auto_mode),
+		T(test_sl_consumer_poll_acks_group_batches_by_base_offset),
 		T(test_sl_consumer_poll_acks_below_a_hole_until_it_expires),
 		T(test_sl_consumer_poll_returns_each_offset_once_when_reordered),
 		T(test_sl_consumer_ack_manual_is_cumulative_and_checked),

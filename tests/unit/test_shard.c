@@ -1649,16 +1649,22 @@ static void test_shard_subscribe_unserved_starts_are_nacked(void **state)
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
 }
 
-static void inject_consumer_ack(uint32_t id, uint64_t offset)
+static void inject_consumer_ack_batches(uint32_t id, uint64_t offset, const uint64_t *bases,
+					uint32_t nbases)
 {
 	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
 	uint32_t len;
 
 	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, id,
 						  (const uint8_t *)TOPIC, strlen(TOPIC), 0, offset,
-						  &len),
+						  bases, nbases, &len),
 			 0);
 	inject_raw(0, buf, len);
+}
+
+static void inject_consumer_ack(uint32_t id, uint64_t offset)
+{
+	inject_consumer_ack_batches(id, offset, NULL, 0);
 }
 
 static uint32_t inflight_count(uint32_t slot)
@@ -1690,6 +1696,37 @@ static void test_shard_consumer_ack_frees_delivered_batches(void **state)
 	shard_poll(fx.shard[0]);
 	expect_no_reply(0);
 	assert_int_equal(inflight_count(0), 0);
+}
+
+/* Acks naming batches by base offset free exactly those, wherever they sit in the
+ * ring; one naming an offset not delivered yet is refused as a whole. */
+static void test_shard_consumer_ack_frees_listed_batches(void **state)
+{
+	const uint64_t middle[] = {1};
+	const uint64_t first_and_beyond[] = {0, 7};
+	const uint64_t first[] = {0};
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		expect_deliver(1, q);
+	}
+	inject_consumer_ack_batches(1, 0, middle, 1);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	/* Batch 1 is done, but batch 0 still holds the ring's head. */
+	assert_int_equal(inflight_count(0), 3);
+	inject_consumer_ack_batches(1, 0, first_and_beyond, 2);
+	shard_poll(fx.shard[0]);
+	expect_nack(0, SL_NACK_UNKNOWN_OFFSET, 3);
+	assert_int_equal(inflight_count(0), 3);
+	inject_consumer_ack_batches(1, 0, first, 1);
+	shard_poll(fx.shard[0]);
+	expect_no_reply(0);
+	assert_int_equal(inflight_count(0), 1); /* 0 and 1 freed, 2 left */
+	assert_int_equal(counter(0, SL_STAT_CONSUMER_ACKS), 2);
+	assert_int_equal(counter(0, SL_STAT_ACKS_UNKNOWN_OFFSET), 1);
 }
 
 /* Runs the ack timer of shard 0 as if `seconds` had passed since now. */
@@ -1995,6 +2032,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_listed_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
 						setup_one_journal, teardown_journal),

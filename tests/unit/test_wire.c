@@ -703,6 +703,9 @@ static void test_wire_subscribe_rejects_name_the_problem(void **state)
 }
 
 /* One valid frame of every subscription type, for the tests that follow. */
+/* The batches build_sub_frame()'s CONSUMER_ACK lists. */
+static const uint64_t ack_bases[] = {1200, 1300};
+
 static uint32_t build_sub_frame(unsigned type, uint8_t *buf, size_t cap)
 {
 	static const uint8_t records[] = {3, 0, 0, 0, 1,   0,	0,   0,	  9, 0, 0, 0,
@@ -752,7 +755,7 @@ static uint32_t build_sub_frame(unsigned type, uint8_t *buf, size_t cap)
 	case SL_WIRE_CONSUMER_ACK:
 		assert_int_equal(wire_consumer_ack_encode(buf, cap, SUB_ID, 7,
 							  (const uint8_t *)"orders.eu", 9, 3, 1001,
-							  &len),
+							  ack_bases, 2, &len),
 				 0);
 		return len;
 	default:
@@ -805,6 +808,9 @@ static void test_wire_sub_frames_round_trip(void **state)
 	assert_int_equal(f.hdr.partition, 3);
 	assert_true(f.hdr.sequence == 1001);
 	assert_memory_equal(f.topic, "orders.eu", 9);
+	assert_int_equal(wire_consumer_ack_batches(&f), 2);
+	assert_true(wire_consumer_ack_batch(&f, 0) == 1200 &&
+		    wire_consumer_ack_batch(&f, 1) == 1300);
 
 	struct wire_deliver d;
 	len = build_sub_frame(SL_WIRE_DELIVER, buf, sizeof(buf));
@@ -981,7 +987,8 @@ static void test_wire_sub_topics_and_bodies(void **state)
 	(void)state;
 	/* A topic where none belongs, a pattern where a topic belongs. */
 	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), 1, 2,
-						  (const uint8_t *)"orders.*", 8, 0, 0, &len),
+						  (const uint8_t *)"orders.*", 8, 0, 0, NULL, 0,
+						  &len),
 			 0);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_TOPIC);
 	struct sl_wire_header h;
@@ -995,6 +1002,18 @@ static void test_wire_sub_topics_and_bodies(void **state)
 	/* A body where none belongs. */
 	assert_int_equal(wire_begin(&b, buf, sizeof(buf), &h, NULL, 0), 0);
 	assert_int_equal(wire_add_body(&b, "12345678", 8), 0);
+	assert_int_equal(wire_decode(buf, wire_finish(&b), FRAME_MAX, &f),
+			 SL_WIRE_REJECT_BAD_COUNT);
+	/* CONSUMER_ACK lists at most SL_WIRE_ACK_BATCHES_MAX base offsets. */
+	wire_header_init(&h, SL_WIRE_CONSUMER_ACK);
+	h.producer_id = 1;
+	h.producer_epoch = 2;
+	uint64_t bases[SL_WIRE_ACK_BATCHES_MAX + 1] = {0};
+	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), 1, 2, (const uint8_t *)"t", 1,
+						  0, 0, bases, SL_WIRE_ACK_BATCHES_MAX + 1, &len),
+			 -EINVAL);
+	assert_int_equal(wire_begin(&b, buf, sizeof(buf), &h, "t", 1), 0);
+	assert_int_equal(wire_add_body(&b, bases, sizeof(bases)), 0);
 	assert_int_equal(wire_decode(buf, wire_finish(&b), FRAME_MAX, &f),
 			 SL_WIRE_REJECT_BAD_COUNT);
 	/* Bodies: reserved, zero subscriptions, windows. */
@@ -1155,7 +1174,8 @@ static void check_decoded_sub_frame(const struct wire_frame *f)
 	}
 	case SL_WIRE_CONSUMER_ACK:
 		assert_true(wire_topic_is_valid(f->topic, f->hdr.topic_len));
-		assert_int_equal(f->body_len, 0);
+		assert_true(f->body_len % 8 == 0 &&
+			    wire_consumer_ack_batches(f) <= SL_WIRE_ACK_BATCHES_MAX);
 		break;
 	default:
 		assert_int_equal(f->hdr.type, SL_WIRE_UNSUBSCRIBE);
