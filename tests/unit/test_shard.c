@@ -140,7 +140,8 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .consumer_timeout_ms = 1000,
 				      .replay_cursors = 1,
 				      .ack_timeout_ms = 1000,
-				      .redeliveries_max = 2};
+				      .redeliveries_max = 2,
+				      .match_cache_topics = 64};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
