@@ -1138,6 +1138,9 @@ static void test_shard_create_rejects_bad_conf(void **state)
 	fx.conf.dedupe_window = SHARD_DEDUPE_WINDOW_MAX + 1;
 	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
 	fx.conf = saved;
+	fx.conf.match_cache_topics = SHARD_MATCH_CACHE_TOPICS_MAX + 1;
+	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
+	fx.conf = saved;
 	assert_null(s);
 }
 
