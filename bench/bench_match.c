@@ -6,7 +6,8 @@
  * (domain.entity.region.event[.version]); patterns are drawn from the same model, 60%
  * literal, 25% with one `*` token and 15% cut after two or three tokens with `>`. Each
  * run matches `batches` topics drawn uniformly from a working set of `topics` names,
- * their hashes computed beforehand as the shard has them. Prints one JSON line per
+ * their hashes computed beforehand as the shard has them; the cache holds
+ * --cache-entries topics and MATCH_CACHE_IDS_PER_ENTRY ids for each. Prints one JSON line per
  * (subscriptions, cache) with the median, min and max ns per match over the runs.
  *
  *   sluice-bench-match [--runs N] [--batches N] [--topics N] [--cache-entries N]
@@ -47,6 +48,8 @@ struct bench_cfg {
 	uint32_t sizes[BENCH_SIZES_MAX];
 	unsigned size_count;
 };
+
+#define BENCH_PATTERN_SEED 0xba77e4u
 
 static uint64_t bench_seed = 0x5eed;
 
@@ -161,15 +164,18 @@ static void bench_topics_free(struct bench_topics *t)
 }
 
 /* A matcher holding `subs` random patterns (a repeated pattern is another subscription,
- * as two consumers asking the same would be). */
+ * as two consumers asking the same would be): the same patterns with the cache on and
+ * off, drawn from a seed of their own. */
 static int bench_matcher(const struct bench_cfg *cfg, uint32_t subs, bool cache,
 			 struct match_trie **out)
 {
 	struct match_conf conf;
 	char pattern[BENCH_NAME_MAX];
 
+	bench_seed = BENCH_PATTERN_SEED + subs;
 	match_conf_default(&conf, subs);
 	conf.cache_entries = cache ? cfg->cache_entries : 0;
+	conf.cache_ids = cfg->cache_entries * MATCH_CACHE_IDS_PER_ENTRY;
 	int rc = match_create(&conf, out);
 	for (uint32_t id = 0; rc == 0 && id < subs; id++) {
 		size_t len = bench_pattern(pattern);

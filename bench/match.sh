@@ -38,6 +38,8 @@ mkdir -p bench/results
 {
 	echo "Subscription matcher, ns per batch (match_topic_hashed), median of $runs runs of $batches batches over $topics topics; cache of $cache_entries entries; build type $(jq -r '.[] | select(.name == "buildtype") | .value' "$build/meson-info/intro-buildoptions.json")"
 	echo
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r); command: BATCHES=$batches TOPICS=$topics CACHE_ENTRIES=$cache_entries SUBSCRIPTIONS=$subscriptions bench/match.sh $build $runs"
+	echo
 	echo "| subscriptions | cache | ns/batch median | min | max | × the 10-subscription row | matches/batch | trie nodes | cache hits |"
 	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 	jq -r -s '

@@ -66,6 +66,7 @@ enum {
 	OPT_REPLAY_CURSORS,
 	OPT_ACK_TIMEOUT_MS,
 	OPT_MAX_REDELIVERIES,
+	OPT_MATCH_CACHE_TOPICS,
 };
 
 static const struct option daemon_options[] = {
@@ -117,6 +118,7 @@ static const struct option daemon_options[] = {
 	{"replay-cursors", required_argument, NULL, OPT_REPLAY_CURSORS},
 	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
 	{"max-redeliveries", required_argument, NULL, OPT_MAX_REDELIVERIES},
+	{"match-cache-topics", required_argument, NULL, OPT_MATCH_CACHE_TOPICS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -166,6 +168,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->replay_cursors = DAEMON_REPLAY_CURSORS_DEFAULT;
 	f->ack_timeout_ms = DAEMON_ACK_TIMEOUT_MS_DEFAULT;
 	f->max_redeliveries = DAEMON_MAX_REDELIVERIES_DEFAULT;
+	f->match_cache_topics = DAEMON_MATCH_CACHE_TOPICS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4))) static int flags_error(char *err, size_t err_len,
@@ -525,6 +528,9 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_MAX_REDELIVERIES:
 		return flags_u32("max-redeliveries", arg, 0, SHARD_REDELIVERIES_MAX,
 				 &f->max_redeliveries, err, err_len);
+	case OPT_MATCH_CACHE_TOPICS:
+		return flags_u32("match-cache-topics", arg, 0, SHARD_MATCH_CACHE_TOPICS_MAX,
+				 &f->match_cache_topics, err, err_len);
 	default:
 		return -ENOENT;
 	}
@@ -810,6 +816,9 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             this (default %u, %u..%u)\n"
 		"  --max-redeliveries N       then give it up as a dead letter after N\n"
 		"                             redeliveries (default %u, 0..%u)\n"
+		"  --match-cache-topics N     topics whose matching subscriptions each shard\n"
+		"                             caches, rounded up to a power of two (default %u,\n"
+		"                             0..%u; 0: none)\n"
 		"  --help, --version\n",
 		prog, DAEMON_LISTEN_DEFAULT, DAEMON_SHARDS_DEFAULT, SHARD_SHARDS_MAX,
 		DAEMON_MEMORY_MB_DEFAULT, DAEMON_BURST_DEFAULT, SHARD_BURST_MAX,
@@ -830,5 +839,6 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
 		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
 		SHARD_REPLAY_CURSORS_MAX, DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN,
-		SHARD_ACK_TIMEOUT_MS_MAX, DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX);
+		SHARD_ACK_TIMEOUT_MS_MAX, DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX,
+		DAEMON_MATCH_CACHE_TOPICS_DEFAULT, SHARD_MATCH_CACHE_TOPICS_MAX);
 }

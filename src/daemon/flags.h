@@ -12,6 +12,7 @@
 #include "journal/journal.h"
 #include "journal/maint.h"
 #include "journal/retention.h"
+#include "route/match.h"
 #include "route/route.h"
 
 #include <stdbool.h>
@@ -57,6 +58,7 @@ enum daemon_driver {
 #define DAEMON_REPLAY_CURSORS_DEFAULT 16u
 #define DAEMON_ACK_TIMEOUT_MS_DEFAULT 5000u
 #define DAEMON_MAX_REDELIVERIES_DEFAULT 5u
+#define DAEMON_MATCH_CACHE_TOPICS_DEFAULT MATCH_CACHE_ENTRIES_DEFAULT
 
 /* Bounds not owned by another module. */
 #define DAEMON_MEMORY_MB_MIN 64u
@@ -121,6 +123,7 @@ struct daemon_flags {
 	uint32_t replay_cursors;
 	uint32_t ack_timeout_ms;
 	uint32_t max_redeliveries;
+	uint32_t match_cache_topics;
 	uint32_t topic_count;
 	struct route_topic topics[ROUTE_TOPICS_MAX];
 };

@@ -201,6 +201,7 @@ static int daemon_shards_create(struct daemon *d)
 		.replay_cursors = f->replay_cursors,
 		.ack_timeout_ms = f->ack_timeout_ms,
 		.redeliveries_max = (uint16_t)f->max_redeliveries,
+		.match_cache_topics = f->match_cache_topics,
 	};
 	rc = shard_env_init(&d->env, &d->conf, d->routes, d->netdev, d->mesh);
 	if (rc != 0) {

@@ -6,7 +6,10 @@
  * after it) in two doubly linked lists threaded through the subscription array. Matching
  * walks the topic's tokens down the literal and `*` edges only, so its cost depends on
  * the topic and on how many patterns share its prefixes, never on how many
- * subscriptions exist elsewhere. Nodes, token bytes and cache come from arrays sized at
+ * subscriptions exist elsewhere. In front of the trie, a fully associative cache of
+ * topics (an open-addressing index over entries, clock replacement, match lists in a
+ * ring of ids) serves a topic seen before without walking: a working set no larger than
+ * the cache is served whole. Nodes, token bytes and cache come from arrays sized at
  * creation; nodes and token blocks go back to free lists on removal.
  */
 #include "route/match.h"
@@ -16,7 +19,9 @@
 #include "core/wire.h"
 #include "route/route.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,8 @@
 #define MATCH_NODES_MAX (1u << 28)
 #define MATCH_TOKEN_BYTES_MAX (1u << 30)
 #define MATCH_CACHE_IDS_MAX (1u << 28)
+/* Entries the clock hand looks at for one eviction. */
+#define MATCH_CACHE_SCAN_MAX 8u
 /* A topic of 255 bytes has at most 128 tokens. */
 #define MATCH_TOKENS_MAX ((SL_WIRE_TOPIC_BYTES_MAX + 1) / 2)
 /* Token blocks are multiples of 8 bytes: one free list per size. */
@@ -56,19 +63,27 @@ struct match_sub {
 	uint8_t end; /* enum match_end */
 };
 
-/* One cached topic: its matches are cache_ids[ids_at .. ids_at + count) modulo the
- * ring, valid while nothing overwrote them and the generation is the same. The cache is
- * two-way set associative: a topic may sit in either entry of its pair, and a new topic
- * replaces the invalid or least recently used one, so two busy topics whose hashes
- * collide do not evict each other on every batch. */
+/* One cached topic: its matches are cache_ids[ids_from .. ids_from + count) modulo the
+ * ring, valid while the generation is the matcher's and the ring has not wrapped over
+ * them since ids_at. The topic's bytes live in the entry so that a hit reads one entry
+ * (its first cache line for topics of up to 34 bytes) and the ring, never the trie. */
 struct match_cache_entry {
-	uint64_t generation; /* 0: empty (generations start at 1) */
-	uint64_t ids_at;     /* position in the id ring, counted from its creation */
-	uint64_t used;	     /* cache_clock at its last hit or fill */
+	alignas(64) uint64_t generation; /* the matcher's when filled */
+	uint64_t ids_at;		 /* ring position, counted from the matcher's creation */
+	uint32_t ids_from;		 /* ids_at % conf.cache_ids: no division on a hit */
+	uint32_t hash;			 /* route_topic_hash() of the topic */
 	uint32_t count;
-	uint32_t hash;
+	uint8_t referenced; /* hit since the clock hand last passed: spared once */
 	uint8_t topic_len;
 	uint8_t topic[SL_WIRE_TOPIC_BYTES_MAX];
+};
+static_assert(sizeof(struct match_cache_entry) % 64 == 0, "cache entries share no line");
+
+/* A slot of the cache's index: entry + 1 (0: empty) under the topic's hash, so that a
+ * probe compares hashes without reading entries. */
+struct match_cache_slot {
+	uint32_t hash;
+	uint32_t entry;
 };
 
 struct match_trie {
@@ -85,12 +100,17 @@ struct match_trie {
 	uint32_t token_bump; /* arena bytes ever handed out */
 	uint32_t token_bytes_used;
 	uint32_t token_free[MATCH_TOKEN_CLASSES]; /* per block size, through the block */
-	struct match_cache_entry *cache;
-	uint32_t *cache_ids;   /* ring of conf.cache_ids */
-	uint64_t cache_ids_at; /* next ring position to write */
-	uint64_t cache_clock;  /* lookups so far: the entries' LRU clock */
+	struct match_cache_entry *cache;	  /* [conf.cache_entries] */
+	struct match_cache_slot *cache_index;	  /* [2 * conf.cache_entries], linear probing */
+	uint32_t cache_index_mask;
+	uint32_t cache_index_shift; /* 32 - log2(index slots): the index takes the top bits */
+	uint32_t cache_filled;	    /* entries ever used: fresh ones are taken first */
+	uint32_t cache_hand;	    /* the clock hand: next entry considered for eviction */
+	uint32_t *cache_ids;	    /* ring of conf.cache_ids */
+	uint64_t cache_ids_at;	    /* next ring position to write */
 	uint64_t cache_hits;
 	uint64_t cache_misses;
+	uint64_t cache_evictions;
 };
 
 void match_conf_default(struct match_conf *conf, uint32_t subscriptions_max)
@@ -102,8 +122,8 @@ void match_conf_default(struct match_conf *conf, uint32_t subscriptions_max)
 	conf->nodes_max = nodes < MATCH_NODES_MAX ? (uint32_t)nodes : MATCH_NODES_MAX;
 	conf->token_bytes_max =
 		bytes < MATCH_TOKEN_BYTES_MAX ? (uint32_t)bytes : MATCH_TOKEN_BYTES_MAX;
-	conf->cache_entries = 4096;
-	conf->cache_ids = 4096 * 16;
+	conf->cache_entries = MATCH_CACHE_ENTRIES_DEFAULT;
+	conf->cache_ids = MATCH_CACHE_ENTRIES_DEFAULT * MATCH_CACHE_IDS_PER_ENTRY;
 }
 
 static bool match_conf_is_valid(const struct match_conf *c)
@@ -134,6 +154,19 @@ static void *match_alloc_touched(size_t n, size_t size)
 	return (void *)(uintptr_t)p;
 }
 
+/* Zeroed memory on cache-line boundaries, for arrays of aligned entries. memset writes
+ * every page now, as match_alloc_touched() does, and cannot become a calloc: there is no
+ * aligned one. */
+static void *match_alloc_lines(size_t n, size_t size)
+{
+	void *p = aligned_alloc(64, n * size);
+
+	if (p != NULL) {
+		memset(p, 0, n * size);
+	}
+	return p;
+}
+
 /* Frees every array of m; m itself stays. */
 static void match_free_arrays(struct match_trie *m)
 {
@@ -142,7 +175,23 @@ static void match_free_arrays(struct match_trie *m)
 	free(m->subs);
 	free(m->tokens);
 	free(m->cache);
+	free(m->cache_index);
 	free(m->cache_ids);
+}
+
+/* Sizes the cache's index: twice the entries, so that probes stay short when it is full.
+ * Returns the number of slots. */
+static uint32_t match_cache_index_size(struct match_trie *m)
+{
+	uint32_t slots = 2 * m->conf.cache_entries;
+	uint32_t bits = 0;
+
+	while ((1u << bits) < slots) {
+		bits++;
+	}
+	m->cache_index_mask = slots - 1;
+	m->cache_index_shift = 32 - bits;
+	return slots;
 }
 
 static void match_init_state(struct match_trie *m)
@@ -190,11 +239,14 @@ int match_create(const struct match_conf *conf, struct match_trie **out)
 	m->subs = match_alloc_touched(conf->subscriptions_max, sizeof(*m->subs));
 	m->tokens = match_alloc_touched(conf->token_bytes_max, 1);
 	if (conf->cache_entries > 0) {
-		m->cache = match_alloc_touched(conf->cache_entries, sizeof(*m->cache));
+		m->cache = match_alloc_lines(conf->cache_entries, sizeof(*m->cache));
+		m->cache_index =
+			match_alloc_touched(match_cache_index_size(m), sizeof(*m->cache_index));
 		m->cache_ids = match_alloc_touched(conf->cache_ids, sizeof(*m->cache_ids));
 	}
 	if (m->children == NULL || m->nodes == NULL || m->subs == NULL || m->tokens == NULL ||
-	    (conf->cache_entries > 0 && (m->cache == NULL || m->cache_ids == NULL))) {
+	    (conf->cache_entries > 0 &&
+	     (m->cache == NULL || m->cache_index == NULL || m->cache_ids == NULL))) {
 		match_free_arrays(m);
 		free(m);
 		return -ENOMEM;
@@ -231,7 +283,8 @@ void match_stats_get(const struct match_trie *m, struct match_stats *out)
 				    .nodes_used = m->nodes_used,
 				    .token_bytes_used = m->token_bytes_used,
 				    .cache_hits = m->cache_hits,
-				    .cache_misses = m->cache_misses};
+				    .cache_misses = m->cache_misses,
+				    .cache_evictions = m->cache_evictions};
 }
 
 /* --- token arena: blocks of 8..256 bytes, one free list per size --- */
@@ -593,88 +646,166 @@ static void match_walk(const struct match_trie *m, const uint8_t *topic, size_t 
 	}
 }
 
-/* Copies count ids starting at ring position at into ids. */
-static void match_ring_read(const struct match_trie *m, uint64_t at, uint32_t count, uint32_t *ids)
-{
-	uint32_t size = m->conf.cache_ids;
-	uint32_t from = (uint32_t)(at % size);
-	uint32_t first = count < size - from ? count : size - from;
+/* --- the cache: fully associative, clock replacement --- */
 
-	memcpy(ids, m->cache_ids + from, (size_t)first * sizeof(*ids));
-	memcpy(ids + first, m->cache_ids, (size_t)(count - first) * sizeof(*ids));
+/* The topic's home slot in the cache's index: the top bits of a multiplicative hash.
+ * Not the low bits of topic_hash itself: a shard owns the topics whose hash is its index
+ * modulo the shard count (route_owner_hashed()), so those bits are alike in every topic
+ * it sees. */
+static uint32_t match_cache_home(const struct match_trie *m, uint32_t topic_hash)
+{
+	return (topic_hash * 0x9e3779b9u) >> m->cache_index_shift;
 }
 
-static void match_ring_write(struct match_trie *m, const uint32_t *ids, uint32_t count)
+static bool match_cache_entry_is_fresh(const struct match_trie *m,
+				       const struct match_cache_entry *e)
 {
+	return e->generation == m->generation && m->cache_ids_at - e->ids_at <= m->conf.cache_ids;
+}
+
+/* The entry holding topic, fresh or stale, or MATCH_NONE. The index is never full (it
+ * has twice as many slots as entries), so every probe ends at an empty slot. */
+static uint32_t match_cache_find(const struct match_trie *m, uint32_t topic_hash,
+				 const uint8_t *topic, size_t len)
+{
+	for (uint32_t slot = match_cache_home(m, topic_hash);;
+	     slot = (slot + 1) & m->cache_index_mask) {
+		const struct match_cache_slot *s = &m->cache_index[slot];
+		if (s->entry == 0) {
+			return MATCH_NONE;
+		}
+		const struct match_cache_entry *e = &m->cache[s->entry - 1];
+		if (s->hash == topic_hash && e->topic_len == len &&
+		    memcmp(e->topic, topic, len) == 0) {
+			return s->entry - 1;
+		}
+	}
+}
+
+static void match_cache_index_insert(struct match_trie *m, uint32_t topic_hash, uint32_t entry)
+{
+	uint32_t slot = match_cache_home(m, topic_hash);
+
+	while (m->cache_index[slot].entry != 0) {
+		slot = (slot + 1) & m->cache_index_mask;
+	}
+	m->cache_index[slot] = (struct match_cache_slot){.hash = topic_hash, .entry = entry + 1};
+}
+
+/* Takes entry's topic out of the index by backward shift, as match_child_delete(). */
+static void match_cache_index_delete(struct match_trie *m, uint32_t entry)
+{
+	uint32_t mask = m->cache_index_mask;
+	uint32_t hole = match_cache_home(m, m->cache[entry].hash);
+
+	while (m->cache_index[hole].entry != entry + 1) {
+		hole = (hole + 1) & mask;
+	}
+	for (uint32_t j = (hole + 1) & mask; m->cache_index[j].entry != 0; j = (j + 1) & mask) {
+		uint32_t home = match_cache_home(m, m->cache_index[j].hash);
+		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+		if (!stays) {
+			m->cache_index[hole] = m->cache_index[j];
+			hole = j;
+		}
+	}
+	m->cache_index[hole] = (struct match_cache_slot){0};
+}
+
+/*
+ * An entry for a topic the cache does not hold, out of the index: a never used one while
+ * any is left, so that a working set no larger than the cache stays whole; else the
+ * first the clock hand finds stale or not hit since the hand last passed it. The hand
+ * looks at MATCH_CACHE_SCAN_MAX entries at most, so that a miss costs a bounded time
+ * even when every entry is busy: the last one looked at goes then.
+ */
+static uint32_t match_cache_take(struct match_trie *m)
+{
+	uint32_t mask = m->conf.cache_entries - 1;
+	uint32_t entry = m->cache_hand;
+
+	if (m->cache_filled < m->conf.cache_entries) {
+		return m->cache_filled++;
+	}
+	for (uint32_t looked = 1; looked < MATCH_CACHE_SCAN_MAX; looked++) {
+		struct match_cache_entry *e = &m->cache[entry];
+		if (!e->referenced || !match_cache_entry_is_fresh(m, e)) {
+			break;
+		}
+		e->referenced = 0;
+		entry = (entry + 1) & mask;
+	}
+	m->cache_hand = (entry + 1) & mask;
+	m->cache_evictions++;
+	match_cache_index_delete(m, entry);
+	return entry;
+}
+
+/* Stores topic's count matches from ids in entry (indexed already) and in the ring. */
+static void match_cache_fill(struct match_trie *m, uint32_t entry, uint32_t topic_hash,
+			     const uint8_t *topic, size_t len, const uint32_t *ids, uint32_t count)
+{
+	struct match_cache_entry *e = &m->cache[entry];
 	uint32_t size = m->conf.cache_ids;
 	uint32_t from = (uint32_t)(m->cache_ids_at % size);
 	uint32_t first = count < size - from ? count : size - from;
 
 	memcpy(m->cache_ids + from, ids, (size_t)first * sizeof(*ids));
 	memcpy(m->cache_ids, ids + first, (size_t)(count - first) * sizeof(*ids));
+	e->generation = m->generation;
+	e->ids_at = m->cache_ids_at;
+	e->ids_from = from;
+	e->hash = topic_hash;
+	e->count = count;
+	e->referenced = 0;
+	e->topic_len = (uint8_t)len;
+	memcpy(e->topic, topic, len);
 	m->cache_ids_at += count;
 }
 
-static bool match_cache_entry_is_valid(const struct match_trie *m,
-				       const struct match_cache_entry *e)
+/* Serves a fresh entry: its first ids_max ids into ids; returns its count. */
+static uint32_t match_cache_hit(struct match_trie *m, struct match_cache_entry *e, uint32_t *ids,
+				uint32_t ids_max)
 {
-	return e->generation == m->generation && m->cache_ids_at - e->ids_at <= m->conf.cache_ids;
-}
+	uint32_t size = m->conf.cache_ids;
+	uint32_t n = e->count < ids_max ? e->count : ids_max;
+	uint32_t first = n < size - e->ids_from ? n : size - e->ids_from;
 
-static bool match_cache_entry_is(const struct match_trie *m, const struct match_cache_entry *e,
-				 uint32_t hash, const uint8_t *topic, size_t len)
-{
-	return e->hash == hash && e->topic_len == len && match_cache_entry_is_valid(m, e) &&
-	       memcmp(e->topic, topic, len) == 0;
-}
-
-/* The entry of the pair to fill: an invalid one, else the least recently used. */
-static struct match_cache_entry *match_cache_victim(const struct match_trie *m,
-						    struct match_cache_entry *pair)
-{
-	if (!match_cache_entry_is_valid(m, &pair[0])) {
-		return &pair[0];
+	m->cache_hits++;
+	e->referenced = 1;
+	/* Most topics match a few subscriptions or none: spare the calls then. */
+	if (first > 0) {
+		memcpy(ids, m->cache_ids + e->ids_from, (size_t)first * sizeof(*ids));
 	}
-	if (!match_cache_entry_is_valid(m, &pair[1])) {
-		return &pair[1];
+	if (n > first) {
+		memcpy(ids + first, m->cache_ids, (size_t)(n - first) * sizeof(*ids));
 	}
-	return pair[0].used <= pair[1].used ? &pair[0] : &pair[1];
+	return e->count;
 }
 
 uint32_t match_topic_hashed(struct match_trie *m, uint32_t topic_hash, const uint8_t *topic,
 			    size_t len, uint32_t *ids, uint32_t ids_max)
 {
 	struct match_out out = {.ids = ids, .max = ids_max};
-	struct match_cache_entry *pair = NULL;
+	uint32_t entry = MATCH_NONE;
 
 	SL_ASSERT_HOT(len > 0 && len <= SL_WIRE_TOPIC_BYTES_MAX);
 	if (m->cache != NULL) {
-		pair = &m->cache[topic_hash & (m->conf.cache_entries - 2)];
-		m->cache_clock++;
-		for (unsigned way = 0; way < 2; way++) {
-			struct match_cache_entry *e = &pair[way];
-			if (match_cache_entry_is(m, e, topic_hash, topic, len)) {
-				m->cache_hits++;
-				e->used = m->cache_clock;
-				match_ring_read(m, e->ids_at,
-						e->count < ids_max ? e->count : ids_max, ids);
-				return e->count;
-			}
+		entry = match_cache_find(m, topic_hash, topic, len);
+		if (entry != MATCH_NONE && match_cache_entry_is_fresh(m, &m->cache[entry])) {
+			return match_cache_hit(m, &m->cache[entry], ids, ids_max);
 		}
 	}
 	m->cache_misses++;
 	match_walk(m, topic, len, &out);
-	/* Cache only complete lists, and only those the ring can hold. */
-	if (pair != NULL && out.count <= ids_max && out.count <= m->conf.cache_ids) {
-		struct match_cache_entry *e = match_cache_victim(m, pair);
-		e->used = m->cache_clock;
-		e->generation = m->generation;
-		e->hash = topic_hash;
-		e->topic_len = (uint8_t)len;
-		memcpy(e->topic, topic, len);
-		e->ids_at = m->cache_ids_at;
-		e->count = out.count;
-		match_ring_write(m, ids, out.count);
+	/* Cache only complete lists, and only those the ring can hold. A stale entry of the
+	 * same topic is refilled where it is. */
+	if (m->cache != NULL && out.count <= ids_max && out.count <= m->conf.cache_ids) {
+		if (entry == MATCH_NONE) {
+			entry = match_cache_take(m);
+			match_cache_index_insert(m, topic_hash, entry);
+		}
+		match_cache_fill(m, entry, topic_hash, topic, len, ids, out.count);
 	}
 	return out.count;
 }

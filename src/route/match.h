@@ -5,7 +5,9 @@
  * (docs/PROTOCOL.md, "Patterns"). Every shard keeps one matcher holding the whole
  * subscription set: a token trie, so that matching a batch costs O(topic tokens x trie
  * branching) whatever the number of subscriptions, with a bounded per-topic cache in
- * front of it. All memory is allocated by match_create() (sized from
+ * front of it, fully associative: a hit costs the same whatever the number of
+ * subscriptions, and every topic of a working set no larger than the cache hits once
+ * warm. All memory is allocated by match_create() (sized from
  * --subscriptions-max); match_add() and match_remove() run when subscription control
  * messages arrive and take from that memory only; match_topic() allocates nothing.
  * One matcher belongs to one thread: nothing here is thread-safe.
@@ -19,6 +21,9 @@
 /* Bounds of struct match_conf, checked by match_create(). */
 #define MATCH_SUBSCRIPTIONS_MAX (1u << 24)
 #define MATCH_CACHE_ENTRIES_MAX (1u << 20)
+/* match_conf_default()'s cache: topics, and ring room for ids per topic. */
+#define MATCH_CACHE_ENTRIES_DEFAULT 4096u
+#define MATCH_CACHE_IDS_PER_ENTRY 16u
 
 /* Sizes of a matcher: start from match_conf_default(), then adjust. */
 struct match_conf {
@@ -32,7 +37,7 @@ struct match_conf {
 /* Default sizes for subscriptions_max subscriptions: 6 trie nodes and 64 token bytes
  * (tokens take multiples of 8) per subscription, enough for patterns of 5 tokens that
  * share no prefix, about 260 bytes per subscription in all; a 4096-topic cache and 16
- * cached ids per cached topic. Longer patterns sharing less can exhaust the trie before
+ * cached ids per cached topic, about 400 bytes per topic (1.6 MiB). Longer patterns sharing less can exhaust the trie before
  * subscriptions_max: match_add() then says -ENOSPC. */
 void match_conf_default(struct match_conf *conf, uint32_t subscriptions_max);
 
@@ -73,7 +78,9 @@ int match_remove(struct match_trie *m, uint32_t id);
  * ids_max of their ids to ids, each once, in no particular order, and returns how many
  * match (more than ids_max means the list was cut: size ids for subscriptions_max).
  * Serves from the cache when the topic's match since the last add/remove is there, else
- * walks the trie and caches the result if it fits. Allocates nothing.
+ * walks the trie and caches the result if it fits (a complete list of at most
+ * conf.cache_ids ids), taking a never used entry while any is left, else evicting one not
+ * hit lately. Allocates nothing.
  */
 uint32_t match_topic(struct match_trie *m, const uint8_t *topic, size_t len, uint32_t *ids,
 		     uint32_t ids_max);
@@ -93,7 +100,8 @@ struct match_stats {
 	uint32_t nodes_used; /* including the root */
 	uint32_t token_bytes_used;
 	uint64_t cache_hits;
-	uint64_t cache_misses; /* trie walks, with the cache off too */
+	uint64_t cache_misses;	  /* trie walks, with the cache off too */
+	uint64_t cache_evictions; /* cached topics dropped to make room for another */
 };
 
 void match_stats_get(const struct match_trie *m, struct match_stats *out);

@@ -11,6 +11,7 @@
 
 #include "drivers/netdev.h"
 #include "journal/journal.h"
+#include "route/match.h"
 #include "route/route.h"
 #include "shard/counters.h"
 #include "shard/mesh.h"
@@ -60,6 +61,8 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 static_assert((SHARD_INFLIGHT_SLOTS & (SHARD_INFLIGHT_SLOTS - 1)) == 0, "a ring: power of two");
 static_assert((SHARD_REDELIVERIES_QUEUED & (SHARD_REDELIVERIES_QUEUED - 1)) == 0,
 	      "a ring: power of two");
+/* Bound of --match-cache-topics: the matcher's. */
+#define SHARD_MATCH_CACHE_TOPICS_MAX MATCH_CACHE_ENTRIES_MAX
 /* Consumer groups a shard holds at once, and members per group. */
 #define SHARD_GROUPS_MAX 64u
 #define SHARD_GROUP_MEMBERS_MAX 256u
@@ -81,6 +84,7 @@ struct shard_conf {
 	uint32_t replay_cursors;      /* journal cursors for replays, 0..REPLAY_CURSORS_MAX */
 	uint32_t ack_timeout_ms;      /* ACK_TIMEOUT_MS_MIN..MAX */
 	uint16_t redeliveries_max;    /* 0..REDELIVERIES_MAX */
+	uint32_t match_cache_topics;  /* matcher cache, 0..MATCH_CACHE_TOPICS_MAX; 0: none */
 };
 
 /*

@@ -21,6 +21,19 @@
 
 static unsigned shard_subs_instances;
 
+/* The matcher's cache for --match-cache-topics: a power of two (at least 2) of entries
+ * with MATCH_CACHE_IDS_PER_ENTRY ids of ring each, or none. */
+static void shard_match_cache_size(struct match_conf *mc, uint32_t topics)
+{
+	uint32_t entries = 2;
+
+	while (entries < topics) {
+		entries *= 2;
+	}
+	mc->cache_entries = topics == 0 ? 0 : entries;
+	mc->cache_ids = entries * MATCH_CACHE_IDS_PER_ENTRY;
+}
+
 int shard_subs_create(struct shard *s, int socket)
 {
 	const struct shard_conf *c = s->env->conf;
@@ -68,6 +81,7 @@ int shard_subs_create(struct shard *s, int socket)
 		}
 	}
 	match_conf_default(&mc, n + SHARD_GROUPS_MAX);
+	shard_match_cache_size(&mc, c->match_cache_topics);
 	int rc = match_create(&mc, &s->matcher);
 	if (rc != 0) {
 		return rc;

@@ -93,6 +93,7 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_int_equal(flags.replay_cursors, 16);
 	assert_int_equal(flags.ack_timeout_ms, 5000);
 	assert_int_equal(flags.max_redeliveries, 5);
+	assert_int_equal(flags.match_cache_topics, 4096);
 }
 
 static void test_daemon_flags_parse_subscriptions(void **state)
@@ -100,18 +101,22 @@ static void test_daemon_flags_parse_subscriptions(void **state)
 	(void)state;
 	assert_int_equal(parse("--subscriptions-max", "100", "--consumer-timeout-ms", "2500",
 			       "--replay-cursors", "0", "--ack-timeout-ms", "20",
-			       "--max-redeliveries", "0"),
+			       "--max-redeliveries", "0", "--match-cache-topics", "0"),
 			 DAEMON_FLAGS_RUN);
 	assert_int_equal(flags.subscriptions_max, 100);
 	assert_int_equal(flags.consumer_timeout_ms, 2500);
 	assert_int_equal(flags.replay_cursors, 0);
 	assert_int_equal(flags.ack_timeout_ms, 20);
 	assert_int_equal(flags.max_redeliveries, 0);
+	assert_int_equal(flags.match_cache_topics, 0);
+	assert_int_equal(parse("--match-cache-topics", "100000"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.match_cache_topics, 100000);
 	expect_error(parse("--subscriptions-max", "7"), "--subscriptions-max");
 	expect_error(parse("--consumer-timeout-ms", "99"), "--consumer-timeout-ms");
 	expect_error(parse("--replay-cursors", "65"), "--replay-cursors");
 	expect_error(parse("--ack-timeout-ms", "9"), "--ack-timeout-ms");
 	expect_error(parse("--max-redeliveries", "1001"), "--max-redeliveries");
+	expect_error(parse("--match-cache-topics", "1048577"), "--match-cache-topics");
 }
 
 static void test_daemon_flags_parse_journal(void **state)

@@ -188,12 +188,20 @@ static unsigned check_against_reference(struct match_trie *m, const struct refer
 	return total;
 }
 
-static void run_random_against_reference(bool cache)
+/* Random churn and topics against the reference, with a cache of `cache_entries` topics
+ * (0: none) and cache_ids ids. */
+static void run_random_against_reference(uint32_t cache_entries, uint32_t cache_ids)
 {
 	static struct reference ref;
-	struct match_trie *m = create(REF_SUBS, cache);
-	uint64_t seed = cache ? 42 : 43;
+	struct match_conf conf;
+	struct match_trie *m = NULL;
+	uint64_t seed = 42 + cache_entries;
 	struct match_stats st;
+
+	match_conf_default(&conf, REF_SUBS);
+	conf.cache_entries = cache_entries;
+	conf.cache_ids = cache_ids;
+	assert_int_equal(match_create(&conf, &m), 0);
 
 	memset(&ref, 0, sizeof(ref));
 	for (int round = 0; round < 6; round++) {
@@ -216,8 +224,10 @@ static void run_random_against_reference(bool cache)
 		assert_true(check_against_reference(m, &ref, &seed, 1000) > 10000);
 	}
 	match_stats_get(m, &st);
-	if (cache) {
+	if (cache_entries > 0) {
 		assert_true(st.cache_hits > 1000);
+		/* A cache smaller than the topics drawn evicts: that path was compared too. */
+		assert_true(cache_entries >= 4096 || st.cache_evictions > 1000);
 	} else {
 		assert_int_equal(st.cache_hits, 0);
 	}
@@ -235,13 +245,21 @@ static void run_random_against_reference(bool cache)
 static void test_match_topic_random_vs_reference_cache_off(void **state)
 {
 	(void)state;
-	run_random_against_reference(false);
+	run_random_against_reference(0, 1);
 }
 
 static void test_match_topic_random_vs_reference_cache_on(void **state)
 {
 	(void)state;
-	run_random_against_reference(true);
+	run_random_against_reference(MATCH_CACHE_ENTRIES_DEFAULT,
+				     MATCH_CACHE_ENTRIES_DEFAULT * MATCH_CACHE_IDS_PER_ENTRY);
+}
+
+/* A cache far smaller than the topics: evictions and ring wraps all along. */
+static void test_match_topic_random_vs_reference_small_cache(void **state)
+{
+	(void)state;
+	run_random_against_reference(64, 2048);
 }
 
 static void test_match_cache_invalidated_by_changes(void **state)
@@ -299,38 +317,156 @@ static void test_match_cache_ring_overwrites(void **state)
 	match_destroy(m);
 }
 
-/* Hashes that collide share a pair of entries: two busy topics both stay cached, a
- * third evicts the least recently used. */
-static void test_match_cache_two_way_lru(void **state)
+static struct match_trie *create_cache(uint32_t entries, uint32_t ids)
 {
 	struct match_conf conf;
 	struct match_trie *m = NULL;
+
+	match_conf_default(&conf, 64);
+	conf.cache_entries = entries;
+	conf.cache_ids = ids;
+	assert_int_equal(match_create(&conf, &m), 0);
+	return m;
+}
+
+/* Matches topic under a hash of the caller's choosing; returns the count. */
+static uint32_t match_hashed(struct match_trie *m, uint32_t hash, const char *topic)
+{
+	uint32_t ids[IDS_MAX];
+
+	return match_topic_hashed(m, hash, (const uint8_t *)topic, strlen(topic), ids, IDS_MAX);
+}
+
+static void expect_cache(const struct match_trie *m, uint64_t hits, uint64_t misses,
+			 uint64_t evictions)
+{
 	struct match_stats st;
-	uint32_t ids[8];
-	const char *topics[] = {"a", "b", "c"};
+
+	match_stats_get(m, &st);
+	assert_int_equal(st.cache_hits, hits);
+	assert_int_equal(st.cache_misses, misses);
+	assert_int_equal(st.cache_evictions, evictions);
+}
+
+/* A working set as large as the cache is served whole once warm, even when every topic
+ * has the same hash (a set-associative cache would keep two of them). */
+static void test_match_cache_working_set_hits_all_once_warm(void **state)
+{
+	struct match_trie *m = create_cache(64, 1024);
+	char topic[16];
 
 	(void)state;
-	match_conf_default(&conf, 8);
-	conf.cache_entries = 2;
-	assert_int_equal(match_create(&conf, &m), 0);
-	assert_int_equal(add(m, 1, "*"), 0);
-	for (int i = 0; i < 10; i++) {
-		assert_int_equal(
-			match_topic_hashed(m, 7, (const uint8_t *)topics[i % 2], 1, ids, 8), 1);
-		assert_int_equal(ids[0], 1);
+	assert_int_equal(add(m, 1, "t1"), 0);
+	assert_int_equal(add(m, 2, "*"), 0);
+	for (int round = 0; round < 5; round++) {
+		for (int t = 0; t < 64; t++) {
+			snprintf(topic, sizeof(topic), "t%d", t);
+			assert_int_equal(match_hashed(m, 7, topic), t == 1 ? 2 : 1);
+		}
 	}
-	match_stats_get(m, &st);
-	assert_int_equal(st.cache_misses, 2);
-	assert_int_equal(st.cache_hits, 8);
-	/* "b" was used last: "c" replaces "a". */
-	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"c", 1, ids, 8), 1);
-	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"b", 1, ids, 8), 1);
-	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"c", 1, ids, 8), 1);
-	match_stats_get(m, &st);
-	assert_int_equal(st.cache_misses, 3);
-	assert_int_equal(match_topic_hashed(m, 7, (const uint8_t *)"a", 1, ids, 8), 1);
-	match_stats_get(m, &st);
-	assert_int_equal(st.cache_misses, 4);
+	expect_cache(m, 64 * 4, 64, 0);
+	match_destroy(m);
+}
+
+/* A subscription change makes every entry stale: each topic is matched afresh once,
+ * refilled in its own entry (nothing evicted), then served from the cache again. */
+static void test_match_cache_refreshed_after_subscribe_and_unsubscribe(void **state)
+{
+	struct match_trie *m = create_cache(32, 1024);
+	char topic[16];
+
+	(void)state;
+	assert_int_equal(add(m, 0, "eu.>"), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int t = 0; t < 32; t++) {
+			snprintf(topic, sizeof(topic), "%s.%d", t % 2 ? "us" : "eu", t);
+			assert_int_equal(match_mask(m, topic), t % 2 ? 0 : 0x01);
+		}
+	}
+	expect_cache(m, 32, 32, 0);
+	assert_int_equal(add(m, 5, "*.3"), 0);
+	assert_int_equal(add(m, 6, "us.*"), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int t = 0; t < 32; t++) {
+			snprintf(topic, sizeof(topic), "%s.%d", t % 2 ? "us" : "eu", t);
+			uint64_t want = (t % 2 ? 0x40 : 0x01) | (t == 3 ? 0x20 : 0);
+			assert_int_equal(match_mask(m, topic), want);
+		}
+	}
+	expect_cache(m, 64, 64, 0);
+	assert_int_equal(match_remove(m, 0), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int t = 0; t < 32; t++) {
+			snprintf(topic, sizeof(topic), "%s.%d", t % 2 ? "us" : "eu", t);
+			uint64_t want = (t % 2 ? 0x40 : 0) | (t == 3 ? 0x20 : 0);
+			assert_int_equal(match_mask(m, topic), want);
+		}
+	}
+	expect_cache(m, 96, 96, 0);
+	match_destroy(m);
+}
+
+/* A full cache evicts the first entry the clock hand finds not hit since it last
+ * passed. All topics share one hash, so every eviction takes a topic out of the middle
+ * of one probe run: the topics after it must still be found (one miss each, never
+ * two entries for one topic). */
+static void test_match_cache_evicts_entry_not_hit_lately(void **state)
+{
+	struct match_trie *m = create_cache(4, 64);
+	const char *topics[] = {"a", "b", "c", "d", "e"};
+
+	(void)state;
+	assert_int_equal(add(m, 1, "*"), 0);
+	for (int t = 0; t < 4; t++) {
+		assert_int_equal(match_hashed(m, 7, topics[t]), 1);
+	}
+	for (int t = 0; t < 3; t++) {
+		assert_int_equal(match_hashed(m, 7, topics[t]), 1);
+	}
+	expect_cache(m, 3, 4, 0);
+	/* a, b and c were hit: d goes. */
+	assert_int_equal(match_hashed(m, 7, "e"), 1);
+	expect_cache(m, 3, 5, 1);
+	for (int t = 0; t < 3; t++) {
+		assert_int_equal(match_hashed(m, 7, topics[t]), 1);
+	}
+	assert_int_equal(match_hashed(m, 7, "e"), 1);
+	expect_cache(m, 7, 5, 1);
+	/* The hand passed a, b and c, clearing their marks, and stopped after d's entry
+	 * (now e's, hit since): a goes for d. */
+	assert_int_equal(match_hashed(m, 7, "d"), 1);
+	expect_cache(m, 7, 6, 2);
+	for (int t = 1; t < 5; t++) {
+		assert_int_equal(match_hashed(m, 7, topics[t]), 1);
+	}
+	expect_cache(m, 11, 6, 2);
+	assert_int_equal(match_hashed(m, 7, "a"), 1);
+	expect_cache(m, 11, 7, 3);
+	match_destroy(m);
+}
+
+/* A stale entry whose new list no longer fits the ring is never served: the topic is
+ * matched afresh each time until its list fits again. */
+static void test_match_cache_stale_entry_outgrown(void **state)
+{
+	struct match_trie *m = create_cache(8, 4);
+
+	(void)state;
+	assert_int_equal(add(m, 0, "a"), 0);
+	assert_int_equal(match_mask(m, "a"), 0x01);
+	assert_int_equal(match_mask(m, "a"), 0x01);
+	expect_cache(m, 1, 1, 0);
+	for (uint32_t id = 1; id < 6; id++) {
+		assert_int_equal(add(m, id, "*"), 0);
+	}
+	assert_int_equal(match_mask(m, "a"), 0x3f);
+	assert_int_equal(match_mask(m, "a"), 0x3f);
+	expect_cache(m, 1, 3, 0);
+	assert_int_equal(match_remove(m, 4), 0);
+	assert_int_equal(match_remove(m, 5), 0);
+	assert_int_equal(match_mask(m, "a"), 0x0f);
+	assert_int_equal(match_mask(m, "a"), 0x0f);
+	expect_cache(m, 2, 4, 0);
 	match_destroy(m);
 }
 
@@ -428,9 +564,13 @@ int main(void)
 		cmocka_unit_test(test_match_add_remove_and_match),
 		cmocka_unit_test(test_match_topic_random_vs_reference_cache_off),
 		cmocka_unit_test(test_match_topic_random_vs_reference_cache_on),
+		cmocka_unit_test(test_match_topic_random_vs_reference_small_cache),
 		cmocka_unit_test(test_match_cache_invalidated_by_changes),
 		cmocka_unit_test(test_match_cache_ring_overwrites),
-		cmocka_unit_test(test_match_cache_two_way_lru),
+		cmocka_unit_test(test_match_cache_working_set_hits_all_once_warm),
+		cmocka_unit_test(test_match_cache_refreshed_after_subscribe_and_unsubscribe),
+		cmocka_unit_test(test_match_cache_evicts_entry_not_hit_lately),
+		cmocka_unit_test(test_match_cache_stale_entry_outgrown),
 		cmocka_unit_test(test_match_topic_cut_at_ids_max),
 		cmocka_unit_test(test_match_add_pool_exhaustion),
 		cmocka_unit_test(test_match_create_rejects_bad_conf),

@@ -140,7 +140,8 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .consumer_timeout_ms = 1000,
 				      .replay_cursors = 1,
 				      .ack_timeout_ms = 1000,
-				      .redeliveries_max = 2};
+				      .redeliveries_max = 2,
+				      .match_cache_topics = 64};
 	assert_int_equal(shard_env_init(&fx.env, &fx.conf, fx.routes, &fx.dev.nd, fx.mesh), 0);
 	for (uint16_t i = 0; i < shards; i++) {
 		assert_int_equal(
@@ -1135,6 +1136,9 @@ static void test_shard_create_rejects_bad_conf(void **state)
 	fx.conf.dedupe_window = SHARD_DEDUPE_WINDOW_MIN - 1;
 	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
 	fx.conf.dedupe_window = SHARD_DEDUPE_WINDOW_MAX + 1;
+	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
+	fx.conf = saved;
+	fx.conf.match_cache_topics = SHARD_MATCH_CACHE_TOPICS_MAX + 1;
 	assert_int_equal(shard_create(&fx.env, 0, 0, 0, fx.pool[0], &s), -EINVAL);
 	fx.conf = saved;
 	assert_null(s);
