@@ -43,8 +43,7 @@
 /* Bound on each producer's final flush. */
 #define FANOUT_FLUSH_MS 10000u
 /* The drain ends when every expected event arrived, when nothing arrived for
- * FANOUT_DRAIN_QUIET_NS, or after FANOUT_DRAIN_NS. */
-#define FANOUT_DRAIN_QUIET_NS 500000000ull
+ * --drain-quiet-ms, or after FANOUT_DRAIN_NS. */
 #define FANOUT_DRAIN_NS 10000000000ull
 #define FANOUT_DRAIN_STEP_NS 10000000ull
 #define FANOUT_METADATA_MS 5000u
@@ -64,6 +63,7 @@ struct fanout_conf {
 	uint32_t window_batches;  /* credit per subscription per shard, in DELIVERs */
 	uint32_t ack_interval_us; /* consumers' CONSUMER_ACK and CREDIT period */
 	uint32_t linger_us;
+	uint32_t drain_quiet_ms; /* the drain gives up after this long without an event */
 	double seconds;
 	double warmup_s;
 	uint64_t rate;	    /* events/s of all producers, 0 = closed loop */
@@ -145,7 +145,9 @@ static void fanout_usage(FILE *out)
 		"                       not with --group)\n"
 		"  --window-batches N   consumer credit window per shard (default 256, 1..65536)\n"
 		"  --ack-interval-us US consumer ack and credit period (default 5000)\n"
-		"  --linger-us US       producer linger (default 1000)\n",
+		"  --linger-us US       producer linger (default 1000)\n"
+		"  --drain-quiet-ms MS  after the run, stop waiting for missing events once\n"
+		"                       none came for MS (default 500; at most 10 s in all)\n",
 		FANOUT_EVENT_BYTES_MAX, FANOUT_PRODUCERS_MAX);
 }
 
@@ -200,6 +202,8 @@ static int fanout_parse_option(int opt, struct fanout_conf *c)
 		return fanout_parse_u32(optarg, 0, 10000000, &c->ack_interval_us);
 	case 'L':
 		return fanout_parse_u32(optarg, 0, 10000000, &c->linger_us);
+	case 'D':
+		return fanout_parse_u32(optarg, 1, 10000, &c->drain_quiet_ms);
 	default:
 		return -EINVAL;
 	}
@@ -220,6 +224,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 		{"window-batches", required_argument, NULL, 'W'},
 		{"ack-interval-us", required_argument, NULL, 'A'},
 		{"linger-us", required_argument, NULL, 'L'},
+		{"drain-quiet-ms", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -229,6 +234,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 				  .window_batches = 256,
 				  .ack_interval_us = 5000,
 				  .linger_us = 1000,
+				  .drain_quiet_ms = 500,
 				  .seconds = 5.0,
 				  .warmup_s = 1.0};
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -631,7 +637,8 @@ static void fanout_drain(struct fanout_run *r, uint64_t expected, struct fanout_
 			last = got;
 			last_change = now;
 		}
-		if (got >= expected || now - last_change >= FANOUT_DRAIN_QUIET_NS ||
+		if (got >= expected ||
+		    now - last_change >= (uint64_t)r->conf->drain_quiet_ms * 1000000u ||
 		    now - start >= FANOUT_DRAIN_NS) {
 			break;
 		}
