@@ -221,6 +221,24 @@ static enum sl_sub_error consumer_subscribe_params(const struct sl_consumer *c, 
 	return SL_SUB_OK;
 }
 
+/* Notes the start offsets of o in sub's partitions. Returns 0 or -ENOMEM. */
+static int consumer_start_offsets(struct consumer_sub *sub, const struct sl_subscribe_options *o)
+{
+	if (o->start != SL_START_OFFSETS) {
+		return 0;
+	}
+	for (uint32_t i = 0; i < o->offset_count; i++) {
+		struct consumer_partition *p = consumer_partition_get(
+			sub, (const uint8_t *)o->offsets_topic, (uint8_t)strlen(o->offsets_topic),
+			o->offsets[i].partition);
+		if (p == NULL) {
+			return -ENOMEM;
+		}
+		p->start_offset = o->offsets[i].offset;
+	}
+	return 0;
+}
+
 /*
  * Writes sub's SUBSCRIBE and checks it with the decoder the router runs, so that an
  * invalid pattern or option is refused here with the same problem named. Returns 0,
@@ -265,6 +283,9 @@ static int consumer_subscribe_frame(struct sl_consumer *c, struct consumer_sub *
 	sub->pattern_len = s.pattern_len;
 	memcpy(sub->pattern, pattern, s.pattern_len);
 	sub->slow_policy = o->slow_policy;
+	if (rc == 0) {
+		rc = consumer_start_offsets(sub, o);
+	}
 out_free_offsets:
 	free(offs);
 	return rc;
