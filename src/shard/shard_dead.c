@@ -38,27 +38,30 @@ void shard_dead_letter_queue(struct shard *s, uint64_t position, uint32_t group,
 		shard_count(s, SL_STAT_DEAD_LETTERS_LOST, 1);
 		return;
 	}
-	s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)] =
-		(struct shard_redelivery){
-			.position = position,
-			.subscriber_id = subscriber_id,
-			.group = group,
-			.group_epoch = group == SHARD_SLOT_NONE ? 0 : s->groups[group].epoch,
-			.is_dead = true,
-		};
+	struct shard_redelivery *r =
+		&s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)];
+	*r = (struct shard_redelivery){
+		.position = position,
+		.subscriber_id = subscriber_id,
+		.group = group,
+		.group_epoch = group == SHARD_SLOT_NONE ? 0 : s->groups[group].epoch,
+		.is_dead = true,
+	};
+	if (group != SHARD_SLOT_NONE) {
+		r->group_name_len = s->groups[group].name_len;
+		memcpy(r->group_name, s->groups[group].name, r->group_name_len);
+	}
 }
 
 /* Writes the dead-letter topic of r into name[] (room for SL_WIRE_TOPIC_BYTES_MAX + 1);
- * returns its length. A group gone since falls back to the subscriber's topic. */
-static uint8_t shard_dead_letter_topic(const struct shard *s, const struct shard_redelivery *r,
-				       char *name)
+ * returns its length. */
+static uint8_t shard_dead_letter_topic(const struct shard_redelivery *r, char *name)
 {
-	const struct shard_group *grp = r->group == SHARD_SLOT_NONE ? NULL : &s->groups[r->group];
 	int n;
 
-	if (grp != NULL && grp->count > 0 && grp->epoch == r->group_epoch) {
+	if (r->group_name_len > 0) {
 		n = snprintf(name, SL_WIRE_TOPIC_BYTES_MAX + 1, SL_WIRE_DEAD_LETTER_PREFIX "%.*s",
-			     (int)grp->name_len, (const char *)grp->name);
+			     (int)r->group_name_len, (const char *)r->group_name);
 	} else {
 		n = snprintf(name, SL_WIRE_TOPIC_BYTES_MAX + 1,
 			     SL_WIRE_DEAD_LETTER_PREFIX "%016" PRIx64, r->subscriber_id);
@@ -150,7 +153,7 @@ void shard_dead_letter_send(struct shard *s, const struct shard_redelivery *r,
 	struct wire_record_iter it;
 	struct wire_record rec;
 
-	uint8_t topic_len = shard_dead_letter_topic(s, r, topic);
+	uint8_t topic_len = shard_dead_letter_topic(r, topic);
 	uint32_t partitions = route_partitions(s->env->routes, (const uint8_t *)topic, topic_len);
 	if (partitions == 0) {
 		/* --no-auto-create and no --topic for it: nowhere to write. */

@@ -148,6 +148,10 @@ struct shard_redelivery {
 	uint32_t group_epoch;	/* the slot's epoch then: a slot reused since is another group */
 	uint16_t attempt;
 	bool is_dead; /* out of attempts: appended to the dead-letter topic, not delivered */
+	/* is_dead in a group: its name, for the dead-letter topic (the group may be gone by
+	 * the time the batch is read back). */
+	uint8_t group_name_len;
+	uint8_t group_name[SL_WIRE_GROUP_BYTES_MAX];
 };
 
 /* One subscription, in the slot its matcher id names (and its subscription table

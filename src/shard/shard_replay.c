@@ -281,13 +281,27 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
  * the group waits on that entry (read again next time), so its members get every batch
  * from the start exactly once, in order, and the group turns live once caught up.
  */
+/* True when some member of group g has room for the largest DELIVER: reading on is
+ * worth it (an entry no member can take is read again later). */
+static bool shard_group_has_room(const struct shard *s, uint32_t g)
+{
+	const struct shard_group *grp = &s->groups[g];
+
+	for (uint32_t i = 0; i < grp->count; i++) {
+		if (shard_sub_can_take(s, grp->member_slot[i], s->frame_bytes_max)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static unsigned shard_group_replay_step(struct shard *s, uint32_t i, uint32_t g)
 {
 	struct shard_group *grp = &s->groups[g];
 	struct journal_cursor *c = s->replays[i].cursor;
 	unsigned handled = 0;
 
-	while (handled < s->burst) {
+	while (handled < s->burst && shard_group_has_room(s, g)) {
 		struct journal_entry e;
 		uint64_t at = journal_cursor_position(c);
 		int rc = journal_cursor_next(c, &e);

@@ -2003,6 +2003,34 @@ static void test_shard_group_dead_letter_goes_to_the_group_topic(void **state)
 	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
 }
 
+/* The group's last member leaves holding a batch out of attempts: the group is gone by
+ * the time the batch is read back, and it still goes to _dead.<group>. */
+static void test_shard_group_dead_letter_outlives_the_group(void **state)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint64_t base;
+	char topic[256];
+	uint32_t len;
+
+	(void)state;
+	subscribe(0, SUB(.id = 9, .pattern = "_dead.>"));
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "billing"));
+	produce_to(0, TOPIC, 0);
+	expect_deliver(1, 0);
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 0);
+	}
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, 1, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_REMOVED);
+	poll_until_sent(1);
+	assert_int_equal(take_deliver(0, &base, topic), 9);
+	expect_dead_letter(topic, SL_WIRE_DEAD_LETTER_PREFIX "billing", 0);
+}
+
 /* Without a topic to write to (no auto-create) the dead letter is counted lost. */
 static void test_shard_dead_letter_without_its_topic_is_lost(void **state)
 {
@@ -2322,6 +2350,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_shard_group_dead_letter_goes_to_the_group_topic, setup_one_journal,
 			teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_dead_letter_outlives_the_group,
+						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_dead_letter_without_its_topic_is_lost,
 						setup_one_journal_fixed_topics, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_create_rejects_bad_conf, setup_two,
