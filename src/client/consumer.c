@@ -221,10 +221,12 @@ static enum sl_sub_error consumer_subscribe_params(const struct sl_consumer *c, 
 	return SL_SUB_OK;
 }
 
-/* Notes the start offsets of o in sub's partitions. Returns 0 or -ENOMEM. */
+/* Notes the start offsets of o in sub's partitions. Not in a group: the group's first
+ * member fixes its start, and a member trimming batches to a start of its own would
+ * drop records no other member gets. Returns 0 or -ENOMEM. */
 static int consumer_start_offsets(struct consumer_sub *sub, const struct sl_subscribe_options *o)
 {
-	if (o->start != SL_START_OFFSETS) {
+	if (o->start != SL_START_OFFSETS || o->group != NULL) {
 		return 0;
 	}
 	for (uint32_t i = 0; i < o->offset_count; i++) {
