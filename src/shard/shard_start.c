@@ -19,9 +19,9 @@
 
 int shard_starts_create(struct shard *s, int socket)
 {
-	s->start_offsets =
-		rte_malloc_socket("shard_start_offsets",
-				  SHARD_START_OFFSETS_POOL * sizeof(*s->start_offsets), 0, socket);
+	s->start_offsets = rte_malloc_socket(
+		"shard_start_offsets", (size_t)SHARD_START_OFFSETS_POOL * sizeof(*s->start_offsets),
+		0, socket);
 	if (s->start_offsets == NULL) {
 		return -ENOMEM;
 	}
