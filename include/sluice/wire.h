@@ -358,6 +358,8 @@ enum sl_stat {
 	SL_STAT_ACKS_UNKNOWN_OFFSET,	    /* CONSUMER_ACK past the partition's end */
 	SL_STAT_REDELIVERIES,		    /* DELIVERs sent again after --ack-timeout-ms */
 	SL_STAT_DEAD_LETTERS,		    /* batches given up after --max-redeliveries */
+	SL_STAT_DEAD_LETTERS_SENT,	    /* dead-letter frames produced to a dead-letter topic */
+	SL_STAT_DEAD_LETTERS_LOST,	    /* dead letters that could not be written */
 	SL_STAT_COUNT,
 };
 
@@ -609,6 +611,18 @@ static_assert(offsetof(struct sl_wire_deliver, shard) == 8, "wire layout");
 static_assert(offsetof(struct sl_wire_deliver, attempt) == 10, "wire layout");
 static_assert(offsetof(struct sl_wire_deliver, reserved) == 12, "wire layout");
 static_assert(sizeof(struct sl_wire_deliver) == 16, "wire layout");
+
+/*
+ * Dead letters. A batch not acknowledged after redeliveries_max redeliveries is produced
+ * by the router to the dead-letter topic of its subscription, DEAD_LETTER_PREFIX then
+ * the group name, or (outside a group) the subscriber id in 16 lowercase hex digits:
+ * "_dead.billing", "_dead.00c0ffee00c0ffee". Each dead-letter batch starts with one
+ * origin record, key DEAD_LETTER_KEY, value the text
+ * "topic=T partition=P offset=O records=N deliveries=D": its other N records are the
+ * original records of offsets O..O+N-1 of partition P of topic T, unchanged.
+ */
+#define SL_WIRE_DEAD_LETTER_PREFIX "_dead."
+#define SL_WIRE_DEAD_LETTER_KEY "sluice-dead-letter"
 
 /*
  * CREDIT body, for one subscription at the shard in the header's sequence. Counts are

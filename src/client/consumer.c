@@ -221,6 +221,26 @@ static enum sl_sub_error consumer_subscribe_params(const struct sl_consumer *c, 
 	return SL_SUB_OK;
 }
 
+/* Notes the start offsets of o in sub's partitions. Not in a group: the group's first
+ * member fixes its start, and a member trimming batches to a start of its own would
+ * drop records no other member gets. Returns 0 or -ENOMEM. */
+static int consumer_start_offsets(struct consumer_sub *sub, const struct sl_subscribe_options *o)
+{
+	if (o->start != SL_START_OFFSETS || o->group != NULL) {
+		return 0;
+	}
+	for (uint32_t i = 0; i < o->offset_count; i++) {
+		struct consumer_partition *p = consumer_partition_get(
+			sub, (const uint8_t *)o->offsets_topic, (uint8_t)strlen(o->offsets_topic),
+			o->offsets[i].partition);
+		if (p == NULL) {
+			return -ENOMEM;
+		}
+		p->start_offset = o->offsets[i].offset;
+	}
+	return 0;
+}
+
 /*
  * Writes sub's SUBSCRIBE and checks it with the decoder the router runs, so that an
  * invalid pattern or option is refused here with the same problem named. Returns 0,
@@ -266,6 +286,9 @@ static int consumer_subscribe_frame(struct sl_consumer *c, struct consumer_sub *
 	memcpy(sub->pattern, pattern, s.pattern_len);
 	sub->slow_policy = o->slow_policy;
 	sub->group = o->group != NULL;
+	if (rc == 0) {
+		rc = consumer_start_offsets(sub, o);
+	}
 out_free_offsets:
 	free(offs);
 	return rc;

@@ -69,6 +69,9 @@ struct consumer_partition {
 	uint64_t ack_bases[SL_WIRE_ACK_BATCHES_MAX];
 	bool touched; /* returned events since the last release */
 	bool started; /* something was delivered: contig holds */
+	/* A start offset asked for it (SL_START_OFFSETS): the router delivers the whole
+	 * batch holding it, whose records below it are not returned. 0: none. */
+	uint64_t start_offset;
 };
 
 enum consumer_sub_state {

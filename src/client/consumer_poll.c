@@ -239,6 +239,15 @@ static void consumer_event_fill(struct sl_event *ev, const struct consumer_deliv
 	ev->value_len = rec->value_len;
 }
 
+/* Offset `off` of delivery q lies below the start offset asked for its partition, in the
+ * batch that holds that offset: not asked for, not returned. */
+static bool consumer_is_before_start(const struct consumer_delivery *q, uint64_t off)
+{
+	uint64_t start = q->part->start_offset;
+
+	return off < start && q->d.base_offset + q->d.record_count > start;
+}
+
 /* Returns up to n events from the queue, skipping what was already returned. */
 static size_t consumer_take(struct sl_consumer *c, struct sl_event *out, size_t n, uint64_t now_ns)
 {
@@ -253,6 +262,9 @@ static size_t consumer_take(struct sl_consumer *c, struct sl_event *out, size_t 
 		}
 		while (k < n && wire_record_next(&q->it, &rec)) {
 			uint64_t off = q->next_offset++;
+			if (consumer_is_before_start(q, off)) {
+				continue;
+			}
 			if (consumer_offset_returned(q->part, off)) {
 				c->stats.duplicates++;
 				if (off < q->part->ack_sent) {

@@ -192,6 +192,8 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_ACKS_UNKNOWN_OFFSET] = "acks_unknown_offset",
 	[SL_STAT_REDELIVERIES] = "redeliveries",
 	[SL_STAT_DEAD_LETTERS] = "dead_letters",
+	[SL_STAT_DEAD_LETTERS_SENT] = "dead_letters_sent",
+	[SL_STAT_DEAD_LETTERS_LOST] = "dead_letters_lost",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)

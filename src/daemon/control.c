@@ -105,9 +105,29 @@ void daemon_stats_log(const struct shard_env *env)
 	control_net_log(env);
 }
 
+/* Logs the first dead letter lost (once per run: the counter tells the rest). Shards
+ * only count; this is where an operator hears of it. */
+static void control_dead_letters_watch(const struct shard_env *env, bool *logged)
+{
+	if (*logged) {
+		return;
+	}
+	uint64_t lost = control_sum(env, SL_STAT_DEAD_LETTERS_LOST);
+	if (lost == 0) {
+		return;
+	}
+	*logged = true;
+	sl_log(SL_LOG_WARNING, "dead-letter",
+	       "a batch given up after --max-redeliveries could not be written to its "
+	       "dead-letter topic and is lost (dead_letters_lost %llu; see the drop_* counters "
+	       "for why: storage, journal busy, unknown topic, mesh full); logged once",
+	       (unsigned long long)lost);
+}
+
 void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s,
 			struct journal_maint *maint)
 {
+	bool dead_letters_logged = false;
 	uint64_t interval_ns = (uint64_t)stats_interval_s * 1000000000ull;
 	uint64_t next_ns = clock_monotonic_ns() + interval_ns;
 	struct timespec step = {.tv_sec = 0, .tv_nsec = (long)CONTROL_STEP_NS};
@@ -115,6 +135,7 @@ void daemon_control_run(struct shard_env *env, uint32_t stats_interval_s,
 	while (!control_stop && !__atomic_load_n(&env->stop, __ATOMIC_ACQUIRE)) {
 		(void)nanosleep(&step, NULL); /* EINTR: a signal, checked right away */
 		netdev_refresh(env->netdev);  /* port statistics, off the shards' lcores */
+		control_dead_letters_watch(env, &dead_letters_logged);
 		if (interval_ns > 0 && clock_monotonic_ns() >= next_ns) {
 			daemon_stats_log(env);
 			next_ns += interval_ns;

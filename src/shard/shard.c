@@ -312,8 +312,7 @@ static void shard_mesh_flush(struct shard *s)
 	}
 }
 
-/* A valid PRODUCE frame: check topic and partition, then append here or hand off. */
-static void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
+void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
 	const struct sl_wire_header *h = &f->hdr;
 	uint32_t topic_hash = route_topic_hash(f->topic, h->topic_len);

@@ -63,6 +63,11 @@ static_assert((SHARD_REDELIVERIES_QUEUED & (SHARD_REDELIVERIES_QUEUED - 1)) == 0
 	      "a ring: power of two");
 /* Bound of --match-cache-topics: the matcher's. */
 #define SHARD_MATCH_CACHE_TOPICS_MAX MATCH_CACHE_ENTRIES_MAX
+/* Start offsets (SUBSCRIBE at `offsets`) a shard keeps at once for the partitions it
+ * owns, over every reader still replaying from its start: a full SUBSCRIBE's worth for
+ * eight readers. More are refused (the SUBSCRIBE is NACKed "subscription table full" by
+ * the shard that received it; another shard starts those partitions at the fallback). */
+#define SHARD_START_OFFSETS_POOL (8u * SL_WIRE_START_OFFSETS_MAX)
 /* Consumer groups a shard holds at once, and members per group. */
 #define SHARD_GROUPS_MAX 64u
 #define SHARD_GROUP_MEMBERS_MAX 256u

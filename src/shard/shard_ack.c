@@ -10,7 +10,7 @@
  * unacked batch is older than --ack-timeout-ms is sent back to the journal from that
  * batch: everything after it is sent again too (at-least-once; consumers dedupe by
  * offset), with `attempt` one higher. After --max-redeliveries the oldest batch is
- * counted a dead letter and dropped from the ring.
+ * dropped from the ring and goes to the dead-letter topic (shard_dead.c).
  */
 #include "shard/shard_int.h"
 
@@ -146,13 +146,24 @@ void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_f
 	rte_pktmbuf_free(m); /* acks are not answered */
 }
 
-/* Queues unacked batch e of a member of group g for whichever member the group picks
- * then; a batch out of attempts, or one that finds the queue full, is a dead letter. */
-static void shard_redelivery_queue(struct shard *s, uint32_t g, const struct shard_inflight *e)
+/* A group batch that finds the redelivery queue full is given up, unwritten. */
+static void shard_redelivery_lost(struct shard *s)
 {
-	if (e->attempt >= s->redeliveries_max ||
-	    s->redelivery_tail - s->redelivery_head == SHARD_REDELIVERIES_QUEUED) {
-		shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+	shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+	shard_count(s, SL_STAT_DEAD_LETTERS_LOST, 1);
+}
+
+/* Queues unacked batch e of member `slot` of group g for whichever member the group
+ * picks then; a batch out of attempts goes to the group's dead-letter topic. */
+static void shard_redelivery_queue(struct shard *s, uint32_t g, uint32_t slot,
+				   const struct shard_inflight *e)
+{
+	if (e->attempt >= s->redeliveries_max) {
+		shard_dead_letter_queue(s, e->position, g, s->sub_state[slot].subscriber_id);
+		return;
+	}
+	if (s->redelivery_tail - s->redelivery_head == SHARD_REDELIVERIES_QUEUED) {
+		shard_redelivery_lost(s);
 		return;
 	}
 	s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)] =
@@ -167,7 +178,7 @@ static void shard_redelivery_queue(struct shard *s, uint32_t g, const struct sha
 void shard_group_defer(struct shard *s, uint32_t g, uint64_t position)
 {
 	if (s->redelivery_tail - s->redelivery_head == SHARD_REDELIVERIES_QUEUED) {
-		shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+		shard_redelivery_lost(s);
 		return;
 	}
 	s->redeliveries[s->redelivery_tail++ & (SHARD_REDELIVERIES_QUEUED - 1)] =
@@ -186,7 +197,7 @@ void shard_inflight_hand_over(struct shard *s, uint32_t slot)
 	for (uint32_t i = sub->inflight_head; i != sub->inflight_tail; i++) {
 		const struct shard_inflight *e = shard_inflight_at(s, slot, i);
 		if (e->attempt != SHARD_INFLIGHT_ACKED) {
-			shard_redelivery_queue(s, sub->group, e);
+			shard_redelivery_queue(s, sub->group, slot, e);
 		}
 	}
 	sub->inflight_head = sub->inflight_tail;
@@ -201,14 +212,13 @@ static void shard_inflight_expire(struct shard *s, uint32_t slot)
 	struct shard_inflight *oldest = shard_inflight_at(s, slot, sub->inflight_head);
 
 	if (sub->group != SHARD_SLOT_NONE) {
-		shard_redelivery_queue(s, sub->group, oldest);
+		shard_redelivery_queue(s, sub->group, slot, oldest);
 		oldest->attempt = SHARD_INFLIGHT_ACKED;
 		shard_inflight_trim(s, slot);
 		return;
 	}
 	if (oldest->attempt >= s->redeliveries_max) {
-		/* The dead-letter topic itself is not written yet: the batch is counted. */
-		shard_count(s, SL_STAT_DEAD_LETTERS, 1);
+		shard_dead_letter_queue(s, oldest->position, SHARD_SLOT_NONE, sub->subscriber_id);
 		oldest->attempt = SHARD_INFLIGHT_ACKED;
 		shard_inflight_trim(s, slot);
 		return;

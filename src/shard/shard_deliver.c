@@ -200,8 +200,11 @@ static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struc
 				const struct shard_batch_ref *ref, uint32_t g)
 {
 	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
-	uint32_t slot = shard_group_pick_ready(s, g, topic_hash, f->hdr.partition, bytes);
 
+	if (s->groups[g].mode != SHARD_SUB_LIVE) {
+		return; /* the group reads from the journal: the batch comes that way */
+	}
+	uint32_t slot = shard_group_pick_ready(s, g, topic_hash, f->hdr.partition, bytes);
 	if (slot == SHARD_SLOT_NONE) {
 		return;
 	}

@@ -56,6 +56,14 @@ struct shard_producer {
 /* A replay cursor serving group redeliveries rather than a subscription. */
 #define SHARD_SLOT_REDELIVERY (UINT32_MAX - 1)
 
+/* Dead letters: the producer id of shard i's dead-letter streams is this | i; the
+ * origin record's key length and the longest origin record value (with a topic of
+ * SL_WIRE_TOPIC_BYTES_MAX bytes). */
+#define SHARD_DEAD_LETTER_PRODUCER_ID 0x534c444541440000ull /* "SLDEAD" */
+#define SHARD_DEAD_LETTER_KEY_BYTES (sizeof(SL_WIRE_DEAD_LETTER_KEY) - 1)
+#define SHARD_DEAD_LETTER_ORIGIN_BYTES_MAX (SL_WIRE_TOPIC_BYTES_MAX + 96u)
+static_assert(SHARD_SHARDS_MAX <= UINT16_MAX, "shard index in the dead-letter producer id");
+
 /* Subscription table key: (subscriber id, subscription id). */
 struct shard_sub_key {
 	uint64_t subscriber_id;
@@ -84,6 +92,31 @@ enum shard_seek {
 	SHARD_SEEK_EARLIEST = 0,
 	SHARD_SEEK_TIME = 1,	 /* seek_value: CLOCK_REALTIME ns */
 	SHARD_SEEK_POSITION = 2, /* seek_value: journal position of the first batch */
+	SHARD_SEEK_OFFSET = 3,	 /* the reader's start offsets: shard_start_seek() */
+};
+
+/*
+ * Where a reader (a subscription, or a consumer group) that starts at `offsets` begins
+ * each partition of this shard while it first replays: the listed partitions at their
+ * start offsets (a list through shard.start_offsets), every other partition at the
+ * entries from journal position `from_position` on (0: fallback earliest; the journal's
+ * end at SUBSCRIBE: fallback latest). Released once the reader is caught up.
+ */
+struct shard_start {
+	uint64_t from_position;
+	uint32_t first; /* first start offset, or SHARD_SLOT_NONE */
+	bool is_active; /* false: every entry the pattern matches is delivered */
+	uint8_t topic_len;
+	uint8_t topic[SL_WIRE_TOPIC_BYTES_MAX]; /* of the start offsets: the cursor seeks in it */
+};
+
+/* One start offset of a reader, for a partition this shard owns: entries holding
+ * `offset` or later offsets are delivered. */
+struct shard_start_offset {
+	uint64_t offset;
+	uint32_t partition_slot;
+	uint32_t partition;
+	uint32_t next; /* of the same reader, or of the free list; SHARD_SLOT_NONE ends it */
 };
 
 /* A DELIVER sent and not yet acknowledged (at-least-once): the batch and where to read
@@ -110,9 +143,15 @@ struct shard_batch_ref {
  * member's ack timed out, or the member left. Served one at a time by a replay cursor. */
 struct shard_redelivery {
 	uint64_t position;
-	uint32_t group;	      /* slot in the group pool */
-	uint32_t group_epoch; /* the slot's epoch then: a slot reused since is another group */
+	uint64_t subscriber_id; /* is_dead outside a group: names the dead-letter topic */
+	uint32_t group;		/* slot in the group pool, or SHARD_SLOT_NONE */
+	uint32_t group_epoch;	/* the slot's epoch then: a slot reused since is another group */
 	uint16_t attempt;
+	bool is_dead; /* out of attempts: appended to the dead-letter topic, not delivered */
+	/* is_dead in a group: its name, for the dead-letter topic (the group may be gone by
+	 * the time the batch is read back). */
+	uint8_t group_name_len;
+	uint8_t group_name[SL_WIRE_GROUP_BYTES_MAX];
 };
 
 /* One subscription, in the slot its matcher id names (and its subscription table
@@ -137,6 +176,7 @@ struct shard_sub {
 	uint8_t seek;			 /* enum shard_seek */
 	uint8_t pattern_len;
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
+	struct shard_start start; /* start offsets: in force while it first replays */
 };
 
 /* A consumer group of this shard: a matcher entry of its own (id subscriptions_max +
@@ -149,14 +189,23 @@ struct shard_group {
 	uint8_t strategy;
 	uint8_t name_len;
 	uint8_t pattern_len;
+	/* The group's own replay, from the start its first member asked for: while it
+	 * reads the journal, live delivery passes the group by. */
+	uint8_t mode;	 /* enum shard_sub_mode */
+	uint8_t seek;	 /* enum shard_seek */
+	uint16_t cursor; /* SHARD_SUB_REPLAYING: index in shard.replays */
+	uint64_t seek_value;
+	struct shard_start start;
 	uint8_t name[SL_WIRE_GROUP_BYTES_MAX];
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
 };
 
-/* A replay cursor of the shard and the subscription reading through it. */
+/* A replay cursor of the shard and the reader reading through it. */
 struct shard_replay {
 	struct journal_cursor *cursor;
-	uint32_t slot; /* subscription slot, or SHARD_SLOT_NONE: free */
+	/* subscription slot; subscriptions_max + g for group g; SHARD_SLOT_REDELIVERY; or
+	 * SHARD_SLOT_NONE: free */
+	uint32_t slot;
 };
 
 /* A subscription change broadcast to every shard through the control rings, in the
@@ -173,7 +222,9 @@ struct shard_ctl {
 	uint8_t kind;		  /* enum shard_ctl_kind */
 	uint8_t pattern_len;
 	uint8_t group_len;
-	uint8_t reserved;
+	/* SUBSCRIBE at `offsets`: the carrier's next segment is a copy of the frame, whose
+	 * start offsets each shard reads for the partitions it owns. */
+	bool has_frame;
 	struct netdev_peer peer;	 /* the subscriber's address as the receiver saw it */
 	struct sl_wire_subscribe params; /* SUBSCRIBE: offset_count, offsets_topic_len zero */
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
@@ -246,8 +297,12 @@ struct shard {
 	 * subscriptions waiting for one, and where the scan for them resumes. */
 	uint32_t replay_cursors;
 	struct shard_replay *replays; /* [replay_cursors] */
-	uint32_t replay_waiting;
-	uint32_t replay_scan_next; /* rte_hash_iterate cursor over subs */
+	uint32_t replay_waiting;      /* subscriptions and groups */
+	uint32_t replay_scan_next;    /* rte_hash_iterate cursor over subs */
+	/* Start offsets of readers starting at `offsets` ([SHARD_START_OFFSETS_POOL], lists
+	 * through .next) and the head of the free ones. */
+	struct shard_start_offset *start_offsets;
+	uint32_t start_offsets_free;
 	/* At-least-once: unacked DELIVERs per subscription, and the ack timer's sweep. */
 	struct shard_inflight *inflight; /* [subscriptions_max * SHARD_INFLIGHT_SLOTS] */
 	uint64_t ack_timeout_tsc;
@@ -260,6 +315,7 @@ struct shard {
 	uint32_t redelivery_head;
 	uint32_t redelivery_tail;
 	uint32_t redelivery_cursor;
+	uint64_t dead_letter_sequence; /* of the next dead-letter frame */
 };
 
 /* An rte_hash named "<what><id>_<index>" of `entries` keys of key_len bytes on NUMA node
@@ -329,6 +385,30 @@ unsigned shard_replay_poll(struct shard *s);
 int shard_replays_create(struct shard *s);
 void shard_replays_destroy(struct shard *s);
 
+/*
+ * Start offsets (shard_start.c). shard_start_init() fills st for a SUBSCRIBE at
+ * `offsets` (journal required): the listed partitions this shard owns, each clamped to
+ * the partition's end, and the fallback's journal position; -ENOSPC (st left inactive)
+ * when the pool has no room. shard_start_admits() says whether entry e of partition
+ * partition_slot is at or past the reader's start; shard_start_needs_replay() whether
+ * the reader has anything to read from the journal at all; shard_start_seek() positions
+ * a cursor where the reading begins; shard_start_release() gives the offsets back (the
+ * reader then gets every matching entry).
+ */
+int shard_starts_create(struct shard *s, int socket);
+void shard_starts_destroy(struct shard *s);
+int shard_start_init(struct shard *s, struct shard_start *st, const struct wire_subscribe *sub);
+bool shard_start_admits(const struct shard *s, const struct shard_start *st,
+			uint32_t partition_slot, const struct journal_entry *e);
+bool shard_start_needs_replay(const struct shard_start *st);
+void shard_start_seek(struct shard *s, const struct shard_start *st, struct journal_cursor *c);
+void shard_start_release(struct shard *s, struct shard_start *st);
+
+/* A consumer group's own replay from its start (shard_replay.c), like a subscription's;
+ * the end takes it off its cursor and releases its start offsets. */
+void shard_group_replay_begin(struct shard *s, uint32_t g, enum shard_seek seek, uint64_t value);
+void shard_group_replay_end(struct shard *s, uint32_t g);
+
 /* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
  * into an mbuf of their own). False when no mbuf was free: nothing sent. */
 bool shard_deliver_entry(struct shard *s, uint32_t slot, const struct journal_entry *e,
@@ -367,6 +447,26 @@ void shard_inflight_hand_over(struct shard *s, uint32_t slot);
 /* No member of group g can take the batch at journal `position` now: it is queued for
  * the first member that can (a dead letter if the queue is full). */
 void shard_group_defer(struct shard *s, uint32_t g, uint64_t position);
+
+/*
+ * Dead letters (shard_dead.c). shard_dead_letter_queue() gives up the batch at journal
+ * `position` of group `group` (SHARD_SLOT_NONE: a subscription of subscriber_id outside
+ * a group), counted, and queues it to be read back; shard_dead_letter_send() produces
+ * the batch read back as e to its dead-letter topic through shard_route_produce().
+ * Whatever stops a dead letter on the way is counted in dead_letters_lost.
+ */
+void shard_dead_letters_init(struct shard *s);
+void shard_dead_letter_queue(struct shard *s, uint64_t position, uint32_t group,
+			     uint64_t subscriber_id);
+void shard_dead_letter_send(struct shard *s, const struct shard_redelivery *r,
+			    const struct journal_entry *e);
+/* True for a frame a shard produced as a dead letter. */
+bool shard_is_dead_letter(const struct sl_wire_header *h);
+
+/* A valid PRODUCE frame f in m (received, or built by this shard): checks its topic
+ * and partition, then appends it here or hands it to the owner through the mesh. Takes
+ * ownership of m. */
+void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 
 /* Serves queued group redeliveries through a replay cursor. Returns work done. */
 unsigned shard_redeliveries_poll(struct shard *s);

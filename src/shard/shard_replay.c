@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Replay from the journal. A subscription that starts earliest or at a time, and a live
- * subscription of policy replay that ran out of credit, read the shard's journal through
+ * Replay from the journal. A subscription that starts earliest, at a time or at offsets,
+ * a consumer group that does (as its first member asked: its batches are shared by the
+ * members, so the group reads once for all of them), and a live subscription of policy
+ * replay that ran out of credit, read the shard's journal through
  * a cursor of the shard's pool (made when the journal opens; when none is free the
  * subscription waits, counted). The cursor's entries are filtered by the subscription's
  * pattern and sent within credit; once the cursor is caught up (it handed out everything
@@ -62,28 +64,82 @@ static uint32_t shard_replay_free(const struct shard *s)
 	return SHARD_SLOT_NONE;
 }
 
+/* Positions cursor c where a reader with start st asked (`seek`, `value`). */
+static void shard_replay_seek(struct shard *s, struct journal_cursor *c, enum shard_seek seek,
+			      uint64_t value, const struct shard_start *st)
+{
+	switch (seek) {
+	case SHARD_SEEK_TIME:
+		journal_cursor_seek_time(c, value);
+		break;
+	case SHARD_SEEK_POSITION:
+		journal_cursor_seek_position(c, value);
+		break;
+	case SHARD_SEEK_OFFSET:
+		shard_start_seek(s, st, c);
+		break;
+	default:
+		journal_cursor_seek_earliest(c);
+		break;
+	}
+}
+
 /* Puts waiting subscription `slot` on cursor i, positioned where it asked. */
 static void shard_replay_attach(struct shard *s, uint32_t slot, uint32_t i)
 {
 	struct shard_sub *sub = &s->sub_state[slot];
-	struct journal_cursor *c = s->replays[i].cursor;
 
 	SL_ASSERT(sub->mode == SHARD_SUB_REPLAY_WAIT && s->replay_waiting > 0);
 	s->replay_waiting--;
 	s->replays[i].slot = slot;
 	sub->mode = SHARD_SUB_REPLAYING;
 	sub->cursor = (uint16_t)i;
-	switch (sub->seek) {
-	case SHARD_SEEK_TIME:
-		journal_cursor_seek_time(c, sub->seek_value);
-		break;
-	case SHARD_SEEK_POSITION:
-		journal_cursor_seek_position(c, sub->seek_value);
-		break;
-	default:
-		journal_cursor_seek_earliest(c);
-		break;
+	shard_replay_seek(s, s->replays[i].cursor, (enum shard_seek)sub->seek, sub->seek_value,
+			  &sub->start);
+}
+
+/* Puts waiting group g on cursor i, positioned where its first member asked. */
+static void shard_group_replay_attach(struct shard *s, uint32_t g, uint32_t i)
+{
+	struct shard_group *grp = &s->groups[g];
+
+	SL_ASSERT(grp->mode == SHARD_SUB_REPLAY_WAIT && s->replay_waiting > 0);
+	s->replay_waiting--;
+	s->replays[i].slot = s->subscriptions_max + g;
+	grp->mode = SHARD_SUB_REPLAYING;
+	grp->cursor = (uint16_t)i;
+	shard_replay_seek(s, s->replays[i].cursor, (enum shard_seek)grp->seek, grp->seek_value,
+			  &grp->start);
+}
+
+void shard_group_replay_begin(struct shard *s, uint32_t g, enum shard_seek seek, uint64_t value)
+{
+	struct shard_group *grp = &s->groups[g];
+
+	SL_ASSERT(s->journal != NULL && grp->mode == SHARD_SUB_LIVE);
+	grp->mode = SHARD_SUB_REPLAY_WAIT;
+	grp->seek = (uint8_t)seek;
+	grp->seek_value = value;
+	s->replay_waiting++;
+	uint32_t i = shard_replay_free(s);
+	if (i == SHARD_SLOT_NONE) {
+		shard_count(s, SL_STAT_REPLAY_CURSOR_WAITS, 1);
+		return;
 	}
+	shard_group_replay_attach(s, g, i);
+}
+
+void shard_group_replay_end(struct shard *s, uint32_t g)
+{
+	struct shard_group *grp = &s->groups[g];
+
+	if (grp->mode == SHARD_SUB_REPLAY_WAIT) {
+		s->replay_waiting--;
+	} else if (grp->mode == SHARD_SUB_REPLAYING) {
+		s->replays[grp->cursor].slot = SHARD_SLOT_NONE;
+	}
+	grp->mode = SHARD_SUB_LIVE;
+	shard_start_release(s, &grp->start);
 }
 
 void shard_replay_begin(struct shard *s, uint32_t slot, enum shard_seek seek, uint64_t value)
@@ -116,12 +172,28 @@ void shard_replay_end(struct shard *s, uint32_t slot)
 	sub->mode = SHARD_SUB_LIVE;
 }
 
+/* Hands free cursors to waiting groups first (few, and each serves several members). */
+static void shard_group_replay_assign(struct shard *s)
+{
+	for (uint32_t g = 0; g < SHARD_GROUPS_MAX && s->replay_waiting > 0; g++) {
+		if (s->groups[g].count == 0 || s->groups[g].mode != SHARD_SUB_REPLAY_WAIT) {
+			continue;
+		}
+		uint32_t i = shard_replay_free(s);
+		if (i == SHARD_SLOT_NONE) {
+			return;
+		}
+		shard_group_replay_attach(s, g, i);
+	}
+}
+
 /* Hands free cursors to waiting subscriptions, scanning a few table entries per call. */
 static void shard_replay_assign(struct shard *s)
 {
 	const void *key;
 	void *data;
 
+	shard_group_replay_assign(s);
 	for (unsigned step = 0; step < SHARD_SWEEP_STEP && s->replay_waiting > 0; step++) {
 		uint32_t i = shard_replay_free(s);
 		if (i == SHARD_SLOT_NONE) {
@@ -136,6 +208,21 @@ static void shard_replay_assign(struct shard *s)
 			shard_replay_attach(s, (uint32_t)pos, i);
 		}
 	}
+}
+
+/* The partition slot of journal entry e when a reader of `pattern` with start st takes
+ * it, else -1. */
+static int32_t shard_replay_match(struct shard *s, const uint8_t *pattern, uint8_t pattern_len,
+				  const struct shard_start *st, const struct journal_entry *e)
+{
+	if (!wire_pattern_matches(pattern, pattern_len, e->topic, e->hdr.topic_len)) {
+		return -1;
+	}
+	/* Entries of this shard's journal are of partitions it owns: in its table. */
+	int32_t ppos = shard_partition_find(s, e->topic, e->hdr.topic_len, e->hdr.partition,
+					    route_topic_hash(e->topic, e->hdr.topic_len));
+	SL_ASSERT_HOT(ppos >= 0);
+	return shard_start_admits(s, st, (uint32_t)ppos, e) ? ppos : -1;
 }
 
 /* Reads on for the subscription on cursor i, at most a burst of entries. */
@@ -158,7 +245,9 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 		int rc = journal_cursor_next(c, &e);
 		if (rc == 0) {
 			if (journal_cursor_caught_up(c)) {
-				shard_replay_end(s, slot); /* live from the next append on */
+				/* Live from the next append on. */
+				shard_replay_end(s, slot);
+				shard_start_release(s, &sub->start);
 			}
 			break;
 		}
@@ -168,20 +257,78 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 			 * live: what lay beyond the damage is not delivered. */
 			shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
 			shard_replay_end(s, slot);
+			shard_start_release(s, &sub->start);
 			break;
 		}
 		handled++;
-		if (!wire_pattern_matches(sub->pattern, sub->pattern_len, e.topic,
-					  e.hdr.topic_len)) {
+		int32_t ppos =
+			shard_replay_match(s, sub->pattern, sub->pattern_len, &sub->start, &e);
+		if (ppos < 0) {
 			continue;
 		}
-		/* Entries of this shard's journal are of partitions it owns: in its table. */
-		int32_t ppos = shard_partition_find(s, e.topic, e.hdr.topic_len, e.hdr.partition,
-						    route_topic_hash(e.topic, e.hdr.topic_len));
-		SL_ASSERT_HOT(ppos >= 0);
 		if (!shard_deliver_entry(s, slot, &e, (uint32_t)ppos, 0)) {
 			/* No mbuf: read this entry again next time. */
 			journal_cursor_seek_position(c, at);
+			break;
+		}
+	}
+	return handled;
+}
+
+/*
+ * Reads on for group g on cursor i, at most a burst of entries: each matching entry goes
+ * to the member the group picks (shard_group_pick_ready()). When no member can take it,
+ * the group waits on that entry (read again next time), so its members get every batch
+ * from the start exactly once, in order, and the group turns live once caught up.
+ */
+/* True when some member of group g has room for the largest DELIVER: reading on is
+ * worth it (an entry no member can take is read again later). */
+static bool shard_group_has_room(const struct shard *s, uint32_t g)
+{
+	const struct shard_group *grp = &s->groups[g];
+
+	for (uint32_t i = 0; i < grp->count; i++) {
+		if (shard_sub_can_take(s, grp->member_slot[i], s->frame_bytes_max)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static unsigned shard_group_replay_step(struct shard *s, uint32_t i, uint32_t g)
+{
+	struct shard_group *grp = &s->groups[g];
+	struct journal_cursor *c = s->replays[i].cursor;
+	unsigned handled = 0;
+
+	while (handled < s->burst && shard_group_has_room(s, g)) {
+		struct journal_entry e;
+		uint64_t at = journal_cursor_position(c);
+		int rc = journal_cursor_next(c, &e);
+		if (rc == 0) {
+			if (journal_cursor_caught_up(c)) {
+				shard_group_replay_end(s, g);
+			}
+			break;
+		}
+		if (rc < 0) {
+			shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
+			shard_group_replay_end(s, g);
+			break;
+		}
+		handled++;
+		int32_t ppos =
+			shard_replay_match(s, grp->pattern, grp->pattern_len, &grp->start, &e);
+		if (ppos < 0) {
+			continue;
+		}
+		uint32_t topic_hash = route_topic_hash(e.topic, e.hdr.topic_len);
+		uint32_t bytes = wire_deliver_head_bytes(e.hdr.topic_len) + e.body_len;
+		uint32_t slot = shard_group_pick_ready(s, g, topic_hash, e.hdr.partition, bytes);
+		SL_ASSERT_HOT(slot != SHARD_SLOT_NONE); /* a group with no member is freed */
+		if (!shard_sub_can_take(s, slot, bytes) ||
+		    !shard_deliver_entry(s, slot, &e, (uint32_t)ppos, 0)) {
+			journal_cursor_seek_position(c, at); /* this entry again, later */
 			break;
 		}
 	}
@@ -197,7 +344,12 @@ unsigned shard_replay_poll(struct shard *s)
 	}
 	for (uint32_t i = 0; i < s->replay_cursors; i++) {
 		uint32_t slot = s->replays[i].slot;
-		if (slot != SHARD_SLOT_NONE && slot != SHARD_SLOT_REDELIVERY) {
+		if (slot == SHARD_SLOT_NONE || slot == SHARD_SLOT_REDELIVERY) {
+			continue;
+		}
+		if (slot >= s->subscriptions_max) {
+			work += shard_group_replay_step(s, i, slot - s->subscriptions_max);
+		} else {
 			work += shard_replay_step(s, i);
 		}
 	}
@@ -270,6 +422,14 @@ unsigned shard_redeliveries_poll(struct shard *s)
 	}
 	if (rc < 0) {
 		shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
+		if (r->is_dead) {
+			shard_count(s, SL_STAT_DEAD_LETTERS_LOST, 1);
+		}
+		shard_redelivery_pop(s);
+		return 1;
+	}
+	if (r->is_dead) {
+		shard_dead_letter_send(s, r, &e);
 		shard_redelivery_pop(s);
 		return 1;
 	}

@@ -134,6 +134,10 @@ void shard_reply_nack(struct shard *s, struct rte_mbuf *m, const struct sl_wire_
 
 	/* A producer that asked for no acks is not listening: it gets no NACK either. */
 	if (req->type == SL_WIRE_PRODUCE && req->ack_level == SL_ACKS_NONE) {
+		if (shard_is_dead_letter(req)) {
+			/* Refused on the way (its reason counted by the caller): lost. */
+			shard_count(s, SL_STAT_DEAD_LETTERS_LOST, 1);
+		}
 		rte_pktmbuf_free(m);
 		return;
 	}

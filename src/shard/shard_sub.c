@@ -64,15 +64,18 @@ int shard_subs_create(struct shard *s, int socket)
 		rte_malloc_socket("shard_redeliveries",
 				  SHARD_REDELIVERIES_QUEUED * sizeof(*s->redeliveries), 0, socket);
 	s->redelivery_cursor = SHARD_SLOT_NONE;
+	shard_dead_letters_init(s);
 	s->inflight = rte_malloc_socket("shard_inflight",
 					(size_t)n * SHARD_INFLIGHT_SLOTS * sizeof(*s->inflight),
 					RTE_CACHE_LINE_SIZE, socket);
 	if (s->sub_state == NULL || s->subscriber_state == NULL || s->groups == NULL ||
-	    s->matched == NULL || s->inflight == NULL || s->redeliveries == NULL) {
+	    s->matched == NULL || s->inflight == NULL || s->redeliveries == NULL ||
+	    shard_starts_create(s, socket) != 0) {
 		return -ENOMEM;
 	}
 	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
 		struct shard_group *grp = &s->groups[g];
+		grp->start.first = SHARD_SLOT_NONE;
 		grp->member_slot = rte_zmalloc_socket(
 			"shard_group_members", members * sizeof(*grp->member_slot), 0, socket);
 		if (grp->member_slot == NULL ||
@@ -103,6 +106,7 @@ void shard_subs_destroy(struct shard *s)
 		group_destroy(s->groups[g].members);
 		rte_free(s->groups[g].member_slot);
 	}
+	shard_starts_destroy(s);
 	rte_free(s->redeliveries);
 	rte_free(s->inflight);
 	rte_free(s->matched);
@@ -236,6 +240,7 @@ static void shard_group_leave(struct shard *s, uint32_t slot)
 		}
 	}
 	if (grp->count == 0) {
+		shard_group_replay_end(s, sub->group);
 		rc = match_remove(s->matcher, s->subscriptions_max + sub->group);
 		SL_ASSERT(rc == 0);
 		grp->epoch++; /* redeliveries queued for it find it gone */
@@ -259,6 +264,7 @@ static enum sl_nack_reason shard_sub_add(struct shard *s, uint32_t slot, uint32_
 		.member_id = group_member_id(c->subscriber_id, c->subscription_id),
 		.params = c->params,
 		.pattern_len = c->pattern_len,
+		.start = {.first = SHARD_SLOT_NONE},
 	};
 	memcpy(sub->pattern, c->pattern, c->pattern_len);
 	credit_init(&sub->credit, c->params.window_batches, c->params.window_bytes);
@@ -277,30 +283,92 @@ static enum sl_nack_reason shard_sub_add(struct shard *s, uint32_t slot, uint32_
 	return 0;
 }
 
-/* Starts new subscription `slot` where it asked: live (latest, or no journal to read), or
- * from the journal. */
-static void shard_sub_start(struct shard *s, uint32_t slot)
-{
-	const struct shard_sub *sub = &s->sub_state[slot];
+/* Where a reader starting as SUBSCRIBE c asks begins at this shard. */
+struct shard_start_plan {
+	struct shard_start start;
+	enum shard_seek seek;
+	bool is_replay; /* false: live from now on */
+};
 
+/*
+ * Plans the start of c: live (latest, or no journal to read), or a replay from where it
+ * asked. `frame`: the parsed SUBSCRIBE with its start offsets (start `offsets` only).
+ * Returns 0, or -ENOSPC when the start offsets found no room (nothing held).
+ */
+static int shard_start_plan(struct shard *s, const struct shard_ctl *c,
+			    const struct wire_subscribe *frame, struct shard_start_plan *plan)
+{
+	*plan = (struct shard_start_plan){.start = {.first = SHARD_SLOT_NONE}};
 	if (s->journal == NULL) {
+		return 0;
+	}
+	switch (c->params.start) {
+	case SL_START_EARLIEST:
+		plan->seek = SHARD_SEEK_EARLIEST;
+		break;
+	case SL_START_TIMESTAMP:
+		plan->seek = SHARD_SEEK_TIME;
+		break;
+	case SL_START_OFFSETS: {
+		SL_ASSERT(frame != NULL); /* the frame travels with the control message */
+		int rc = shard_start_init(s, &plan->start, frame);
+		if (rc != 0) {
+			return rc;
+		}
+		if (!shard_start_needs_replay(&plan->start)) {
+			shard_start_release(s, &plan->start);
+			return 0;
+		}
+		plan->seek = SHARD_SEEK_OFFSET;
+		break;
+	}
+	default:
+		return 0;
+	}
+	plan->is_replay = true;
+	return 0;
+}
+
+/*
+ * Starts new subscription `slot` as planned. In a group, the group reads for all its
+ * members: the member that created the group on this shard sets where the group starts,
+ * and a later member joins the group where it is (its own start is not used).
+ */
+static void shard_sub_start(struct shard *s, uint32_t slot, struct shard_start_plan *plan)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+
+	if (!plan->is_replay) {
 		return;
 	}
-	if (sub->params.start == SL_START_EARLIEST) {
-		shard_replay_begin(s, slot, SHARD_SEEK_EARLIEST, 0);
-	} else if (sub->params.start == SL_START_TIMESTAMP) {
-		shard_replay_begin(s, slot, SHARD_SEEK_TIME, sub->params.start_value);
+	if (sub->group == SHARD_SLOT_NONE) {
+		sub->start = plan->start;
+		shard_replay_begin(s, slot, plan->seek, sub->params.start_value);
+		return;
 	}
+	struct shard_group *grp = &s->groups[sub->group];
+	if (grp->count > 1) {
+		shard_start_release(s, &plan->start);
+		return;
+	}
+	grp->start = plan->start;
+	shard_group_replay_begin(s, sub->group, plan->seek, sub->params.start_value);
 }
 
 /*
  * Applies a SUBSCRIBE: a new subscription, or a retransmit of one that exists with the
- * same parameters (which refreshes the subscriber). Returns 0, or the NACK reason with
- * *why (conflict) — the set is then unchanged.
+ * same parameters (which refreshes the subscriber). `frame`: the parsed SUBSCRIBE when it
+ * starts at offsets, else NULL. Returns 0, or the NACK reason with *why (conflict) — the
+ * set is then unchanged. Start offsets that find no room here are NACKed "subscription
+ * table full" when `strict` (the receiving shard); another shard counts the subscription
+ * diverged and starts those partitions at the fallback instead.
  */
 static enum sl_nack_reason shard_apply_subscribe(struct shard *s, const struct shard_ctl *c,
+						 const struct wire_subscribe *frame, bool strict,
 						 enum sl_sub_error *why)
 {
+	struct shard_start_plan plan;
+
 	struct shard_sub_key k = {.subscriber_id = c->subscriber_id,
 				  .subscription_id = c->subscription_id};
 	int32_t pos = rte_hash_lookup(s->subs, &k);
@@ -314,8 +382,17 @@ static enum sl_nack_reason shard_apply_subscribe(struct shard *s, const struct s
 		shard_subscriber_heard(s, s->sub_state[pos].subscriber, &c->peer);
 		return 0;
 	}
+	if (shard_start_plan(s, c, frame, &plan) != 0) {
+		if (strict) {
+			return SL_NACK_SUBSCRIPTIONS_FULL;
+		}
+		shard_count(s, SL_STAT_DROP_SUBSCRIPTION_DIVERGED, 1);
+		plan.is_replay = c->params.start_fallback == SL_START_EARLIEST;
+		plan.seek = SHARD_SEEK_EARLIEST;
+	}
 	int32_t owner = shard_subscriber_get(s, c->subscriber_id);
 	if (owner < 0) {
+		shard_start_release(s, &plan.start);
 		return SL_NACK_SUBSCRIPTIONS_FULL;
 	}
 	pos = rte_hash_add_key(s->subs, &k);
@@ -328,13 +405,14 @@ static enum sl_nack_reason shard_apply_subscribe(struct shard *s, const struct s
 		}
 	}
 	if (r != 0) {
+		shard_start_release(s, &plan.start);
 		if (s->subscriber_state[owner].subscriptions == 0) {
 			(void)rte_hash_del_key(s->subscribers, &c->subscriber_id);
 		}
 		return r;
 	}
 	shard_subscriber_heard(s, (uint32_t)owner, &c->peer);
-	shard_sub_start(s, (uint32_t)pos);
+	shard_sub_start(s, (uint32_t)pos, &plan);
 	return 0;
 }
 
@@ -360,6 +438,7 @@ static void shard_sub_remove(struct shard *s, uint32_t slot)
 	struct shard_subscriber *sc = &s->subscriber_state[sub->subscriber];
 
 	shard_replay_end(s, slot);
+	shard_start_release(s, &sub->start);
 	if (sub->group != SHARD_SLOT_NONE) {
 		shard_inflight_hand_over(s, slot);
 		shard_group_leave(s, slot);
@@ -447,7 +526,9 @@ static void shard_ctl_init_subscribe(struct shard_ctl *c, const struct wire_subs
 	c->subscription_id = sub->subscription_id;
 	c->peer = *peer;
 	c->params = sub->params;
-	/* Start offsets are not kept: only the starting shard reads them. */
+	/* Start offsets travel in a copy of the frame (has_frame): every shard reads those
+	 * of the partitions it owns. The parameters compared for idempotence leave them out. */
+	c->has_frame = sub->params.start == SL_START_OFFSETS;
 	c->params.offset_count = 0;
 	c->params.offsets_topic_len = 0;
 	c->pattern_len = sub->pattern_len;
@@ -458,12 +539,35 @@ static void shard_ctl_init_subscribe(struct shard_ctl *c, const struct wire_subs
 	}
 }
 
+/* A carrier for one control message: an mbuf of s's pool, followed (frame != NULL) by a
+ * copy of the frame in `frame` in a second segment. NULL when the pool is empty. */
+static struct rte_mbuf *shard_ctl_carrier(struct shard *s, const struct rte_mbuf *frame)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->pool);
+
+	if (m == NULL || frame == NULL) {
+		return m;
+	}
+	struct rte_mbuf *copy = rte_pktmbuf_alloc(s->pool);
+	void *p = copy == NULL ? NULL : rte_pktmbuf_append(copy, frame->data_len);
+	if (p == NULL) {
+		rte_pktmbuf_free(copy);
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(p, rte_pktmbuf_mtod(frame, const void *), frame->data_len);
+	int rc = rte_pktmbuf_chain(m, copy);
+	SL_ASSERT(rc == 0); /* two segments */
+	return m;
+}
+
 /*
- * Takes one carrier mbuf per other shard and checks every control ring has room, so
- * that the broadcast cannot fail half-way. Returns true with carriers[] filled (one per
- * shard, NULL at s->index), or false with nothing held.
+ * Takes one carrier per other shard (with a copy of `frame` when not NULL) and checks
+ * every control ring has room, so that the broadcast cannot fail half-way. Returns true
+ * with carriers[] filled (one per shard, NULL at s->index), or false with nothing held.
  */
-static bool shard_ctl_reserve(struct shard *s, struct rte_mbuf **carriers)
+static bool shard_ctl_reserve(struct shard *s, struct rte_mbuf **carriers,
+			      const struct rte_mbuf *frame)
 {
 	struct mesh *mesh = s->env->mesh;
 
@@ -477,7 +581,7 @@ static bool shard_ctl_reserve(struct shard *s, struct rte_mbuf **carriers)
 		if (to == s->index) {
 			continue;
 		}
-		carriers[to] = rte_pktmbuf_alloc(s->pool);
+		carriers[to] = shard_ctl_carrier(s, frame);
 		if (carriers[to] == NULL) {
 			for (uint16_t i = 0; i < to; i++) {
 				rte_pktmbuf_free(carriers[i]);
@@ -500,17 +604,18 @@ static void shard_ctl_broadcast(struct shard *s, struct rte_mbuf **carriers,
 		struct rte_mbuf *m = carriers[to];
 		memcpy(rte_pktmbuf_mtod(m, void *), c, sizeof(*c));
 		m->data_len = sizeof(*c);
-		m->pkt_len = sizeof(*c);
+		m->pkt_len = sizeof(*c) + (m->next == NULL ? 0 : m->next->data_len);
 		unsigned k = mesh_ctl_push_burst(s->env->mesh, s->index, to, &m, 1);
 		SL_ASSERT(k == 1); /* room checked by shard_ctl_reserve() */
 	}
 }
 
-/* Reserves the broadcast, or answers NACK busy (m consumed) and returns false. */
+/* Reserves the broadcast (carrying a copy of m when `with_frame`), or answers NACK busy
+ * (m consumed) and returns false. */
 static bool shard_ctl_begin(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
-			    struct rte_mbuf **carriers)
+			    struct rte_mbuf **carriers, bool with_frame)
 {
-	if (s->shards == 1 || shard_ctl_reserve(s, carriers)) {
+	if (s->shards == 1 || shard_ctl_reserve(s, carriers, with_frame ? m : NULL)) {
 		return true;
 	}
 	shard_count(s, SL_STAT_DROP_MESH_FULL, 1);
@@ -572,18 +677,10 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	SL_ASSERT_HOT(r == SL_WIRE_OK); /* wire_decode() ran the same checks */
 	(void)r;
 	shard_ctl_init_subscribe(&c, &sub, netdev_mbuf_peer(m));
-	/* Not served yet: start offsets (kept by no shard), and a group starting anywhere
-	 * but at the head (its members would each replay the whole group's share). */
-	if (sub.params.start == SL_START_OFFSETS ||
-	    (sub.params.group_len > 0 && sub.params.start != SL_START_LATEST)) {
-		shard_count(s, SL_STAT_DROP_BAD_START, 1);
-		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_BAD_START, SL_SUB_START_KIND, 0);
+	if (!shard_ctl_begin(s, m, f, carriers, c.has_frame)) {
 		return;
 	}
-	if (!shard_ctl_begin(s, m, f, carriers)) {
-		return;
-	}
-	enum sl_nack_reason reason = shard_apply_subscribe(s, &c, &why);
+	enum sl_nack_reason reason = shard_apply_subscribe(s, &c, &sub, true, &why);
 	if (reason != 0) {
 		shard_ctl_release(s, carriers);
 		uint32_t detail =
@@ -604,7 +701,7 @@ void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fr
 	struct shard_ctl c;
 
 	shard_ctl_init(&c, SHARD_CTL_UNSUBSCRIBE, f, netdev_mbuf_peer(m));
-	if (!shard_ctl_begin(s, m, f, carriers)) {
+	if (!shard_ctl_begin(s, m, f, carriers, false)) {
 		return;
 	}
 	shard_apply_unsubscribe(s, &c);
@@ -625,7 +722,7 @@ void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	SL_ASSERT_HOT(r == SL_WIRE_OK);
 	(void)r;
 	shard_ctl_init(&c, SHARD_CTL_HEARTBEAT, f, netdev_mbuf_peer(m));
-	if (!shard_ctl_begin(s, m, f, carriers)) {
+	if (!shard_ctl_begin(s, m, f, carriers, false)) {
 		return;
 	}
 	/* Applied everywhere even when the count differs: what the subscriber still holds
@@ -643,16 +740,34 @@ void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	rte_pktmbuf_free(m); /* a heartbeat that matches is not answered */
 }
 
-/* Applies one control message from another shard. A SUBSCRIBE that cannot be applied
- * here (this shard's table or matcher full, a conflict created concurrently on another
- * shard) is counted: the receiving shard answered for the set it holds. */
-static void shard_ctl_apply(struct shard *s, const struct shard_ctl *c)
+/* The SUBSCRIBE frame carried in the second segment of control message m, parsed. */
+static void shard_ctl_frame(const struct rte_mbuf *m, struct wire_subscribe *out)
 {
+	struct wire_frame f;
+	enum sl_sub_error why;
+
+	SL_ASSERT(m->next != NULL);
+	shard_frame_trusted(m->next, &f);
+	enum sl_wire_reject r = wire_subscribe_parse(&f, out, &why);
+	SL_ASSERT(r == SL_WIRE_OK); /* the receiving shard decoded the same bytes */
+	(void)r;
+}
+
+/* Applies one control message c from another shard, carried by m. A SUBSCRIBE that
+ * cannot be applied here (this shard's table or matcher full, a conflict created
+ * concurrently on another shard) is counted: the receiving shard answered for the set it
+ * holds. */
+static void shard_ctl_apply(struct shard *s, const struct shard_ctl *c, const struct rte_mbuf *m)
+{
+	struct wire_subscribe frame;
 	enum sl_sub_error why;
 
 	switch (c->kind) {
 	case SHARD_CTL_SUBSCRIBE:
-		if (shard_apply_subscribe(s, c, &why) != 0) {
+		if (c->has_frame) {
+			shard_ctl_frame(m, &frame);
+		}
+		if (shard_apply_subscribe(s, c, c->has_frame ? &frame : NULL, false, &why) != 0) {
 			shard_count(s, SL_STAT_DROP_SUBSCRIPTION_DIVERGED, 1);
 		}
 		break;
@@ -678,7 +793,7 @@ unsigned shard_ctl_drain_from(struct shard *s, uint16_t from)
 		for (unsigned i = 0; i < n; i++) {
 			struct shard_ctl c;
 			memcpy(&c, rte_pktmbuf_mtod(ctl[i], const void *), sizeof(c));
-			shard_ctl_apply(s, &c);
+			shard_ctl_apply(s, &c, ctl[i]);
 		}
 		if (n > 0) {
 			rte_pktmbuf_free_bulk(ctl, n);

@@ -256,6 +256,52 @@ static void test_cli_consume_count_json(void **state)
 	assert_true(*line == '\0'); /* exactly 5 lines */
 }
 
+/* Runs `sluice consume --from FROM --count N` on cli.from and checks it prints exactly
+ * offsets first..first+n-1 (one partition); returns that partition. */
+static long long consume_from(const struct router_proc *r, const char *from, unsigned first,
+			      unsigned n)
+{
+	char cmd[512];
+	char last[4096];
+	char all[8192];
+	long long partition = -1;
+
+	(void)snprintf(cmd, sizeof(cmd),
+		       "%s consume --router %s --from %s --count %u --format json --timeout 20 "
+		       "cli.from",
+		       sluice_path, r->address, from, n);
+	assert_int_equal(run_output(cmd, last, sizeof(last), all, sizeof(all)), 0);
+	const char *line = all;
+	for (unsigned i = 0; i < n; i++) {
+		const char *end = strchr(line, '\n');
+		assert_non_null(end);
+		assert_true(json_int(line, "offset") == first + i);
+		partition = json_int(line, "partition");
+		line = end + 1;
+	}
+	assert_true(*line == '\0');
+	return partition;
+}
+
+/* `sluice consume --from OFFSET` and `--from P:OFFSET` start exactly there, even inside
+ * a batch (the five lines are produced as one). */
+static void test_cli_consume_from_offsets(void **state)
+{
+	struct router_proc *r = *state;
+	char cmd[512];
+	char last[4096];
+	char from[64];
+
+	(void)snprintf(cmd, sizeof(cmd),
+		       "printf 'one\\ntwo\\nthree\\nfour\\nfive\\n' | %s produce --router %s "
+		       "--topic cli.from --key k",
+		       sluice_path, r->address);
+	assert_int_equal(run_last_line(cmd, last, sizeof(last)), 0);
+	long long partition = consume_from(r, "2", 2, 3);
+	(void)snprintf(from, sizeof(from), "%lld:3", partition);
+	assert_true(consume_from(r, from, 3, 2) == partition);
+}
+
 /* A pattern the consumer cannot send is a usage error (exit 2) naming the problem. */
 static void test_cli_consume_bad_pattern(void **state)
 {
@@ -284,6 +330,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_metadata_reports_dedupe_window,
 						setup_router_window, teardown_router),
 		cmocka_unit_test_setup_teardown(test_cli_consume_count_json, setup_router,
+						teardown_router),
+		cmocka_unit_test_setup_teardown(test_cli_consume_from_offsets, setup_router,
 						teardown_router),
 		cmocka_unit_test_setup_teardown(test_cli_consume_bad_pattern, setup_router,
 						teardown_router),

@@ -672,6 +672,196 @@ static void test_group_member_dies(void **state)
 
 #define REPLAY_EVENTS 1000000u
 
+/*
+ * A group started from earliest: the first member fixes the start, the others join it;
+ * every event already retained goes to exactly one member, then the live ones, with no
+ * gap and no duplicate (the group reads the journal once for all its members).
+ */
+static void test_group_from_earliest(void **state)
+{
+	static const char *const flags[] = {ROUTER_FLAGS, NULL};
+	static struct router_proc r; /* outlives a failed assertion */
+	struct ledger l = {.topics = group_topics, .topic_count = 1};
+	struct member ms[3];
+	struct sl_subscribe_options o;
+	(void)state;
+
+	start_router(&r, flags);
+	struct sl_producer *p = producer_new(r.address, &l);
+	for (unsigned i = 0; i < 4000; i++) {
+		produce_one(p, &l, 0, i % PARTITIONS);
+	}
+	producer_finish(p, &l);
+	for (unsigned i = 0; i < 3; i++) {
+		sl_subscribe_options_init(&o);
+		o.group = "workers";
+		o.strategy = SL_GROUP_ROUND_ROBIN;
+		o.weight = 1;
+		o.start = i == 0 ? SL_START_EARLIEST : SL_START_LATEST; /* the first one counts */
+		member_subscribe(&ms[i], r.address, "jobs", &o, 64);
+		ms[i].seen = calloc(PARTITIONS * GROUP_OFFSETS_MAX, sizeof(*ms[i].seen));
+		assert_non_null(ms[i].seen);
+	}
+	/* Live events while the members read the history. */
+	for (unsigned i = 0; i < 2000; i++) {
+		produce_one(p, &l, 0, i % PARTITIONS);
+		if (i % SLICE_EVENTS == SLICE_EVENTS - 1) {
+			assert_true(sl_producer_poll(p, 0) >= 0);
+			group_poll(ms, 3, &l, -1, 0, 0);
+		}
+	}
+	producer_finish(p, &l);
+	sl_producer_destroy(p);
+	uint64_t deadline = now_ms() + DRAIN_MS;
+	while (!group_complete(ms, 3, &l, -1)) {
+		group_poll(ms, 3, &l, -1, 0, 1);
+		assert_true(now_ms() < deadline);
+	}
+	(void)poll_members(ms, 3, &l, take_group, 20);
+	for (unsigned i = 0; i < 3; i++) {
+		sl_consumer_stats_get(ms[i].c, &ms[i].stats);
+		assert_true(ms[i].events > 0);
+	}
+	assert_each_event_once(ms, 3, &l, r.address);
+	for (unsigned i = 0; i < 3; i++) {
+		member_close(&ms[i]);
+	}
+	assert_int_equal(router_proc_stop(&r), 0);
+}
+
+/* ---- dead letters ---- */
+
+#define DEAD_SUBSCRIBER 0x00c0ffee00c0ffeeull
+#define DEAD_EVENTS_PER_PARTITION 3u
+
+/* What the dead-letter reader saw: per dead-letter partition, the origin record in
+ * force, and per original (partition, offset), whether it came. */
+struct dead_reader {
+	uint32_t origin_partition[PARTITIONS * 2];
+	uint64_t origin_next[PARTITIONS * 2];
+	uint32_t origin_left[PARTITIONS * 2];
+	unsigned seen[PARTITIONS][DEAD_EVENTS_PER_PARTITION];
+	unsigned origins;
+};
+
+static void dead_take(struct dead_reader *d, const struct sl_event *e)
+{
+	char buf[256];
+	unsigned q;
+	unsigned long long offset;
+	unsigned records;
+	unsigned deliveries;
+
+	assert_string_equal(e->topic, "_dead.00c0ffee00c0ffee");
+	assert_true(e->partition < PARTITIONS * 2);
+	if (e->key_len == strlen(SL_WIRE_DEAD_LETTER_KEY) &&
+	    memcmp(e->key, SL_WIRE_DEAD_LETTER_KEY, e->key_len) == 0) {
+		assert_true(e->value_len < sizeof(buf));
+		memcpy(buf, e->value, e->value_len);
+		buf[e->value_len] = '\0';
+		assert_int_equal(sscanf(buf,
+					"topic=jobs partition=%u offset=%llu records=%u "
+					"deliveries=%u",
+					&q, &offset, &records, &deliveries),
+				 4);
+		assert_true(q < PARTITIONS && records > 0);
+		assert_int_equal(deliveries, 2); /* --max-redeliveries 1 */
+		assert_int_equal(d->origin_left[e->partition], 0);
+		d->origin_partition[e->partition] = q;
+		d->origin_next[e->partition] = offset;
+		d->origin_left[e->partition] = records;
+		d->origins++;
+		return;
+	}
+	/* An original record: the next of the origin record before it. */
+	assert_true(d->origin_left[e->partition] > 0);
+	uint32_t q0 = d->origin_partition[e->partition];
+	uint64_t o = d->origin_next[e->partition]++;
+	d->origin_left[e->partition]--;
+	assert_true(o < DEAD_EVENTS_PER_PARTITION);
+	assert_true(event_value(e) == o); /* the original value: its offset */
+	char key[8];
+	int key_len = snprintf(key, sizeof(key), "k%u", q0);
+	assert_int_equal(e->key_len, (uint32_t)key_len);
+	assert_memory_equal(e->key, key, e->key_len);
+	d->seen[q0][o]++;
+}
+
+static int dead_complete(const struct dead_reader *d)
+{
+	for (uint32_t q = 0; q < PARTITIONS; q++) {
+		for (uint32_t o = 0; o < DEAD_EVENTS_PER_PARTITION; o++) {
+			if (d->seen[q][o] == 0) {
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+/*
+ * A consumer that never acknowledges: after --max-redeliveries (1) each of its batches
+ * is produced to _dead.<its subscriber id> (partitions on both shards: the dead letter
+ * crosses the mesh when the other shard owns its partition), and a subscriber of
+ * _dead.> receives every event with its original topic, partition and offset.
+ */
+static void test_dead_letter_topic(void **state)
+{
+	static const char *const flags[] = {
+		ROUTER_FLAGS, "--ack-timeout-ms", "100", "--max-redeliveries", "1", NULL};
+	static struct router_proc r; /* outlives a failed assertion */
+	static const char *const topics[] = {"jobs"};
+	struct ledger l = {.topics = topics, .topic_count = 1};
+	struct sl_consumer_config cfg;
+	struct sl_consumer *stuck = NULL;
+	struct sl_consumer *reader = NULL;
+	struct sl_event ev[POLL_EVENTS];
+	struct dead_reader d;
+	uint32_t sub;
+	(void)state;
+
+	memset(&d, 0, sizeof(d));
+	start_router(&r, flags);
+	sl_consumer_config_init(&cfg);
+	cfg.router = r.address;
+	cfg.subscriber_id = DEAD_SUBSCRIBER;
+	cfg.ack_mode = SL_CONSUMER_ACK_MANUAL; /* and never acks */
+	assert_int_equal(sl_consumer_create(&cfg, &stuck), 0);
+	assert_int_equal(sl_subscribe(stuck, "jobs", NULL, &sub), 0);
+	sl_consumer_config_init(&cfg);
+	cfg.router = r.address;
+	assert_int_equal(sl_consumer_create(&cfg, &reader), 0);
+	assert_int_equal(sl_subscribe(reader, "_dead.>", NULL, &sub), 0);
+
+	struct sl_producer *p = producer_new(r.address, &l);
+	for (unsigned i = 0; i < PARTITIONS * DEAD_EVENTS_PER_PARTITION; i++) {
+		produce_one(p, &l, 0, i % PARTITIONS);
+	}
+	producer_finish(p, &l);
+	sl_producer_destroy(p);
+	uint64_t deadline = now_ms() + DRAIN_MS;
+	while (!dead_complete(&d)) {
+		assert_true(sl_consumer_poll(stuck, ev, POLL_EVENTS, 0) >= 0);
+		int n = sl_consumer_poll(reader, ev, POLL_EVENTS, 1);
+		assert_true(n >= 0);
+		for (int k = 0; k < n; k++) {
+			dead_take(&d, &ev[k]);
+		}
+		assert_true(now_ms() < deadline);
+	}
+	for (uint32_t q = 0; q < PARTITIONS; q++) {
+		for (uint32_t o = 0; o < DEAD_EVENTS_PER_PARTITION; o++) {
+			assert_int_equal(d.seen[q][o], 1);
+		}
+	}
+	assert_true(router_counter(r.address, SL_STAT_DEAD_LETTERS) == d.origins);
+	assert_true(router_counter(r.address, SL_STAT_DEAD_LETTERS_SENT) == d.origins);
+	assert_true(router_counter(r.address, SL_STAT_DEAD_LETTERS_LOST) == 0);
+	sl_consumer_destroy(reader);
+	sl_consumer_destroy(stuck);
+	assert_int_equal(router_proc_stop(&r), 0);
+}
+
 static const char *const replay_topics[] = {"history"};
 
 static void produce_burst(const char *router, struct ledger *l, unsigned events)
@@ -848,6 +1038,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_group_key_affine, note_start,
 						stop_router_after),
 		cmocka_unit_test_setup_teardown(test_group_member_dies, note_start,
+						stop_router_after),
+		cmocka_unit_test_setup_teardown(test_group_from_earliest, note_start,
+						stop_router_after),
+		cmocka_unit_test_setup_teardown(test_dead_letter_topic, note_start,
 						stop_router_after),
 		cmocka_unit_test_setup_teardown(test_replay_earliest_then_live, note_start,
 						stop_router_after),

@@ -176,6 +176,56 @@ static void test_sl_consumer_poll_returns_delivered_events(void **state)
 	}
 }
 
+/* Subscribes TOPIC starting partition 2 at offset 12 (others latest), in group `group`
+ * (NULL: alone). */
+static void subscribe_from_offset_12(struct fixture *fx, const char *group)
+{
+	static const struct sl_start_offset offs[] = {{.partition = 2, .offset = 12}};
+
+	fx->opts.start = SL_START_OFFSETS;
+	fx->opts.start_fallback = SL_START_LATEST;
+	fx->opts.offsets_topic = TOPIC;
+	fx->opts.offsets = offs;
+	fx->opts.offset_count = 1;
+	if (group != NULL) {
+		fx->opts.group = group;
+		fx->opts.strategy = SL_GROUP_ROUND_ROBIN;
+		fx->opts.weight = 1;
+	}
+	fixture_subscribe(fx);
+}
+
+/* The router delivers the batch holding the start offset whole: the records below it are
+ * not returned, in that batch or its redelivery; other partitions are untouched. */
+static void test_sl_consumer_poll_starts_inside_a_batch_at_its_start_offset(void **state)
+{
+	struct fixture *fx = *state;
+
+	subscribe_from_offset_12(fx, NULL);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 2, 10, 5, 0, 0);
+	assert_int_equal(fixture_poll(fx, 3), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(fx->ev[i].partition, 2);
+		assert_int_equal(fx->ev[i].offset, 12 + i);
+	}
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 2, 10, 5, 0, 1);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 1, 10, 2, 0, 0);
+	assert_int_equal(fixture_poll(fx, 2), 2);
+	assert_int_equal(fx->ev[0].partition, 1);
+	assert_int_equal(fx->ev[0].offset, 10);
+}
+
+/* A group member keeps the whole batch: the group's start is not its own. */
+static void test_sl_consumer_poll_group_member_keeps_a_whole_first_batch(void **state)
+{
+	struct fixture *fx = *state;
+
+	subscribe_from_offset_12(fx, "g");
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 2, 10, 5, 0, 0);
+	assert_int_equal(fixture_poll(fx, 5), 5);
+	assert_int_equal(fx->ev[0].offset, 10);
+}
+
 static void test_sl_consumer_poll_splits_a_delivery_over_polls(void **state)
 {
 	struct fixture *fx = *state;
@@ -578,6 +628,8 @@ int main(void)
 		T(test_sl_subscribe_rejects_invalid_pattern_locally),
 		T(test_sl_subscribe_times_out_without_answer),
 		T(test_sl_consumer_poll_returns_delivered_events),
+		T(test_sl_consumer_poll_starts_inside_a_batch_at_its_start_offset),
+		T(test_sl_consumer_poll_group_member_keeps_a_whole_first_batch),
 		T(test_sl_consumer_poll_splits_a_delivery_over_polls),
 		T(test_sl_consumer_poll_ignores_malformed_deliver),
 		T(test_sl_consumer_poll_skips_redelivered_duplicates),

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1155,6 +1156,9 @@ struct subscribe {
 	uint32_t window_batches; /* 0 stands for 1000 */
 	uint8_t slow_policy;
 	uint8_t start;
+	uint8_t start_fallback;			    /* start offsets: of other partitions */
+	uint32_t offset_count;			    /* start offsets of TOPIC */
+	const struct sl_wire_start_offset *offsets; /* by increasing partition */
 };
 
 static void inject_subscribe(uint16_t shard, struct subscribe p)
@@ -1167,9 +1171,16 @@ static void inject_subscribe(uint16_t shard, struct subscribe p)
 		.pattern = (const uint8_t *)p.pattern,
 		.params = {.window_batches = p.window_batches != 0 ? p.window_batches : 1000,
 			   .slow_policy = p.slow_policy,
-			   .start = p.start},
+			   .start = p.start,
+			   .start_fallback = p.start_fallback},
 	};
 	uint32_t len;
+
+	if (p.offset_count > 0) {
+		sub.offsets_topic = (const uint8_t *)TOPIC;
+		sub.params.offsets_topic_len = sizeof(TOPIC) - 1;
+		sub.params.offset_count = (uint16_t)p.offset_count;
+	}
 
 	if (p.group != NULL) {
 		sub.group = (const uint8_t *)p.group;
@@ -1177,7 +1188,7 @@ static void inject_subscribe(uint16_t shard, struct subscribe p)
 		sub.params.strategy = p.strategy != 0 ? p.strategy : SL_GROUP_ROUND_ROBIN;
 		sub.params.weight = 1;
 	}
-	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &sub, NULL, &len), 0);
+	assert_int_equal(wire_subscribe_encode(buf, sizeof(buf), &sub, p.offsets, &len), 0);
 	inject_raw(shard, buf, len);
 }
 
@@ -1205,8 +1216,12 @@ static void subscribe(uint16_t shard, struct subscribe p)
 	expect_subscribed(shard, p.id, SL_SUB_ACTIVE);
 }
 
-/* The `attempt` of the last DELIVER take_deliver() took. */
+/* The `attempt`, partition and records of the last DELIVER take_deliver() took. */
 static uint16_t last_attempt;
+static uint32_t last_partition;
+static uint16_t last_record_count;
+static uint8_t last_records[SL_WIRE_FRAME_BYTES_DEFAULT];
+static uint32_t last_records_len;
 
 /* Takes the oldest datagram `shard` sent, a DELIVER (gathered from its segments), and
  * returns its subscription id, base offset in *base and topic in topic[]. */
@@ -1230,6 +1245,10 @@ static uint32_t take_deliver(uint16_t shard, uint64_t *base, char *topic)
 	assert_int_equal(d.meta.shard, shard);
 	*base = d.base_offset;
 	last_attempt = d.meta.attempt;
+	last_partition = d.partition;
+	last_record_count = d.record_count;
+	last_records_len = d.records_len;
+	memcpy(last_records, d.records, d.records_len);
 	memcpy(topic, d.topic, d.topic_len);
 	topic[d.topic_len] = '\0';
 	rte_pktmbuf_free(m);
@@ -1643,14 +1662,175 @@ static void test_shard_replay_waits_for_a_free_cursor(void **state)
 	assert_int_equal(fx.shard[0]->replay_waiting, 0);
 }
 
-static void test_shard_subscribe_unserved_starts_are_nacked(void **state)
+/* Produces `count` one-record batches to partition p of TOPIC on shard `shard` (its
+ * owner), sequences from `first`. */
+static void produce_partition(uint16_t shard, uint32_t p, uint64_t first, uint64_t count)
+{
+	for (uint64_t q = first; q < first + count; q++) {
+		inject_produce(shard, P(.partition = p, .sequence = q, .head = q == 0,
+					.producer_id = 7, .acks = TEST_ACKS_NONE));
+		shard_poll(fx.shard[shard]);
+	}
+}
+
+/* Takes n DELIVERs of subscription id from `shard`, and checks each partition's come in
+ * order from first[partition] (UINT64_MAX: none expected) with nothing missing. */
+static void expect_partitions_from(uint16_t shard, uint32_t id, unsigned n, const uint64_t *first)
+{
+	uint64_t next[PARTITIONS];
+	uint64_t base;
+	char topic[256];
+
+	memcpy(next, first, sizeof(next));
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(take_deliver(shard, &base, topic), id);
+		assert_string_equal(topic, TOPIC);
+		assert_true(last_partition < PARTITIONS);
+		assert_true(next[last_partition] != UINT64_MAX);
+		assert_true(base == next[last_partition]);
+		next[last_partition]++;
+	}
+}
+
+/* Polls `shard` until it sent n datagrams, for at most 10 s. */
+static void poll_shard_until_sent(uint16_t shard, unsigned n)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + 10 * rte_get_tsc_hz();
+
+	while (fx.dev.q[shard].tx_n < n && rte_get_tsc_cycles() < deadline) {
+		shard_poll(fx.shard[shard]);
+	}
+	assert_int_equal(fx.dev.q[shard].tx_n, n);
+}
+
+/* Polls every shard a hundred times and checks none sent anything. */
+static void expect_all_quiet(void)
+{
+	for (unsigned i = 0; i < 100; i++) {
+		for (uint16_t sh = 0; sh < fx.shards; sh++) {
+			shard_poll(fx.shard[sh]);
+		}
+	}
+	for (uint16_t sh = 0; sh < fx.shards; sh++) {
+		expect_no_reply(sh);
+	}
+}
+
+static void test_shard_replay_start_offsets_per_partition(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 2},
+							   {.partition = 2, .offset = 1}};
+	(void)state;
+	for (uint32_t p = 0; p < 3; p++) {
+		produce_partition(0, p, 0, 4);
+	}
+	/* Partitions 0 and 2 from their offsets; 1 and 3 as the fallback says: latest. */
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = 2, .offsets = offs));
+	poll_until_sent(2 + 3);
+	expect_partitions_from(0, 1, 5, (const uint64_t[]){2, UINT64_MAX, 1, UINT64_MAX});
+	expect_all_quiet();
+	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	/* Caught up and live: every partition from here on, once. */
+	for (uint32_t p = 0; p < 3; p++) {
+		produce_partition(0, p, 4, 1);
+	}
+	expect_partitions_from(0, 1, 3, (const uint64_t[]){4, 4, 4, UINT64_MAX});
+	expect_all_quiet();
+	/* The start offsets went back to the pool. */
+	assert_int_equal(fx.shard[0]->sub_state[0].start.first, SHARD_SLOT_NONE);
+}
+
+static void test_shard_replay_start_offsets_fall_back_to_earliest(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 1, .offset = 3},
+							   {.partition = 3, .offset = 100}};
+	(void)state;
+	for (uint32_t p = 0; p < 4; p++) {
+		produce_partition(0, p, 0, 4);
+	}
+	/* Partition 3's offset is past its end: it starts at its end. */
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_EARLIEST, .offset_count = 2, .offsets = offs));
+	poll_until_sent(4 + 1 + 4);
+	expect_partitions_from(0, 1, 9, (const uint64_t[]){0, 3, 0, UINT64_MAX});
+	expect_all_quiet();
+	produce_partition(0, 3, 4, 1);
+	expect_partitions_from(0, 1, 1, (const uint64_t[]){UINT64_MAX, UINT64_MAX, UINT64_MAX, 4});
+}
+
+static int setup_two_journal(void **state)
 {
 	(void)state;
+	fixture_up(2, 64, 64, WINDOW, true);
+	(void)snprintf(journal_root, sizeof(journal_root), "/tmp/sluice-shard-test-XXXXXX");
+	assert_non_null(mkdtemp(journal_root));
+	journal_attach(0);
+	journal_attach(1);
+	return 0;
+}
+
+/* The SUBSCRIBE reaches shard 0; the start offset is of a partition shard 1 owns: it
+ * travels with the control message and shard 1 starts there. */
+static void test_shard_start_offsets_reach_the_owner_shard(void **state)
+{
+	uint32_t p1 = partition_of(1);
+	uint32_t p0 = partition_of(0);
+	const struct sl_wire_start_offset offs[] = {{.partition = p1, .offset = 2}};
+	uint64_t first[PARTITIONS];
+
+	(void)state;
+	produce_partition(1, p1, 0, 4);
+	produce_partition(0, p0, 0, 2);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = 1, .offsets = offs));
+	poll_shard_until_sent(1, 2);
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		first[p] = p == p1 ? 2 : UINT64_MAX;
+	}
+	expect_partitions_from(1, 1, 2, first);
+	expect_all_quiet(); /* shard 0's partition starts latest */
+}
+
+/* Two members; the first starts the group at earliest: every retained batch goes to
+ * exactly one member, then live ones, with no gap and no duplicate. */
+static void test_shard_group_starts_earliest_then_live(void **state)
+{
+	unsigned per_member[3] = {0};
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	produce_partition(0, 0, 0, 6);
 	inject_subscribe(0,
 			 SUB(.id = 1, .pattern = TOPIC, .group = "g", .start = SL_START_EARLIEST));
+	inject_subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "g")); /* joins */
 	shard_poll(fx.shard[0]);
-	assert_int_equal(expect_nack(0, SL_NACK_BAD_START, 0).detail, SL_SUB_START_KIND);
-	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	expect_subscribed(0, 2, SL_SUB_ACTIVE);
+	poll_until_sent(6);
+	for (uint64_t q = 0; q < 6; q++) {
+		uint32_t id = take_deliver(0, &base, topic);
+		assert_true(id == 1 || id == 2);
+		assert_true(base == q);
+		per_member[id]++;
+	}
+	assert_true(per_member[1] > 0 && per_member[2] > 0);
+	expect_all_quiet();
+	assert_int_equal(fx.shard[0]->groups[0].mode, SHARD_SUB_LIVE);
+	produce_partition(0, 0, 6, 2);
+	for (uint64_t q = 6; q < 8; q++) {
+		uint32_t id = take_deliver(0, &base, topic);
+		assert_true(id == 1 || id == 2);
+		assert_true(base == q);
+	}
+	expect_all_quiet();
+	/* A third member joining later does not restart the group. */
+	inject_subscribe(0,
+			 SUB(.id = 3, .pattern = TOPIC, .group = "g", .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 3, SL_SUB_ACTIVE);
+	expect_all_quiet();
 }
 
 static void inject_consumer_ack_batches(uint32_t id, uint64_t offset, const uint64_t *bases,
@@ -1775,6 +1955,153 @@ static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
 		shard_poll(fx.shard[0]);
 	}
 	expect_no_reply(0);
+}
+
+/* Checks the last DELIVER taken is a dead letter of `dead_topic` whose origin record
+ * names TOPIC partition 0 from `offset`, followed by the original record. */
+static void expect_dead_letter(const char *topic, const char *dead_topic, uint64_t offset)
+{
+	char origin[256];
+	struct wire_record_iter it;
+	struct wire_record rec;
+
+	assert_string_equal(topic, dead_topic);
+	assert_int_equal(last_record_count, 2);
+	wire_record_iter_init_body(&it, last_records, last_records_len);
+	assert_true(wire_record_next(&it, &rec));
+	assert_int_equal(rec.key_len, strlen(SL_WIRE_DEAD_LETTER_KEY));
+	assert_memory_equal(rec.key, SL_WIRE_DEAD_LETTER_KEY, rec.key_len);
+	(void)snprintf(origin, sizeof(origin),
+		       "topic=" TOPIC " partition=0 offset=%" PRIu64 " records=1 deliveries=3",
+		       offset);
+	assert_int_equal(rec.value_len, strlen(origin));
+	assert_memory_equal(rec.value, origin, rec.value_len);
+	assert_true(wire_record_next(&it, &rec));
+	assert_memory_equal(rec.key, "k", 1);
+	assert_int_equal(rec.value_len, 5);
+	assert_memory_equal(rec.value, "value", 5);
+	assert_false(wire_record_next(&it, &rec));
+}
+
+/* A batch never acknowledged: after --max-redeliveries (2) it is produced to the
+ * subscriber's dead-letter topic, journaled, and a subscriber of it receives it with
+ * the original coordinates. */
+static void test_shard_dead_letter_goes_to_the_dead_letter_topic(void **state)
+{
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	subscribe(0, SUB(.id = 9, .pattern = "_dead.>"));
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	produce_to(0, TOPIC, 0);
+	produce_to(0, TOPIC, 1);
+	expect_deliver(1, 0);
+	expect_deliver(1, 1);
+	inject_consumer_ack(1, 1); /* batch 1 is never acked */
+	shard_poll(fx.shard[0]);
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 1);
+	}
+	ack_timer_after(2);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
+	poll_until_sent(1);
+	assert_int_equal(take_deliver(0, &base, topic), 9);
+	assert_true(base == 0); /* the first batch of the dead-letter topic */
+	expect_dead_letter(topic, SL_WIRE_DEAD_LETTER_PREFIX "0000000000005151", 1);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS_SENT), 1);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS_LOST), 0);
+	expect_all_quiet();
+	/* Journaled like any batch: a subscriber from earliest reads it again. */
+	subscribe(0, SUB(.id = 10, .pattern = "_dead.*", .start = SL_START_EARLIEST));
+	poll_until_sent(1);
+	assert_int_equal(take_deliver(0, &base, topic), 10);
+	expect_dead_letter(topic, SL_WIRE_DEAD_LETTER_PREFIX "0000000000005151", 1);
+}
+
+/* A group's dead letters go to _dead.<group>. */
+static void test_shard_group_dead_letter_goes_to_the_group_topic(void **state)
+{
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	subscribe(0, SUB(.id = 9, .pattern = "_dead.>"));
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "billing"));
+	produce_to(0, TOPIC, 0);
+	expect_deliver(1, 0);
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 0);
+	}
+	ack_timer_after(2);
+	poll_until_sent(1);
+	assert_int_equal(take_deliver(0, &base, topic), 9);
+	expect_dead_letter(topic, SL_WIRE_DEAD_LETTER_PREFIX "billing", 0);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
+}
+
+/* The group's last member leaves holding a batch out of attempts: the group is gone by
+ * the time the batch is read back, and it still goes to _dead.<group>. */
+static void test_shard_group_dead_letter_outlives_the_group(void **state)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint64_t base;
+	char topic[256];
+	uint32_t len;
+
+	(void)state;
+	subscribe(0, SUB(.id = 9, .pattern = "_dead.>"));
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "billing"));
+	produce_to(0, TOPIC, 0);
+	expect_deliver(1, 0);
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 0);
+	}
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, 1, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_REMOVED);
+	poll_until_sent(1);
+	assert_int_equal(take_deliver(0, &base, topic), 9);
+	expect_dead_letter(topic, SL_WIRE_DEAD_LETTER_PREFIX "billing", 0);
+}
+
+/* Without a topic to write to (no auto-create) the dead letter is counted lost. */
+static void test_shard_dead_letter_without_its_topic_is_lost(void **state)
+{
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	produce_to(0, TOPIC, 0);
+	expect_deliver(1, 0);
+	for (uint16_t attempt = 1; attempt <= 2; attempt++) {
+		ack_timer_after(2);
+		poll_until_sent(1);
+		expect_deliver(1, 0);
+	}
+	ack_timer_after(2);
+	for (unsigned i = 0; i < 1000 && counter(0, SL_STAT_DEAD_LETTERS_LOST) == 0; i++) {
+		shard_poll(fx.shard[0]);
+	}
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS), 1);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS_LOST), 1);
+	assert_int_equal(counter(0, SL_STAT_DEAD_LETTERS_SENT), 0);
+	expect_all_quiet();
+}
+
+static int setup_one_journal_fixed_topics(void **state)
+{
+	(void)state;
+	fixture_up(1, 64, 64, WINDOW, false);
+	(void)snprintf(journal_root, sizeof(journal_root), "/tmp/sluice-shard-test-XXXXXX");
+	assert_non_null(mkdtemp(journal_root));
+	journal_attach(0);
+	return 0;
 }
 
 static void test_shard_deliver_group_passes_over_a_member_without_credit(void **state)
@@ -2051,8 +2378,25 @@ int main(void)
 			teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_group_batch_waits_for_an_ack,
 						setup_one_journal, teardown_journal),
-		cmocka_unit_test_setup_teardown(test_shard_subscribe_unserved_starts_are_nacked,
-						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_replay_start_offsets_per_partition,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_start_offsets_fall_back_to_earliest, setup_one_journal,
+			teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_start_offsets_reach_the_owner_shard,
+						setup_two_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_starts_earliest_then_live,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_dead_letter_goes_to_the_dead_letter_topic, setup_one_journal,
+			teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_dead_letter_goes_to_the_group_topic, setup_one_journal,
+			teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_dead_letter_outlives_the_group,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_dead_letter_without_its_topic_is_lost,
+						setup_one_journal_fixed_topics, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_create_rejects_bad_conf, setup_two,
 						teardown),
 	};
