@@ -641,7 +641,9 @@ static_assert(sizeof(struct sl_wire_deliver) == 16, "wire layout");
 
 /*
  * CREDIT body, for one subscription at the shard in the header's sequence. Counts are
- * totals since SUBSCRIBE, so a lost or reordered CREDIT is repaired by the next one:
+ * totals since the subscription was created (SUBSCRIBED without CREDIT_KEPT), DELIVERs
+ * the consumer knows lost (gaps in `delivery`) included, so a lost or reordered CREDIT
+ * is repaired by the next one:
  * the shard keeps the largest it saw and may have at most window_batches batches and
  * window_bytes bytes (whole DELIVER datagrams) sent but not consumed. The window
  * replaces the one in force; its bounds are SUBSCRIBE's.
