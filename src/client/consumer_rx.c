@@ -204,9 +204,10 @@ static bool consumer_credit_received(struct sl_consumer *c, struct consumer_sub 
 	uint32_t lost_bytes = d->sent_bytes - cr->next_sent_bytes;
 
 	if (!cr->synced) {
-		/* A fresh or resynchronised start: the router's totals are d's numbers. */
-		lost = d->meta.delivery - (uint32_t)cr->received_batches;
-		lost_bytes = d->sent_bytes - (uint32_t)cr->received_bytes;
+		/* Totals restarted at zero (consumer_credit_restart()): the router's stand
+		 * at d's numbers, whatever came before d was not counted here. */
+		lost = d->meta.delivery;
+		lost_bytes = d->sent_bytes;
 		cr->synced = true;
 	} else if (lost >= 1u << 31) {
 		c->stats.deliveries_late++;
