@@ -432,9 +432,10 @@ enum sl_wire_reject {
  *   CREDIT        subscriber id  subscription id  shard index  0          none     credit
  *   CONSUMER_ACK  subscriber id  subscription id  offset       partition  topic    none
  *
- * (DELIVER also sets record_count.) So a shard routes every frame from its fixed header
- * and topic alone: SUBSCRIBE, UNSUBSCRIBE and HEARTBEAT are broadcast to every shard,
- * CREDIT goes to the shard in `sequence`, CONSUMER_ACK to route_owner(topic, partition).
+ * (DELIVER also sets record_count, and aux: see struct sl_wire_deliver.) So a shard
+ * routes every frame from its fixed header and topic alone: SUBSCRIBE, UNSUBSCRIBE and
+ * HEARTBEAT are broadcast to every shard, CREDIT goes to the shard in `sequence`,
+ * CONSUMER_ACK to route_owner(topic, partition).
  */
 
 /* Bounds of subscription frames, checked by the decoder. */
