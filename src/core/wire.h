@@ -77,8 +77,9 @@ static inline uint32_t wire_produce_bytes_max(uint32_t frame_bytes_max)
 /*
  * Validates `len` bytes at `buf` as one frame no larger than `frame_bytes_max` and fills
  * `out`. Checks, in order: length, magic, version, size limit, alignment, payload length,
- * type, flags and reserved fields (aux: DELIVER only), CRC32C, then the body of the frame's type (PRODUCE:
- * topic name, ack level, every record in bounds, count and sizes consistent).
+ * type, flags and reserved fields (aux: DELIVER only), CRC32C, then the body of the
+ * frame's type (PRODUCE: topic name, ack level, every record in bounds, count and sizes
+ * consistent).
  * Returns SL_WIRE_OK or the enum sl_wire_reject naming the first failed check; on a
  * rejection, `out->hdr` holds whatever header fields could be read (zeros otherwise).
  */

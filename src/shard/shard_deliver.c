@@ -5,8 +5,10 @@
  * member picked by each matching group, gets a DELIVER within its credit at this shard.
  * A DELIVER is a head of its own (header, topic, append time, shard, attempt, delivery
  * number and byte position, with the CRC over head and records) chained to an indirect
- * mbuf of the received batch's records: the records are never copied per subscriber. A batch replayed from the journal is
- * copied once into an mbuf chained the same way. CREDIT frames move the windows.
+ * mbuf of the received batch's records: the records are never copied per subscriber. A
+ * batch replayed from the journal is copied once into an mbuf chained the same way.
+ * CREDIT frames move the windows; credit held too long without consumption is taken
+ * back (a lost DELIVER).
  */
 #include "shard/shard_int.h"
 
