@@ -40,7 +40,8 @@ struct sl_producer_config {
 	enum sl_ack_level acks;	       /* default SL_ACKS_RECEIVED */
 	uint32_t linger_us;	       /* how long a batch may wait to fill; default 1000 */
 	uint32_t frame_bytes_max;      /* datagram size limit; default 1472 (1500 MTU);
-				       * the router's limit, learned from METADATA, caps it */
+				       * the router's PRODUCE limit, learned from METADATA,
+				       * caps it */
 	uint32_t retry_timeout_us;     /* first retransmit after this or, when measured round
 				       * trips need longer, srtt + 4 rttvar (RFC 6298);
 				       * doubles per retry up to retry_timeout_max_us;
@@ -145,7 +146,8 @@ const char *sl_stat_name(unsigned stat);
 
 /* The router's limits and one topic's partition count, from METADATA. */
 struct sl_metadata {
-	uint32_t frame_bytes_max;
+	uint32_t produce_bytes_max; /* largest PRODUCE frame the router takes (its frame
+				     * limit - SL_WIRE_DELIVER_EXTRA_BYTES) */
 	uint32_t partitions_default;
 	uint32_t shards;
 	uint32_t partitions; /* of the topic asked about; 0 if it does not exist */
@@ -242,6 +244,13 @@ struct sl_consumer_stats {
 	uint64_t deliveries_invalid; /* DELIVERs malformed, for an unknown subscription
 				      * or shard: ignored */
 	uint64_t deliveries_dropped; /* dropped with the queue full (queue_batches_max) */
+	uint64_t deliveries_lost;    /* DELIVERs never received (gaps in their numbers),
+				      * counted consumed so that their credit goes back;
+				      * their events come back by redelivery */
+	uint64_t deliveries_late;    /* received after a later one had shown them lost:
+				      * returned, but their credit was already given */
+	uint64_t credit_resyncs;     /* the router said our credit counted more than it
+				      * sent: totals restarted from the next DELIVER */
 	uint64_t credit_overruns;    /* DELIVERs beyond the window granted (a router bug) */
 	uint64_t credits_sent;
 	uint64_t acks_sent;	/* CONSUMER_ACK frames */

@@ -32,6 +32,14 @@ extern "C" {
 /* UDP payload of a 9000-byte jumbo MTU path. */
 #define SL_WIRE_FRAME_BYTES_MAX 8972u
 #define SL_WIRE_FRAME_BYTES_MIN 256u
+/*
+ * A DELIVER is its batch's PRODUCE frame plus a 16-byte struct sl_wire_deliver (same
+ * header, same topic, same records). So that every batch a router appends can be
+ * delivered within its frame limit F, the router accepts PRODUCE frames of at most
+ * F - SL_WIRE_DELIVER_EXTRA_BYTES and announces that limit in METADATA_RESPONSE.
+ */
+#define SL_WIRE_DELIVER_EXTRA_BYTES 16u
+#define SL_WIRE_PRODUCE_BYTES_MAX (SL_WIRE_FRAME_BYTES_MAX - SL_WIRE_DELIVER_EXTRA_BYTES)
 #define SL_WIRE_RECORDS_MAX 65535u
 
 enum sl_wire_type {
@@ -101,7 +109,7 @@ struct sl_wire_header {
 	uint8_t ack_level;	 /* PRODUCE: enum sl_ack_level */
 	uint8_t topic_len;	 /* bytes of topic name right after the header (0..255) */
 	uint32_t crc32c;	 /* see above */
-	uint32_t reserved;	 /* zero */
+	uint32_t aux;		 /* zero, except DELIVER: struct sl_wire_deliver's sent_bytes */
 };
 
 static_assert(offsetof(struct sl_wire_header, magic) == 0, "wire layout");
@@ -117,7 +125,7 @@ static_assert(offsetof(struct sl_wire_header, record_count) == 36, "wire layout"
 static_assert(offsetof(struct sl_wire_header, ack_level) == 38, "wire layout");
 static_assert(offsetof(struct sl_wire_header, topic_len) == 39, "wire layout");
 static_assert(offsetof(struct sl_wire_header, crc32c) == 40, "wire layout");
-static_assert(offsetof(struct sl_wire_header, reserved) == 44, "wire layout");
+static_assert(offsetof(struct sl_wire_header, aux) == 44, "wire layout");
 static_assert(sizeof(struct sl_wire_header) == SL_WIRE_HEADER_BYTES, "wire layout");
 
 /*
@@ -203,7 +211,10 @@ static_assert(sizeof(struct sl_wire_nack) == 16, "wire layout");
  * body. METADATA_RESPONSE: this body, then topic_count entries.
  */
 struct sl_wire_metadata {
-	uint32_t frame_bytes_max;    /* largest frame the router accepts */
+	/* Largest PRODUCE frame the router accepts: its frame limit (the largest datagram it
+	 * sends or takes) minus SL_WIRE_DELIVER_EXTRA_BYTES, so every batch it appends fits
+	 * one DELIVER within that limit. */
+	uint32_t produce_bytes_max;
 	uint32_t partitions_default; /* partitions of a topic not configured otherwise */
 	uint16_t shards;
 	uint16_t topic_count;
@@ -215,7 +226,7 @@ struct sl_wire_metadata {
 	uint16_t stream_batches_max;
 };
 
-static_assert(offsetof(struct sl_wire_metadata, frame_bytes_max) == 0, "wire layout");
+static_assert(offsetof(struct sl_wire_metadata, produce_bytes_max) == 0, "wire layout");
 static_assert(offsetof(struct sl_wire_metadata, partitions_default) == 4, "wire layout");
 static_assert(offsetof(struct sl_wire_metadata, shards) == 8, "wire layout");
 static_assert(offsetof(struct sl_wire_metadata, topic_count) == 10, "wire layout");
@@ -360,6 +371,8 @@ enum sl_stat {
 	SL_STAT_DEAD_LETTERS,		    /* batches given up after --max-redeliveries */
 	SL_STAT_DEAD_LETTERS_SENT,	    /* dead-letter frames produced to a dead-letter topic */
 	SL_STAT_DEAD_LETTERS_LOST,	    /* dead letters that could not be written */
+	SL_STAT_CREDIT_RESETS,	 /* CREDIT ahead of what was sent: outstanding taken as consumed */
+	SL_STAT_CREDIT_TIMEOUTS, /* credit not returned within --ack-timeout-ms: taken back */
 	SL_STAT_COUNT,
 };
 
@@ -421,9 +434,10 @@ enum sl_wire_reject {
  *   CREDIT        subscriber id  subscription id  shard index  0          none     credit
  *   CONSUMER_ACK  subscriber id  subscription id  offset       partition  topic    none
  *
- * (DELIVER also sets record_count.) So a shard routes every frame from its fixed header
- * and topic alone: SUBSCRIBE, UNSUBSCRIBE and HEARTBEAT are broadcast to every shard,
- * CREDIT goes to the shard in `sequence`, CONSUMER_ACK to route_owner(topic, partition).
+ * (DELIVER also sets record_count, and aux: see struct sl_wire_deliver.) So a shard
+ * routes every frame from its fixed header and topic alone: SUBSCRIBE, UNSUBSCRIBE and
+ * HEARTBEAT are broadcast to every shard, CREDIT goes to the shard in `sequence`,
+ * CONSUMER_ACK to route_owner(topic, partition).
  */
 
 /* Bounds of subscription frames, checked by the decoder. */
@@ -431,8 +445,11 @@ enum sl_wire_reject {
 #define SL_WIRE_WEIGHT_MAX 1000u	  /* group member weight: 1..1000 */
 #define SL_WIRE_WINDOW_BATCHES_MAX 65536u /* credit window, per subscription per shard */
 #define SL_WIRE_WINDOW_BYTES_MAX (1ull << 30)
-/* A byte window must hold the largest frame, or a large batch would wait forever. */
+/* A byte window must hold the largest DELIVER (of a PRODUCE of SL_WIRE_PRODUCE_BYTES_MAX),
+ * or a large batch would wait forever. */
 #define SL_WIRE_WINDOW_BYTES_MIN SL_WIRE_FRAME_BYTES_MAX
+static_assert(SL_WIRE_PRODUCE_BYTES_MAX + SL_WIRE_DELIVER_EXTRA_BYTES == SL_WIRE_WINDOW_BYTES_MIN,
+	      "a byte window of the minimum holds the largest DELIVER");
 #define SL_WIRE_START_OFFSETS_MAX 512u /* (partition, offset) pairs in one SUBSCRIBE */
 #define SL_WIRE_ACK_BATCHES_MAX 64u    /* batch base offsets in one CONSUMER_ACK */
 
@@ -550,6 +567,16 @@ enum sl_sub_status {
 	SL_SUB_REMOVED = 2, /* it does not (any more): answer to UNSUBSCRIBE */
 };
 
+/* SUBSCRIBED flags (status ACTIVE only). */
+enum sl_subscribed_flag {
+	/* The subscription already existed (a retransmitted or repeated SUBSCRIBE): the
+	 * router kept its credit totals and delivery numbering at every shard, so the
+	 * consumer keeps its own. Clear: the router created it just now and every shard
+	 * counts from zero, so the consumer starts its totals again too. */
+	SL_SUBSCRIBED_CREDIT_KEPT = 1u << 0,
+	SL_SUBSCRIBED_FLAGS_KNOWN = SL_SUBSCRIBED_CREDIT_KEPT,
+};
+
 /*
  * SUBSCRIBED body: the router's answer to SUBSCRIBE (topic: the pattern) and to
  * UNSUBSCRIBE (no topic, status REMOVED, every other field zero). It repeats the
@@ -566,8 +593,8 @@ struct sl_wire_subscribed {
 	uint8_t status;	  /* enum sl_sub_status */
 	uint8_t strategy; /* enum sl_group_strategy */
 	uint8_t slow_policy;
-	uint8_t reserved0;
-	uint16_t reserved1;
+	uint8_t flags; /* enum sl_subscribed_flag */
+	uint16_t reserved;
 };
 
 static_assert(offsetof(struct sl_wire_subscribed, window_bytes) == 0, "wire layout");
@@ -580,8 +607,8 @@ static_assert(offsetof(struct sl_wire_subscribed, weight) == 24, "wire layout");
 static_assert(offsetof(struct sl_wire_subscribed, status) == 26, "wire layout");
 static_assert(offsetof(struct sl_wire_subscribed, strategy) == 27, "wire layout");
 static_assert(offsetof(struct sl_wire_subscribed, slow_policy) == 28, "wire layout");
-static_assert(offsetof(struct sl_wire_subscribed, reserved0) == 29, "wire layout");
-static_assert(offsetof(struct sl_wire_subscribed, reserved1) == 30, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, flags) == 29, "wire layout");
+static_assert(offsetof(struct sl_wire_subscribed, reserved) == 30, "wire layout");
 static_assert(sizeof(struct sl_wire_subscribed) == 32, "wire layout");
 
 /* HEARTBEAT body. The router NACKs UNKNOWN_SUBSCRIPTION when it knows another count. */
@@ -597,19 +624,23 @@ static_assert(sizeof(struct sl_wire_heartbeat) == 8, "wire layout");
 /*
  * DELIVER body: this, then the batch's records exactly as PRODUCE carried them
  * (record_count of them, filling the rest of the body). The header's sequence is the
- * base offset: record i has offset sequence + i.
+ * base offset: record i has offset sequence + i. The header's `aux` is sent_bytes: the
+ * bytes of every DELIVER the shard sent this subscription before this one, modulo 2^32.
+ * With `delivery` it lets a consumer count DELIVERs lost on the way (and their bytes)
+ * as consumed, so that their credit comes back (docs/PROTOCOL.md, "DELIVER").
  */
 struct sl_wire_deliver {
 	uint64_t append_ns; /* the router's CLOCK_REALTIME when it appended the batch */
 	uint16_t shard;	    /* the owner shard: send CREDIT for this delivery there */
 	uint16_t attempt;   /* 0 first delivery, then 1..redeliveries_max */
-	uint32_t reserved;  /* zero */
+	uint32_t delivery;  /* DELIVERs the shard sent this subscription before this one,
+			     * redeliveries included, modulo 2^32: 0, 1, 2, ... */
 };
 
 static_assert(offsetof(struct sl_wire_deliver, append_ns) == 0, "wire layout");
 static_assert(offsetof(struct sl_wire_deliver, shard) == 8, "wire layout");
 static_assert(offsetof(struct sl_wire_deliver, attempt) == 10, "wire layout");
-static_assert(offsetof(struct sl_wire_deliver, reserved) == 12, "wire layout");
+static_assert(offsetof(struct sl_wire_deliver, delivery) == 12, "wire layout");
 static_assert(sizeof(struct sl_wire_deliver) == 16, "wire layout");
 
 /*
@@ -626,7 +657,9 @@ static_assert(sizeof(struct sl_wire_deliver) == 16, "wire layout");
 
 /*
  * CREDIT body, for one subscription at the shard in the header's sequence. Counts are
- * totals since SUBSCRIBE, so a lost or reordered CREDIT is repaired by the next one:
+ * totals since the subscription was created (SUBSCRIBED without CREDIT_KEPT), DELIVERs
+ * the consumer knows lost (gaps in `delivery`) included, so a lost or reordered CREDIT
+ * is repaired by the next one:
  * the shard keeps the largest it saw and may have at most window_batches batches and
  * window_bytes bytes (whole DELIVER datagrams) sent but not consumed. The window
  * replaces the one in force; its bounds are SUBSCRIBE's.

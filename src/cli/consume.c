@@ -215,6 +215,7 @@ static int consume_report(struct consume_run *r, uint64_t end_ns)
 		cli_json_u64(&j, "gap_offsets", st.gap_offsets);
 		cli_json_u64(&j, "deliveries_invalid", st.deliveries_invalid);
 		cli_json_u64(&j, "deliveries_dropped", st.deliveries_dropped);
+		cli_json_u64(&j, "deliveries_lost", st.deliveries_lost);
 		cli_json_u64(&j, "credit_overruns", st.credit_overruns);
 		cli_json_u64(&j, "nacks", st.nacks);
 		cli_json_double(&j, "seconds", secs);

@@ -62,7 +62,7 @@ int cli_metadata_main(int argc, char **argv)
 		struct cli_json j;
 		cli_json_init(&j, stdout);
 		cli_json_object_begin(&j, NULL);
-		cli_json_u64(&j, "frame_bytes_max", md.frame_bytes_max);
+		cli_json_u64(&j, "produce_bytes_max", md.produce_bytes_max);
 		cli_json_u64(&j, "shards", md.shards);
 		cli_json_u64(&j, "partitions_default", md.partitions_default);
 		cli_json_bool(&j, "auto_create", md.auto_create != 0);
@@ -77,7 +77,7 @@ int cli_metadata_main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	printf("router              %s\n", o.router);
-	printf("frame_bytes_max     %u\n", md.frame_bytes_max);
+	printf("produce_bytes_max   %u\n", md.produce_bytes_max);
 	printf("shards              %u\n", md.shards);
 	printf("partitions_default  %u\n", md.partitions_default);
 	printf("auto_create         %s\n", md.auto_create ? "yes" : "no");

@@ -26,17 +26,28 @@
 
 typedef uint64_t consumer_clock_fn(void *ctx);
 
-/* Credit of one subscription at one shard: what arrived from it and what was consumed,
- * as totals since SUBSCRIBE (docs/PROTOCOL.md, "CREDIT and flow control"). */
+/*
+ * Credit of one subscription at one shard: what arrived from it and what was consumed,
+ * as totals since the router created the subscription (docs/PROTOCOL.md, "CREDIT and
+ * flow control"). DELIVERs are numbered (delivery, sent_bytes): one never received is
+ * counted received and consumed at once when a later number shows the gap, so that its
+ * credit goes back; one arriving after that (numbered below next_delivery) is late and
+ * counts nothing. Until `synced`, the next DELIVER's numbers set where the totals stand.
+ */
 struct consumer_credit {
-	uint64_t received_batches;
+	uint64_t received_batches; /* received or counted lost */
 	uint64_t received_bytes;
 	uint64_t consumed_batches;
 	uint64_t consumed_bytes;
 	uint64_t reported_batches; /* in the last CREDIT sent */
 	uint64_t reported_bytes;
-	uint64_t due_ns; /* no CREDIT before this (batching) */
-	bool dirty;	 /* a CREDIT is owed (consumed more, or a resend is due) */
+	uint64_t due_ns;	  /* no CREDIT before this (batching) */
+	uint64_t epoch;		  /* which start of the totals: queued DELIVERs of an
+				   * earlier one give no credit back */
+	uint32_t next_delivery;	  /* number of the next DELIVER expected */
+	uint32_t next_sent_bytes; /* its sent_bytes */
+	bool synced;		  /* next_delivery and next_sent_bytes hold */
+	bool dirty;		  /* a CREDIT is owed (consumed more, or a resend is due) */
 };
 
 /* An offset range [lo, hi) already returned, above a partition's contiguous mark. */
@@ -106,6 +117,7 @@ struct consumer_delivery {
 	uint32_t len;
 	struct consumer_sub *sub;
 	struct consumer_partition *part;
+	uint64_t credit_epoch; /* consumer_credit.epoch it counts in; 0: late, counts nothing */
 	struct wire_deliver d; /* pointers into frame */
 	struct wire_record_iter it;
 	uint64_t next_offset; /* of the next record it holds */
@@ -120,6 +132,7 @@ struct sl_consumer {
 	struct transport tx;
 	struct consumer_sub subs[CONSUMER_SUBSCRIPTIONS_MAX];
 	uint32_t next_sub_id;
+	uint64_t credit_epochs; /* consumer_credit.epoch values handed out */
 	enum sl_sub_error sub_error;
 	int async_error;       /* a refusal while resubscribing, reported by the next poll */
 	uint64_t heartbeat_ns; /* interval in force */
@@ -166,6 +179,10 @@ int consumer_send_subscribe(struct sl_consumer *c, struct consumer_sub *sub, uin
 
 /* Takes in every datagram waiting (bounded), handling each frame. Returns 0 or -errno. */
 int consumer_receive(struct sl_consumer *c, uint64_t now_ns);
+
+/* Starts the credit totals of one shard again (the router counts from zero, or from
+ * where the next DELIVER says): queued DELIVERs counted before give nothing back. */
+void consumer_credit_restart(struct sl_consumer *c, struct consumer_credit *cr);
 
 /* Finds or adds the state of (topic, partition) in sub. NULL when out of memory or
  * CONSUMER_PARTITIONS_MAX are tracked. */

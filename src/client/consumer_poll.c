@@ -161,11 +161,15 @@ void consumer_mark_returned(struct sl_consumer *c, struct consumer_sub *sub,
 /* Hands the release of one DELIVER's credit to its shard. */
 static void consumer_consumed(struct consumer_delivery *q)
 {
-	/* A resubscribe may have brought another shard count: that credit is gone. */
+	/* A resubscribe may have brought another shard count or restarted the totals
+	 * (another epoch): that credit is gone. A late DELIVER gave its credit back as lost. */
 	if (q->d.meta.shard >= q->sub->shard_count) {
 		return;
 	}
 	struct consumer_credit *cr = &q->sub->credit[q->d.meta.shard];
+	if (q->credit_epoch != cr->epoch) {
+		return;
+	}
 
 	cr->consumed_batches++;
 	cr->consumed_bytes += q->len;

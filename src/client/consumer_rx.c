@@ -39,11 +39,20 @@ struct consumer_partition *consumer_partition_get(struct consumer_sub *sub, cons
 	return p;
 }
 
-/* Takes the router's accepted parameters; the credit state survives a resubscribe
- * with the same shard count (totals are since the first SUBSCRIBE). */
+void consumer_credit_restart(struct sl_consumer *c, struct consumer_credit *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+	cr->epoch = ++c->credit_epochs;
+}
+
+/* Takes the router's accepted parameters. The credit totals survive only when the router
+ * says it kept its own (SL_SUBSCRIBED_CREDIT_KEPT: a repeated SUBSCRIBE); a subscription
+ * it created just now counts from zero at every shard, and so does the consumer. */
 static int consumer_activate(struct sl_consumer *c, struct consumer_sub *sub,
 			     const struct sl_wire_subscribed *s)
 {
+	bool kept = (s->flags & SL_SUBSCRIBED_CREDIT_KEPT) != 0;
+
 	if (sub->credit == NULL || sub->shard_count != s->shards) {
 		struct consumer_credit *credit = calloc(s->shards, sizeof(*credit));
 		if (credit == NULL) {
@@ -52,6 +61,10 @@ static int consumer_activate(struct sl_consumer *c, struct consumer_sub *sub,
 		free(sub->credit);
 		sub->credit = credit;
 		sub->shard_count = s->shards;
+		kept = false;
+	}
+	for (uint16_t i = 0; i < sub->shard_count && !kept; i++) {
+		consumer_credit_restart(c, &sub->credit[i]);
 	}
 	sub->accepted = *s;
 	sub->state = SUB_ACTIVE;
@@ -120,14 +133,15 @@ static void consumer_refused(struct sl_consumer *c, struct consumer_sub *sub,
 	sub->error = err;
 }
 
-/* CREDIT counted more than the shard sent (it restarted or forgot the subscription):
- * start the totals of that shard again. */
-static void consumer_credit_resync(struct consumer_sub *sub, uint64_t shard)
+/* CREDIT counted more than the shard sent (we kept totals of an earlier start of the
+ * subscription, e.g. its SUBSCRIBED was lost across a router restart): the shard took
+ * everything it sent as consumed; start the totals of that shard again from the next
+ * DELIVER's numbers. */
+static void consumer_credit_resync(struct sl_consumer *c, struct consumer_sub *sub, uint64_t shard)
 {
 	if (shard < sub->shard_count) {
-		struct consumer_credit *cr = &sub->credit[shard];
-		memset(cr, 0, sizeof(*cr));
-		cr->dirty = true;
+		c->stats.credit_resyncs++;
+		consumer_credit_restart(c, &sub->credit[shard]);
 	}
 }
 
@@ -165,7 +179,7 @@ static void consumer_on_nack(struct sl_consumer *c, const struct wire_frame *f, 
 		return; /* transient, or about a subscription already gone */
 	}
 	if (n.reason == SL_NACK_BAD_CREDIT && n.detail == SL_SUB_CREDIT_AHEAD) {
-		consumer_credit_resync(sub, f->hdr.sequence);
+		consumer_credit_resync(c, sub, f->hdr.sequence);
 	} else if (n.reason == SL_NACK_UNKNOWN_OFFSET) {
 		consumer_ack_clamp(sub, f, n.expected);
 	} else if (sub->state == SUB_SUBSCRIBING ||
@@ -174,11 +188,41 @@ static void consumer_on_nack(struct sl_consumer *c, const struct wire_frame *f, 
 	}
 }
 
-/* Counts a DELIVER of len bytes against its shard's credit: the router should never
- * have more than the window outstanding. */
-static void consumer_credit_received(struct sl_consumer *c, struct consumer_sub *sub,
-				     struct consumer_credit *cr, uint32_t len)
+/*
+ * Counts DELIVER d of len bytes against its shard's credit. DELIVERs numbered between the
+ * last one counted and d never arrived (lost, or overtaken): they are counted received
+ * and consumed now, since the router holds their credit until told. Returns false for a
+ * late DELIVER, numbered below one already counted (its credit went back with the gap):
+ * it counts nothing. Numbers are modulo 2^32, compared within 2^31: a gap is bounded by
+ * what the router may have outstanding, far less.
+ */
+static bool consumer_credit_received(struct sl_consumer *c, struct consumer_sub *sub,
+				     struct consumer_credit *cr, const struct wire_deliver *d,
+				     uint32_t len)
 {
+	uint32_t lost = d->meta.delivery - cr->next_delivery;
+	uint32_t lost_bytes = d->sent_bytes - cr->next_sent_bytes;
+
+	if (!cr->synced) {
+		/* Totals restarted at zero (consumer_credit_restart()): the router's stand
+		 * at d's numbers, whatever came before d was not counted here. */
+		lost = d->meta.delivery;
+		lost_bytes = d->sent_bytes;
+		cr->synced = true;
+	} else if (lost >= 1u << 31) {
+		c->stats.deliveries_late++;
+		return false;
+	}
+	if (lost > 0 || lost_bytes > 0) {
+		c->stats.deliveries_lost += lost;
+		cr->received_batches += lost;
+		cr->received_bytes += lost_bytes;
+		cr->consumed_batches += lost;
+		cr->consumed_bytes += lost_bytes;
+		cr->dirty = true;
+	}
+	cr->next_delivery = d->meta.delivery + 1;
+	cr->next_sent_bytes = d->sent_bytes + len;
 	cr->received_batches++;
 	cr->received_bytes += len;
 	uint32_t wb = sub->accepted.window_batches;
@@ -187,6 +231,7 @@ static void consumer_credit_received(struct sl_consumer *c, struct consumer_sub 
 	    (wy != 0 && cr->received_bytes - cr->consumed_bytes > wy)) {
 		c->stats.credit_overruns++;
 	}
+	return true;
 }
 
 static void consumer_on_deliver(struct sl_consumer *c, const uint8_t *buf, uint32_t len,
@@ -202,7 +247,7 @@ static void consumer_on_deliver(struct sl_consumer *c, const uint8_t *buf, uint3
 		return;
 	}
 	struct consumer_credit *cr = &sub->credit[d.meta.shard];
-	consumer_credit_received(c, sub, cr, len);
+	bool counted = consumer_credit_received(c, sub, cr, &d, len);
 	c->stats.deliveries++;
 	if (d.meta.attempt > 0) {
 		c->stats.redeliveries++;
@@ -214,9 +259,11 @@ static void consumer_on_deliver(struct sl_consumer *c, const uint8_t *buf, uint3
 		/* Queue full, no memory, or too many partitions: not acked, so the
 		 * router sends it again; consumed now so that its credit comes back. */
 		c->stats.deliveries_dropped++;
-		cr->consumed_batches++;
-		cr->consumed_bytes += len;
-		cr->dirty = true;
+		if (counted) {
+			cr->consumed_batches++;
+			cr->consumed_bytes += len;
+			cr->dirty = true;
+		}
 		return;
 	}
 	memcpy(copy, buf, len);
@@ -226,6 +273,7 @@ static void consumer_on_deliver(struct sl_consumer *c, const uint8_t *buf, uint3
 	q->len = len;
 	q->sub = sub;
 	q->part = part;
+	q->credit_epoch = counted ? cr->epoch : 0;
 	/* The receive buffer is reused by the next burst: point into the copy. */
 	q->d = d;
 	q->d.topic = copy + (d.topic - buf);

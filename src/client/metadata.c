@@ -63,7 +63,7 @@ static bool metadata_match(const struct wire_frame *f, void *ctx)
 	}
 	wire_metadata_read(f->body, &m);
 	memset(mm->out, 0, sizeof(*mm->out));
-	mm->out->frame_bytes_max = m.frame_bytes_max;
+	mm->out->produce_bytes_max = m.produce_bytes_max;
 	mm->out->partitions_default = m.partitions_default;
 	mm->out->shards = m.shards;
 	mm->out->auto_create = m.auto_create != 0;

@@ -292,8 +292,10 @@ static int producer_topic(struct sl_producer *p, const char *name, struct topic 
 	if (partitions > CLIENT_PARTITIONS_LIMIT) {
 		return -EPROTO;
 	}
-	if (md.frame_bytes_max >= SL_WIRE_FRAME_BYTES_MIN && md.frame_bytes_max < p->frame_limit) {
-		p->frame_limit = md.frame_bytes_max;
+	/* Batches stay within what the router appends: then they can be delivered too. */
+	if (md.produce_bytes_max >= SL_WIRE_FRAME_BYTES_MIN - SL_WIRE_DELIVER_EXTRA_BYTES &&
+	    md.produce_bytes_max < p->frame_limit) {
+		p->frame_limit = md.produce_bytes_max;
 	}
 	/* A router that does not announce its window may remember a single batch. */
 	return topic_table_add(&p->topics, name, len, partitions,

@@ -194,6 +194,8 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_DEAD_LETTERS] = "dead_letters",
 	[SL_STAT_DEAD_LETTERS_SENT] = "dead_letters_sent",
 	[SL_STAT_DEAD_LETTERS_LOST] = "dead_letters_lost",
+	[SL_STAT_CREDIT_RESETS] = "credit_resets",
+	[SL_STAT_CREDIT_TIMEOUTS] = "credit_timeouts",
 };
 
 const char *wire_reject_name(enum sl_wire_reject r)
@@ -457,7 +459,9 @@ enum sl_wire_reject wire_decode(const void *buf, size_t len, size_t frame_bytes_
 	if (!wire_type_is_known(h->type)) {
 		return SL_WIRE_REJECT_BAD_TYPE;
 	}
-	if ((h->flags & ~(unsigned)SL_WIRE_FLAGS_KNOWN) != 0 || h->reserved != 0) {
+	/* aux is DELIVER's sent_bytes and zero everywhere else. */
+	if ((h->flags & ~(unsigned)SL_WIRE_FLAGS_KNOWN) != 0 ||
+	    (h->aux != 0 && h->type != SL_WIRE_DELIVER)) {
 		return SL_WIRE_REJECT_BAD_FIELD;
 	}
 	if (wire_align(h->topic_len) > h->payload_len) {

@@ -67,11 +67,19 @@ static inline uint32_t wire_prefix_bytes(uint32_t topic_len)
 	return SL_WIRE_HEADER_BYTES + wire_align(topic_len);
 }
 
+/* The largest PRODUCE a router with frame limit frame_bytes_max (SL_WIRE_FRAME_BYTES_MIN..
+ * SL_WIRE_FRAME_BYTES_MAX) appends: one whose DELIVER fits that limit. */
+static inline uint32_t wire_produce_bytes_max(uint32_t frame_bytes_max)
+{
+	return frame_bytes_max - SL_WIRE_DELIVER_EXTRA_BYTES;
+}
+
 /*
  * Validates `len` bytes at `buf` as one frame no larger than `frame_bytes_max` and fills
  * `out`. Checks, in order: length, magic, version, size limit, alignment, payload length,
- * type, flags and reserved fields, CRC32C, then the body of the frame's type (PRODUCE:
- * topic name, ack level, every record in bounds, count and sizes consistent).
+ * type, flags and reserved fields (aux: DELIVER only), CRC32C, then the body of the
+ * frame's type (PRODUCE: topic name, ack level, every record in bounds, count and sizes
+ * consistent).
  * Returns SL_WIRE_OK or the enum sl_wire_reject naming the first failed check; on a
  * rejection, `out->hdr` holds whatever header fields could be read (zeros otherwise).
  */
@@ -349,8 +357,10 @@ struct wire_deliver {
 	uint16_t record_count;
 	uint8_t topic_len;
 	const uint8_t *topic;
-	struct sl_wire_deliver meta; /* append time, owner shard, attempt */
-	const uint8_t *records;	     /* the batch's records, as PRODUCE carried them */
+	struct sl_wire_deliver meta; /* append time, owner shard, attempt, delivery number */
+	uint32_t sent_bytes;	/* header aux: bytes the shard sent the subscription before this
+			      * DELIVER, modulo 2^32 */
+	const uint8_t *records; /* the batch's records, as PRODUCE carried them */
 	uint32_t records_len;
 };
 

@@ -337,8 +337,8 @@ enum sl_wire_reject wire_subscribed_parse(const struct wire_frame *f,
 		return SL_WIRE_REJECT_BAD_COUNT;
 	}
 	wire_subscribed_read(f->body, out);
-	if (out->reserved0 != 0 || out->reserved1 != 0 || out->strategy > SL_GROUP_STRATEGY_MAX ||
-	    out->slow_policy > SL_SLOW_POLICY_MAX) {
+	if ((out->flags & ~(unsigned)SL_SUBSCRIBED_FLAGS_KNOWN) != 0 || out->reserved != 0 ||
+	    out->strategy > SL_GROUP_STRATEGY_MAX || out->slow_policy > SL_SLOW_POLICY_MAX) {
 		return SL_WIRE_REJECT_BAD_FIELD;
 	}
 	if (out->status == SL_SUB_ACTIVE) {
@@ -395,7 +395,8 @@ enum sl_wire_reject wire_deliver_parse(const struct wire_frame *f, struct wire_d
 	wire_deliver_meta_read(f->body, &out->meta);
 	out->records = f->body + sizeof(out->meta);
 	out->records_len = f->body_len - (uint32_t)sizeof(out->meta);
-	return out->meta.reserved == 0 ? SL_WIRE_OK : SL_WIRE_REJECT_BAD_FIELD;
+	out->sent_bytes = h->aux;
+	return SL_WIRE_OK;
 }
 
 /* The header fields a subscription frame may use; everything else must be zero. */
@@ -621,6 +622,7 @@ int wire_deliver_head_encode(void *buf, size_t cap, const struct wire_deliver *d
 	h.sequence = d->base_offset;
 	h.partition = d->partition;
 	h.record_count = d->record_count;
+	h.aux = d->sent_bytes;
 	int rc = wire_begin(&b, buf, cap, &h, d->topic, d->topic_len);
 	if (rc == 0) {
 		rc = wire_add_body(&b, &d->meta, sizeof(d->meta));

@@ -27,6 +27,12 @@ void credit_sent(struct credit *c, uint32_t frame_bytes)
 	c->sent_bytes += frame_bytes;
 }
 
+void credit_resync(struct credit *c)
+{
+	c->consumed_batches = c->sent_batches;
+	c->consumed_bytes = c->sent_bytes;
+}
+
 enum credit_result credit_update(struct credit *c, const struct sl_wire_credit *msg)
 {
 	if (msg->consumed_batches < c->consumed_batches ||

@@ -51,6 +51,14 @@ void credit_sent(struct credit *c, uint32_t frame_bytes);
  */
 enum credit_result credit_update(struct credit *c, const struct sl_wire_credit *msg);
 
+/*
+ * After a CREDIT_AHEAD: the consumer counts from another start (its SUBSCRIBED was lost
+ * across a router restart, or a bug). Everything sent is taken as consumed, so the shard
+ * can send again; the consumer restarts its totals from the next DELIVER's delivery
+ * number and byte position (docs/PROTOCOL.md, "CREDIT and flow control").
+ */
+void credit_resync(struct credit *c);
+
 /* Batches and bytes sent but not consumed. */
 static inline uint64_t credit_outstanding_batches(const struct credit *c)
 {

@@ -268,8 +268,9 @@ static void shard_reject(struct shard *s, struct rte_mbuf *m, const struct wire_
 		req.topic_len = 0;
 	}
 	enum sl_nack_reason reason = wire_reject_nack_reason(r);
-	uint32_t detail =
-		reason == SL_NACK_TOO_LARGE ? s->frame_bytes_max : wire_reject_nack_detail(r, f);
+	uint32_t detail = reason != SL_NACK_TOO_LARGE  ? wire_reject_nack_detail(r, f)
+			  : h->type == SL_WIRE_PRODUCE ? wire_produce_bytes_max(s->frame_bytes_max)
+						       : s->frame_bytes_max;
 	shard_reply_nack(s, m, &req, topic, reason, detail, 0);
 }
 
@@ -320,6 +321,14 @@ void shard_route_produce(struct shard *s, struct rte_mbuf *m, const struct wire_
 		route_partitions_hashed(s->env->routes, topic_hash, f->topic, h->topic_len);
 
 	shard_count(s, SL_STAT_PRODUCE_FRAMES, 1);
+	/* A batch is appended only if its DELIVER fits the frame limit: it can then be
+	 * delivered to any subscriber (and a byte window of the minimum holds it). */
+	if (f->len > wire_produce_bytes_max(s->frame_bytes_max)) {
+		shard_count(s, SL_STAT_DROP_TOO_LARGE, 1);
+		shard_reply_nack(s, m, h, f->topic, SL_NACK_TOO_LARGE,
+				 wire_produce_bytes_max(s->frame_bytes_max), 0);
+		return;
+	}
 	if (h->partition >= partitions) {
 		shard_count(s, SL_STAT_DROP_UNKNOWN_TOPIC, 1);
 		shard_reply_nack(s, m, h, f->topic, SL_NACK_UNKNOWN_TOPIC, partitions, 0);

@@ -244,6 +244,7 @@ void shard_acks_sweep(struct shard *s, unsigned steps)
 			return;
 		}
 		struct shard_sub *sub = &s->sub_state[pos];
+		shard_credit_sweep_one(s, (uint32_t)pos);
 		if (sub->inflight_head != sub->inflight_tail &&
 		    s->now_tsc - shard_inflight_at(s, (uint32_t)pos, sub->inflight_head)->sent_tsc >
 			    s->ack_timeout_tsc) {

@@ -3,10 +3,12 @@
  * Live delivery on the partition's owner shard. Once a batch is appended, its topic goes
  * through the shard's matcher; every matching subscription outside a group, and one
  * member picked by each matching group, gets a DELIVER within its credit at this shard.
- * A DELIVER is a head of its own (header, topic, append time, shard, attempt, with the
- * CRC over head and records) chained to an indirect mbuf of the received batch's records:
- * the records are never copied per subscriber. A batch replayed from the journal is
- * copied once into an mbuf chained the same way. CREDIT frames move the windows.
+ * A DELIVER is a head of its own (header, topic, append time, shard, attempt, delivery
+ * number and byte position, with the CRC over head and records) chained to an indirect
+ * mbuf of the received batch's records: the records are never copied per subscriber. A
+ * batch replayed from the journal is copied once into an mbuf chained the same way.
+ * CREDIT frames move the windows; credit held too long without consumption is taken
+ * back (a lost DELIVER).
  */
 #include "shard/shard_int.h"
 
@@ -73,6 +75,13 @@ static void shard_deliver_send(struct shard *s, uint32_t slot, const struct shar
 	}
 	if (ref->position != UINT64_MAX) {
 		sub->sent_end = ref->position + 1;
+	}
+	/* Numbered from the credit totals: a consumer counts the numbers and bytes it never
+	 * saw as consumed, so a lost DELIVER does not hold its credit for good. */
+	d->meta.delivery = (uint32_t)sub->credit.sent_batches;
+	d->sent_bytes = (uint32_t)sub->credit.sent_bytes;
+	if (credit_outstanding_batches(&sub->credit) == 0) {
+		sub->credit_tsc = s->now_tsc;
 	}
 	shard_inflight_push(s, slot, ref, d);
 	int rc = wire_deliver_head_encode(rte_pktmbuf_mtod(head, void *),
@@ -259,10 +268,31 @@ void shard_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *
 		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_UNKNOWN_SUBSCRIPTION, known, 0);
 		return;
 	}
-	if (credit_update(&s->sub_state[pos].credit, &c) == CREDIT_AHEAD) {
+	struct shard_sub *sub = &s->sub_state[pos];
+	uint64_t consumed = sub->credit.consumed_batches;
+	enum credit_result cr = credit_update(&sub->credit, &c);
+	if (cr == CREDIT_APPLIED && sub->credit.consumed_batches > consumed) {
+		sub->credit_tsc = s->now_tsc;
+	}
+	if (cr == CREDIT_AHEAD) {
+		/* The consumer counts from another start: it resynchronises on the next
+		 * DELIVER's numbers, which it needs credit for. */
+		credit_resync(&sub->credit);
+		shard_count(s, SL_STAT_CREDIT_RESETS, 1);
 		shard_count(s, SL_STAT_DROP_BAD_CREDIT, 1);
 		shard_reply_nack(s, m, &f->hdr, NULL, SL_NACK_BAD_CREDIT, SL_SUB_CREDIT_AHEAD, 0);
 		return;
 	}
 	rte_pktmbuf_free(m); /* applied or stale: a CREDIT is not answered */
+}
+
+void shard_credit_sweep_one(struct shard *s, uint32_t slot)
+{
+	struct shard_sub *sub = &s->sub_state[slot];
+
+	if (credit_outstanding_batches(&sub->credit) > 0 &&
+	    s->now_tsc - sub->credit_tsc > s->ack_timeout_tsc) {
+		shard_count(s, SL_STAT_CREDIT_TIMEOUTS, 1);
+		credit_resync(&sub->credit);
+	}
 }

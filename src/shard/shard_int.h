@@ -165,6 +165,8 @@ struct shard_sub {
 	uint64_t member_id;		 /* group_member_id(), in a group */
 	struct sl_wire_subscribe params; /* as accepted; offset_count and lengths zeroed */
 	struct credit credit;		 /* of this subscription at this shard */
+	uint64_t credit_tsc;		 /* when its credit last moved: the first DELIVER
+					  * outstanding sent, or consumed totals advanced */
 	uint64_t seek_value;		 /* enum shard_seek's value */
 	uint64_t sent_end;		 /* journal position after the last batch sent */
 	uint64_t redeliver_end;		 /* batches below it are sent again: attempt */
@@ -479,6 +481,12 @@ int32_t shard_partition_find(struct shard *s, const uint8_t *topic, uint8_t topi
 /* A CREDIT for this shard (wire_credit_shard() checked by the caller). Takes ownership
  * of m. */
 void shard_credit(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
+
+/* Subscription `slot` has had DELIVERs outstanding and no consumption for longer than
+ * --ack-timeout-ms: they are presumed lost and taken as consumed, so that a lost DELIVER
+ * (which no later DELIVER can reveal to a consumer out of credit) does not hold the
+ * credit for good. The consumer counts them through the gap in delivery numbers. */
+void shard_credit_sweep_one(struct shard *s, uint32_t slot);
 
 /* Forgets up to `steps` producer streams idle longer than --producer-idle-s. */
 void shard_producers_sweep(struct shard *s, unsigned steps);

@@ -223,7 +223,7 @@ void shard_reply_metadata(struct shard *s, struct rte_mbuf *m, const struct wire
 	uint8_t asked[SL_WIRE_TOPIC_BYTES_MAX];
 	uint8_t asked_len = f->hdr.topic_len;
 	struct sl_wire_metadata md = {
-		.frame_bytes_max = s->frame_bytes_max,
+		.produce_bytes_max = wire_produce_bytes_max(s->frame_bytes_max),
 		.partitions_default = route_partitions_default(routes),
 		.shards = s->shards,
 		.auto_create = route_auto_create(routes) ? 1 : 0,

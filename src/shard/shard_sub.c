@@ -630,9 +630,10 @@ static void shard_ctl_release(struct shard *s, struct rte_mbuf **carriers)
 	}
 }
 
-/* Answers SUBSCRIBED for subscription of c, status `status` (REMOVED: no pattern). */
+/* Answers SUBSCRIBED for subscription of c, status `status` (REMOVED: no pattern), with
+ * `flags` (enum sl_subscribed_flag, ACTIVE only). */
 static void shard_reply_subscribed(struct shard *s, struct rte_mbuf *m, const struct shard_ctl *c,
-				   enum sl_sub_status status)
+				   enum sl_sub_status status, uint8_t flags)
 {
 	struct sl_wire_subscribed body = {.status = (uint8_t)status};
 	uint32_t len = 0;
@@ -650,6 +651,7 @@ static void shard_reply_subscribed(struct shard *s, struct rte_mbuf *m, const st
 			.status = (uint8_t)status,
 			.strategy = c->params.strategy,
 			.slow_policy = c->params.slow_policy,
+			.flags = flags,
 		};
 		pattern_len = c->pattern_len;
 	}
@@ -680,6 +682,12 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	if (!shard_ctl_begin(s, m, f, carriers, c.has_frame)) {
 		return;
 	}
+	/* An existing subscription keeps its credit totals and delivery numbering (the
+	 * SUBSCRIBE is idempotent): SUBSCRIBED tells the consumer which, so it keeps or
+	 * restarts its own. */
+	struct shard_sub_key k = {.subscriber_id = c.subscriber_id,
+				  .subscription_id = c.subscription_id};
+	uint8_t flags = rte_hash_lookup(s->subs, &k) >= 0 ? SL_SUBSCRIBED_CREDIT_KEPT : 0;
 	enum sl_nack_reason reason = shard_apply_subscribe(s, &c, &sub, true, &why);
 	if (reason != 0) {
 		shard_ctl_release(s, carriers);
@@ -692,7 +700,7 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 		shard_ctl_broadcast(s, carriers, &c);
 	}
 	shard_count(s, SL_STAT_SUBSCRIBES, 1);
-	shard_reply_subscribed(s, m, &c, SL_SUB_ACTIVE);
+	shard_reply_subscribed(s, m, &c, SL_SUB_ACTIVE, flags);
 }
 
 void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
@@ -709,7 +717,7 @@ void shard_unsubscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fr
 		shard_ctl_broadcast(s, carriers, &c);
 	}
 	shard_count(s, SL_STAT_UNSUBSCRIBES, 1);
-	shard_reply_subscribed(s, m, &c, SL_SUB_REMOVED);
+	shard_reply_subscribed(s, m, &c, SL_SUB_REMOVED, 0);
 }
 
 void shard_heartbeat(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)

@@ -23,7 +23,7 @@ int fake_router_open(struct fake_router *r)
 	socklen_t len = sizeof(a);
 
 	memset(r, 0, sizeof(*r));
-	r->frame_bytes_max = SL_WIRE_FRAME_BYTES_MAX;
+	r->produce_bytes_max = SL_WIRE_PRODUCE_BYTES_MAX;
 	r->stream_batches_max = 32;
 	r->sub_answer = (struct sl_wire_subscribed){
 		.consumer_timeout_ms = 3000,
@@ -135,7 +135,7 @@ void fake_router_metadata(struct fake_router *r, const struct wire_frame *req, u
 {
 	uint8_t body[sizeof(struct sl_wire_metadata) + 8 + SL_WIRE_TOPIC_BYTES_MAX + 8];
 	struct sl_wire_metadata m = {
-		.frame_bytes_max = r->frame_bytes_max,
+		.produce_bytes_max = r->produce_bytes_max,
 		.partitions_default = 1,
 		.shards = 1,
 		.topic_count = req->hdr.topic_len > 0 ? 1 : 0,
@@ -175,6 +175,11 @@ void fake_router_subscribed(struct fake_router *r, const struct wire_frame *req)
 		a.weight = s.params.weight;
 		a.strategy = s.params.strategy;
 		a.slow_policy = s.params.slow_policy;
+		if ((a.flags & SL_SUBSCRIBED_CREDIT_KEPT) == 0) {
+			/* A subscription created now: its DELIVERs are numbered from zero. */
+			memset(r->deliveries, 0, sizeof(r->deliveries));
+			memset(r->delivered_bytes, 0, sizeof(r->delivered_bytes));
+		}
 		if (wire_subscribed_encode(out, sizeof(out), s.subscriber_id, s.subscription_id,
 					   s.pattern, s.pattern_len, &a, &len) != 0) {
 			return;
@@ -198,10 +203,12 @@ void fake_router_sub_nack(struct fake_router *r, const struct wire_frame *req, u
 	fake_router_reply(r, req, SL_WIRE_NACK, body, sizeof(body));
 }
 
-uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
-				   uint32_t subscription_id, const char *topic, uint32_t partition,
-				   uint64_t base_offset, uint16_t count, uint16_t shard,
-				   uint16_t attempt)
+/* fake_router_deliver_build() with the DELIVER numbered (delivery, sent_bytes). */
+static uint32_t fake_deliver_build_numbered(uint8_t *buf, size_t cap, uint64_t subscriber_id,
+					    uint32_t subscription_id, const char *topic,
+					    uint32_t partition, uint64_t base_offset,
+					    uint16_t count, uint16_t shard, uint16_t attempt,
+					    uint32_t delivery, uint32_t sent_bytes)
 {
 	uint8_t prod[SL_WIRE_FRAME_BYTES_MAX];
 	struct sl_wire_header h;
@@ -230,26 +237,60 @@ uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber
 		.record_count = count,
 		.topic_len = (uint8_t)strlen(topic),
 		.topic = (const uint8_t *)topic,
-		.meta = {.append_ns = 77, .shard = shard, .attempt = attempt},
+		.meta = {.append_ns = 77, .shard = shard, .attempt = attempt, .delivery = delivery},
+		.sent_bytes = sent_bytes,
 		.records = f.body,
 		.records_len = f.body_len,
 	};
 	return wire_deliver_encode(buf, cap, &d, &len) == 0 ? len : 0;
 }
 
+uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
+				   uint32_t subscription_id, const char *topic, uint32_t partition,
+				   uint64_t base_offset, uint16_t count, uint16_t shard,
+				   uint16_t attempt)
+{
+	return fake_deliver_build_numbered(buf, cap, subscriber_id, subscription_id, topic,
+					   partition, base_offset, count, shard, attempt, 0, 0);
+}
+
+/* Builds the next DELIVER of `shard`, numbered, and counts it sent; `send`: it really
+ * goes out (else it is lost on the way). */
+static uint32_t fake_router_deliver_numbered(struct fake_router *r, uint32_t subscription_id,
+					     const char *topic, uint32_t partition,
+					     uint64_t base_offset, uint16_t count, uint16_t shard,
+					     uint16_t attempt, bool send)
+{
+	uint8_t out[SL_WIRE_FRAME_BYTES_MAX];
+	uint16_t k = shard % FAKE_SHARDS_MAX;
+	uint32_t len = fake_deliver_build_numbered(
+		out, sizeof(out), r->subscriber_id, subscription_id, topic, partition, base_offset,
+		count, shard, attempt, r->deliveries[k], r->delivered_bytes[k]);
+
+	if (len > 0) {
+		r->deliveries[k]++;
+		r->delivered_bytes[k] += len;
+		if (send) {
+			fake_router_send(r, out, len);
+		}
+	}
+	return len;
+}
+
 uint32_t fake_router_deliver(struct fake_router *r, uint32_t subscription_id, const char *topic,
 			     uint32_t partition, uint64_t base_offset, uint16_t count,
 			     uint16_t shard, uint16_t attempt)
 {
-	uint8_t out[SL_WIRE_FRAME_BYTES_MAX];
-	uint32_t len =
-		fake_router_deliver_build(out, sizeof(out), r->subscriber_id, subscription_id,
-					  topic, partition, base_offset, count, shard, attempt);
+	return fake_router_deliver_numbered(r, subscription_id, topic, partition, base_offset,
+					    count, shard, attempt, true);
+}
 
-	if (len > 0) {
-		fake_router_send(r, out, len);
-	}
-	return len;
+uint32_t fake_router_deliver_lost(struct fake_router *r, uint32_t subscription_id,
+				  const char *topic, uint32_t partition, uint64_t base_offset,
+				  uint16_t count, uint16_t shard, uint16_t attempt)
+{
+	return fake_router_deliver_numbered(r, subscription_id, topic, partition, base_offset,
+					    count, shard, attempt, false);
 }
 
 int fake_router_recv_type(struct fake_router *r, struct wire_frame *f, uint8_t type, int timeout_ms)

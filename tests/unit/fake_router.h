@@ -23,6 +23,8 @@
 
 #define FAKE_STREAMS_MAX 64u
 #define FAKE_PARTITIONS_MAX 64u
+/* Shards whose DELIVERs the fake router numbers (shard % FAKE_SHARDS_MAX). */
+#define FAKE_SHARDS_MAX 8u
 
 struct fake_stream {
 	uint64_t producer_id;
@@ -45,8 +47,8 @@ struct fake_router {
 	/* reference mode */
 	pthread_t thread;
 	atomic_bool stop;
-	uint32_t partitions; /* answered in METADATA; 0: unknown topic */
-	uint32_t frame_bytes_max;
+	uint32_t partitions;	     /* answered in METADATA; 0: unknown topic */
+	uint32_t produce_bytes_max;  /* answered in METADATA */
 	uint16_t stream_batches_max; /* METADATA; reference mode: the dedupe window */
 	struct fake_stream streams[FAKE_STREAMS_MAX];
 	unsigned stream_count;
@@ -67,7 +69,11 @@ struct fake_router {
 	unsigned sub_deliver_batches;	      /* after the first SUBSCRIBED: that many DELIVERs of
 				       * 2 events (offsets 0..) on partition 0 of the
 				       * pattern, which must then be a literal topic */
-	uint64_t subscriber_id;		      /* of the last SUBSCRIBE */
+	/* DELIVER numbering per shard (delivery, sent_bytes), for one subscription at a
+	 * time: restarted by every SUBSCRIBED without SL_SUBSCRIBED_CREDIT_KEPT. */
+	uint32_t deliveries[FAKE_SHARDS_MAX];
+	uint32_t delivered_bytes[FAKE_SHARDS_MAX];
+	uint64_t subscriber_id; /* of the last SUBSCRIBE */
 	uint32_t subscription_id;
 	atomic_uint_fast64_t subscribes;
 	atomic_uint_fast64_t unsubscribes;
@@ -111,17 +117,24 @@ void fake_router_sub_nack(struct fake_router *r, const struct wire_frame *req, u
 /*
  * Writes a DELIVER of `count` records to subscription (subscriber_id, subscription_id):
  * record i has offset base_offset + i, key "k", an 8-byte value holding its offset and
- * timestamp 1000 + its offset. Returns its length (0 when it does not fit).
+ * timestamp 1000 + its offset, numbered as a subscription's first DELIVER (delivery 0,
+ * sent_bytes 0). Returns its length (0 when it does not fit).
  */
 uint32_t fake_router_deliver_build(uint8_t *buf, size_t cap, uint64_t subscriber_id,
 				   uint32_t subscription_id, const char *topic, uint32_t partition,
 				   uint64_t base_offset, uint16_t count, uint16_t shard,
 				   uint16_t attempt);
 
-/* Builds such a DELIVER and sends it to the last peer. Returns its length. */
+/* Builds such a DELIVER, numbered as the shard's next (delivery, sent_bytes), and sends
+ * it to the last peer. Returns its length. */
 uint32_t fake_router_deliver(struct fake_router *r, uint32_t subscription_id, const char *topic,
 			     uint32_t partition, uint64_t base_offset, uint16_t count,
 			     uint16_t shard, uint16_t attempt);
+
+/* The same DELIVER, numbered and counted sent, but lost on the way: not sent. */
+uint32_t fake_router_deliver_lost(struct fake_router *r, uint32_t subscription_id,
+				  const char *topic, uint32_t partition, uint64_t base_offset,
+				  uint16_t count, uint16_t shard, uint16_t attempt);
 
 /* Receives frames until one of `type` arrives (others are skipped) within timeout_ms.
  * Returns 0 or -ETIMEDOUT. */

@@ -355,6 +355,96 @@ static void test_sl_consumer_poll_reports_consumed_credit(void **state)
 	assert_int_equal(cr.window_batches, 4);
 }
 
+/* Releases what the last poll returned and takes the CREDITs that went out (half the
+ * window consumed goes at once): the last must count `batches` and `bytes`. */
+static void expect_credit(struct fixture *fx, uint64_t batches, uint64_t bytes)
+{
+	struct sl_wire_credit cr;
+	struct wire_frame f;
+
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, RECV_MS), 0);
+	wire_credit_read(f.body, &cr);
+	while (fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, 20) == 0) {
+		wire_credit_read(f.body, &cr);
+	}
+	assert_int_equal(cr.consumed_batches, batches);
+	assert_int_equal(cr.consumed_bytes, bytes);
+}
+
+/* A DELIVER lost on the way would hold its credit for good (a window of one batch would
+ * stall): the next one's numbers show the gap, and the CREDIT counts it consumed. A late
+ * copy of the lost one is returned but gives no credit twice. */
+static void test_sl_consumer_poll_counts_a_lost_deliver_as_consumed(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX];
+
+	fx->cfg.window_batches = 1;
+	fixture_subscribe(fx);
+	uint32_t lost = fake_router_deliver_lost(&fx->router, fx->sub, TOPIC, 0, 0, 1, 0, 0);
+	uint32_t got = fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 1, 1, 0, 0);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+	assert_true(fx->ev[0].offset == 1);
+	expect_credit(fx, 2, (uint64_t)lost + got);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries_lost, 1);
+	assert_int_equal(st.credit_overruns, 0);
+	/* The lost one arrives after all (numbered 0, nothing sent before it). */
+	uint32_t len = fake_router_deliver_build(buf, sizeof(buf), fx->router.subscriber_id,
+						 fx->sub, TOPIC, 0, 0, 1, 0, 0);
+	assert_int_equal(len, lost);
+	fake_router_send(&fx->router, buf, len);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+	assert_true(fx->ev[0].offset == 0);
+	/* Released; the heartbeat's CREDIT repeats the same totals. */
+	fx->now += 1000 * MS;
+	expect_credit(fx, 2, (uint64_t)lost + got);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries_late, 1);
+	assert_int_equal(st.deliveries_lost, 1);
+}
+
+/* After the router forgot the subscriber, SUBSCRIBED says whether it kept the credit
+ * totals of the subscription (kept: the numbering goes on) or created it anew (the
+ * consumer's totals start again, like the router's numbering). */
+static void test_sl_consumer_credit_follows_subscribed_flag(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+	uint64_t bytes = 0;
+
+	fx->cfg.window_batches = 2;
+	fixture_subscribe(fx);
+	bytes += fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 1, 0, 0);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+	expect_credit(fx, 1, bytes);
+	for (int round = 0; round < 2; round++) {
+		bool kept = round == 0;
+		fx->now += 1000 * MS;
+		assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+		assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_HEARTBEAT, RECV_MS),
+				 0);
+		fake_router_sub_nack(&fx->router, &f, SL_NACK_UNKNOWN_SUBSCRIPTION, 0, 0);
+		assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 50), 0);
+		assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_SUBSCRIBE, RECV_MS),
+				 0);
+		fx->router.sub_answer.flags = kept ? SL_SUBSCRIBED_CREDIT_KEPT : 0;
+		fake_router_subscribed(&fx->router, &f);
+		assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 50), 0);
+		uint32_t len = fake_router_deliver(&fx->router, fx->sub, TOPIC, 0,
+						   (uint64_t)round + 1, 1, 0, 0);
+		assert_int_equal(fixture_poll(fx, 1), 1);
+		if (kept) {
+			bytes += len;
+			expect_credit(fx, 2, bytes);
+		} else {
+			expect_credit(fx, 1, len);
+		}
+	}
+}
+
 static void test_sl_consumer_poll_counts_credit_overrun(void **state)
 {
 	struct fixture *fx = *state;
@@ -637,6 +727,8 @@ int main(void)
 		T(test_sl_consumer_poll_counts_gaps_under_drop),
 		T(test_sl_consumer_poll_reports_consumed_credit),
 		T(test_sl_consumer_poll_counts_credit_overrun),
+		T(test_sl_consumer_poll_counts_a_lost_deliver_as_consumed),
+		T(test_sl_consumer_credit_follows_subscribed_flag),
 		T(test_sl_consumer_poll_acks_cumulatively_in_auto_mode),
 		T(test_sl_consumer_poll_acks_group_batches_by_base_offset),
 		T(test_sl_consumer_poll_acks_below_a_hole_until_it_expires),

@@ -107,12 +107,46 @@ static void test_credit_stale_ahead_and_window_change(void **state)
 	assert_int_equal(send_all(&c, FRAME), 1);
 }
 
+/* The largest DELIVER (of the largest PRODUCE) fits the smallest byte window whole. */
+static void test_credit_smallest_byte_window_holds_the_largest_deliver(void **state)
+{
+	struct credit c;
+
+	(void)state;
+	credit_init(&c, 0, SL_WIRE_WINDOW_BYTES_MIN);
+	assert_true(credit_allows(&c, SL_WIRE_PRODUCE_BYTES_MAX + SL_WIRE_DELIVER_EXTRA_BYTES));
+	credit_sent(&c, SL_WIRE_PRODUCE_BYTES_MAX + SL_WIRE_DELIVER_EXTRA_BYTES);
+	assert_false(credit_allows(&c, SL_WIRE_HEADER_BYTES));
+}
+
+/* After a CREDIT ahead of what was sent, everything sent counts as consumed. */
+static void test_credit_resync_takes_everything_sent_as_consumed(void **state)
+{
+	struct credit c;
+
+	(void)state;
+	credit_init(&c, 2, 0);
+	assert_int_equal(send_all(&c, FRAME), 2);
+	struct sl_wire_credit ahead = consumed(7, 7 * FRAME, 2, 0);
+	assert_int_equal(credit_update(&c, &ahead), CREDIT_AHEAD);
+	credit_resync(&c);
+	assert_int_equal(credit_outstanding_batches(&c), 0);
+	assert_int_equal(credit_outstanding_bytes(&c), 0);
+	assert_int_equal(send_all(&c, FRAME), 2);
+	/* Totals counted from the next DELIVER's numbers (2, 2 * FRAME) apply. */
+	struct sl_wire_credit resynced = consumed(3, 3 * FRAME, 2, 0);
+	assert_int_equal(credit_update(&c, &resynced), CREDIT_APPLIED);
+	assert_int_equal(send_all(&c, FRAME), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_credit_batch_window),
 		cmocka_unit_test(test_credit_byte_window_and_both),
 		cmocka_unit_test(test_credit_stale_ahead_and_window_change),
+		cmocka_unit_test(test_credit_smallest_byte_window_holds_the_largest_deliver),
+		cmocka_unit_test(test_credit_resync_takes_everything_sent_as_consumed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

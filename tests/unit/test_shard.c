@@ -846,8 +846,9 @@ static void test_shard_poll_bad_frames_get_nacks(void **state)
 	assert_int_equal(wire_get_u16(r.body), SL_NACK_BAD_CRC);
 	expect_nack(0, SL_NACK_MALFORMED, 0);
 	expect_nack(0, SL_NACK_UNSUPPORTED_VERSION, 0);
+	/* A PRODUCE's limit: the frame limit less what its DELIVER adds. */
 	struct sl_wire_nack n = expect_nack(0, SL_NACK_TOO_LARGE, 0);
-	assert_int_equal(n.detail, SL_WIRE_FRAME_BYTES_DEFAULT);
+	assert_int_equal(n.detail, SL_WIRE_FRAME_BYTES_DEFAULT - SL_WIRE_DELIVER_EXTRA_BYTES);
 	assert_int_equal(counter(0, SL_STAT_DROP_BAD_CRC), 1);
 	assert_int_equal(counter(0, SL_STAT_DROP_TRUNCATED), 1);
 	assert_int_equal(counter(0, SL_STAT_DROP_BAD_VERSION), 1);
@@ -895,7 +896,9 @@ static void test_shard_poll_metadata_lists_topics(void **state)
 	struct reply r = take_reply(0);
 	assert_int_equal(r.hdr.type, SL_WIRE_METADATA_RESPONSE);
 	wire_metadata_read(r.body, &md);
-	assert_int_equal(md.frame_bytes_max, SL_WIRE_FRAME_BYTES_DEFAULT);
+	/* Producers are told the limit whose DELIVERs fit the router's frames. */
+	assert_int_equal(md.produce_bytes_max,
+			 SL_WIRE_FRAME_BYTES_DEFAULT - SL_WIRE_DELIVER_EXTRA_BYTES);
 	assert_int_equal(md.partitions_default, 8);
 	assert_int_equal(md.shards, 1);
 	assert_int_equal(md.auto_create, 1);
@@ -1216,12 +1219,16 @@ static void subscribe(uint16_t shard, struct subscribe p)
 	expect_subscribed(shard, p.id, SL_SUB_ACTIVE);
 }
 
-/* The `attempt`, partition and records of the last DELIVER take_deliver() took. */
+/* The `attempt`, partition, records, delivery number, sent_bytes and length of the last
+ * DELIVER take_deliver() took. */
 static uint16_t last_attempt;
 static uint32_t last_partition;
 static uint16_t last_record_count;
 static uint8_t last_records[SL_WIRE_FRAME_BYTES_DEFAULT];
 static uint32_t last_records_len;
+static uint32_t last_delivery;
+static uint32_t last_sent_bytes;
+static uint32_t last_deliver_len;
 
 /* Takes the oldest datagram `shard` sent, a DELIVER (gathered from its segments), and
  * returns its subscription id, base offset in *base and topic in topic[]. */
@@ -1249,6 +1256,9 @@ static uint32_t take_deliver(uint16_t shard, uint64_t *base, char *topic)
 	last_record_count = d.record_count;
 	last_records_len = d.records_len;
 	memcpy(last_records, d.records, d.records_len);
+	last_delivery = d.meta.delivery;
+	last_sent_bytes = d.sent_bytes;
+	last_deliver_len = m->pkt_len;
 	memcpy(topic, d.topic, d.topic_len);
 	topic[d.topic_len] = '\0';
 	rte_pktmbuf_free(m);
@@ -1402,14 +1412,122 @@ static void test_shard_deliver_respects_credit(void **state)
 	assert_int_equal(counter(0, SL_STAT_CREDIT_STALLS), 3);
 	/* Without a journal to replay from, policy replay skips too. */
 	assert_int_equal(counter(0, SL_STAT_DROP_POLICY_SKIPS), 3);
-	/* One consumed: room for one more. A CREDIT counting more than was sent is NACKed. */
+	/* One consumed: room for one more. A CREDIT counting more than was sent is NACKed,
+	 * and the shard takes what it sent as consumed (the consumer resynchronises on the
+	 * next DELIVER's numbers): subscription 2 gets the next batch too. */
 	inject_credit(0, 1, 0, 1, 2);
 	inject_credit(0, 2, 0, 5, 1);
 	shard_poll(fx.shard[0]);
 	assert_int_equal(expect_nack(0, SL_NACK_BAD_CREDIT, 0).detail, SL_SUB_CREDIT_AHEAD);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_RESETS), 1);
 	produce_to(0, TOPIC, 3);
+	for (int i = 0; i < 2; i++) {
+		/* Subscription 1's third DELIVER, subscription 2's second. */
+		uint32_t id = take_deliver(0, &base, topic);
+		assert_true(base == 3);
+		assert_int_equal(last_delivery, id == 1 ? 2 : 1);
+	}
+	expect_no_reply(0);
+}
+
+/* Each subscription numbers its DELIVERs at the shard from 0, with the bytes sent before
+ * each; a repeated SUBSCRIBE keeps the numbering (and says so), a new one starts at 0. */
+static void test_shard_deliver_numbers_deliveries(void **state)
+{
+	uint32_t sent_bytes = 0;
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_subscribed(0, 1, SL_SUB_ACTIVE).flags, 0);
+	for (uint64_t q = 0; q < 3; q++) {
+		produce_to(0, TOPIC, q);
+		assert_int_equal(take_deliver(0, &base, topic), 1);
+		assert_int_equal(last_delivery, q);
+		assert_int_equal(last_sent_bytes, sent_bytes);
+		sent_bytes += last_deliver_len;
+	}
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_subscribed(0, 1, SL_SUB_ACTIVE).flags, SL_SUBSCRIBED_CREDIT_KEPT);
+	inject_subscribe(0, SUB(.id = 2, .pattern = TOPIC));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_subscribed(0, 2, SL_SUB_ACTIVE).flags, 0);
+	produce_to(0, TOPIC, 3);
+	for (int i = 0; i < 2; i++) {
+		if (take_deliver(0, &base, topic) == 1) {
+			assert_int_equal(last_delivery, 3);
+			assert_int_equal(last_sent_bytes, sent_bytes);
+		} else {
+			assert_int_equal(last_delivery, 0);
+			assert_int_equal(last_sent_bytes, 0);
+		}
+	}
+	/* UNSUBSCRIBE and SUBSCRIBE again: a new subscription, numbered from 0. */
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, 1, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_REMOVED);
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_subscribed(0, 1, SL_SUB_ACTIVE).flags, 0);
+	produce_to(0, TOPIC, 4);
+	for (int i = 0; i < 2; i++) {
+		if (take_deliver(0, &base, topic) == 1) {
+			assert_int_equal(last_delivery, 0);
+			assert_int_equal(last_sent_bytes, 0);
+		}
+	}
+	expect_no_reply(0);
+}
+
+/* Builds a PRODUCE of TOPIC, partition 0, of exactly `bytes` (a multiple of 8): one
+ * record whose value fills it. */
+static uint32_t build_produce_sized(uint8_t *buf, size_t cap, uint64_t sequence, uint32_t bytes)
+{
+	static uint8_t value[SL_WIRE_FRAME_BYTES_MAX];
+	struct sl_wire_header h;
+	struct wire_builder b;
+
+	wire_header_init(&h, SL_WIRE_PRODUCE);
+	h.producer_id = 1;
+	h.producer_epoch = 1;
+	h.sequence = sequence;
+	h.ack_level = SL_ACKS_RECEIVED;
+	h.flags = SL_WIRE_FLAG_STREAM_HEAD;
+	assert_int_equal(wire_begin(&b, buf, cap, &h, TOPIC, strlen(TOPIC)), 0);
+	uint32_t value_len = bytes - wire_prefix_bytes(strlen(TOPIC)) - SL_WIRE_RECORD_HEADER_BYTES;
+	assert_int_equal(wire_add_record(&b, NULL, 0, value, value_len, 1), 0);
+	uint32_t len = wire_finish(&b);
+	assert_int_equal(len, bytes);
+	return len;
+}
+
+/* The router appends only batches whose DELIVER fits its frame limit: the largest it
+ * takes is delivered in one frame of exactly that limit; 8 bytes more are refused with
+ * the PRODUCE limit in the NACK. */
+static void test_shard_produce_limit_leaves_room_for_deliver(void **state)
+{
+	const uint32_t limit = SL_WIRE_FRAME_BYTES_DEFAULT - SL_WIRE_DELIVER_EXTRA_BYTES;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint64_t base;
+	char topic[256];
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC));
+	inject_raw(0, buf, build_produce_sized(buf, sizeof(buf), 0, limit));
+	shard_poll(fx.shard[0]);
 	assert_int_equal(take_deliver(0, &base, topic), 1);
-	assert_true(base == 3);
+	assert_int_equal(last_deliver_len, SL_WIRE_FRAME_BYTES_DEFAULT);
+	expect_ack(0, 0, SL_ACK_APPENDED, 0);
+	inject_raw(0, buf, build_produce_sized(buf, sizeof(buf), 1, limit + 8));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_TOO_LARGE, 0).detail, limit);
+	assert_int_equal(counter(0, SL_STAT_DROP_TOO_LARGE), 1);
 	expect_no_reply(0);
 }
 
@@ -1922,6 +2040,43 @@ static void ack_timer_after(unsigned seconds)
 	shard_acks_sweep(s, SHARD_SWEEP_STEP);
 }
 
+/* A DELIVER lost on the way to a subscription with a window of one batch: no later one
+ * can reveal the loss to the consumer, so after --ack-timeout-ms without consumption the
+ * shard takes it as consumed and the redelivery goes out, numbered after it. */
+static void test_shard_credit_timeout_frees_a_lost_deliver(void **state)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	(void)state;
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .window_batches = 1));
+	produce_to(0, TOPIC, 0);
+	expect_deliver(1, 0); /* lost: the consumer never sees it */
+	uint32_t lost_bytes = last_deliver_len;
+	produce_to(0, TOPIC, 1);
+	expect_no_reply(0); /* out of credit */
+	ack_timer_after(0);
+	expect_no_reply(0);
+	ack_timer_after(2);
+	assert_int_equal(counter(0, SL_STAT_CREDIT_TIMEOUTS), 1);
+	poll_until_sent(1);
+	expect_deliver(1, 0);
+	assert_int_equal(last_attempt, 1);
+	assert_int_equal(last_delivery, 1);
+	assert_int_equal(last_sent_bytes, lost_bytes);
+	/* The consumer counts the gap (delivery 0) and the redelivery consumed: batch 1
+	 * follows within the window of one. */
+	struct sl_wire_credit c = {.consumed_batches = 2,
+				   .consumed_bytes = lost_bytes + last_deliver_len,
+				   .window_batches = 1};
+	assert_int_equal(wire_credit_encode(buf, sizeof(buf), SUBSCRIBER, 1, 0, &c, &len), 0);
+	inject_raw(0, buf, len);
+	poll_until_sent(1);
+	expect_deliver(1, 1);
+	assert_int_equal(last_delivery, 2);
+	expect_no_reply(0);
+}
+
 static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
 {
 	(void)state;
@@ -2342,6 +2497,10 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_shard_deliver_respects_credit, setup_one,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_shard_deliver_numbers_deliveries, setup_one,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_shard_produce_limit_leaves_room_for_deliver,
+						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_credit_unknown_subscription_and_shard,
 						setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_timeout_removes_subscriber,
@@ -2367,6 +2526,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_listed_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_credit_timeout_frees_a_lost_deliver,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(
 			test_shard_group_ack_timeout_redelivers_to_another_member,

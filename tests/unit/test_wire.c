@@ -247,10 +247,11 @@ static void test_wire_decode_reserved_fields(void **state)
 	wire_put_u16(buf + offsetof(struct sl_wire_header, flags), SL_WIRE_FLAG_STREAM_HEAD);
 	reseal(buf, len);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_OK);
-	wire_put_u32(buf + offsetof(struct sl_wire_header, reserved), 1);
+	/* aux is DELIVER's alone. */
+	wire_put_u32(buf + offsetof(struct sl_wire_header, aux), 1);
 	reseal(buf, len);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_FIELD);
-	wire_put_u32(buf + offsetof(struct sl_wire_header, reserved), 0);
+	wire_put_u32(buf + offsetof(struct sl_wire_header, aux), 0);
 	buf[offsetof(struct sl_wire_header, ack_level)] = SL_ACKS_MAX + 1;
 	reseal(buf, len);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_FIELD);
@@ -403,7 +404,7 @@ static void test_wire_decode_metadata_and_stats(void **state)
 	struct sl_wire_header h;
 	struct wire_builder b;
 	struct wire_frame f;
-	struct sl_wire_metadata m = {.frame_bytes_max = 1472,
+	struct sl_wire_metadata m = {.produce_bytes_max = 1456,
 				     .partitions_default = 8,
 				     .shards = 2,
 				     .topic_count = 1,
@@ -856,6 +857,71 @@ static void test_wire_sub_frames_round_trip(void **state)
 }
 
 /* The router sends a per-subscriber head and the shared records: same bytes on the wire. */
+/* A PRODUCE of the largest size a router appends becomes a DELIVER of the largest
+ * frame: 16 bytes more, header, topic and records unchanged. */
+static void test_wire_deliver_of_the_largest_produce_fits_the_largest_frame(void **state)
+{
+	static uint8_t produce[SL_WIRE_PRODUCE_BYTES_MAX];
+	static uint8_t deliver[SL_WIRE_FRAME_BYTES_MAX];
+	static uint8_t value[SL_WIRE_FRAME_BYTES_MAX];
+	struct sl_wire_header h;
+	struct wire_builder b;
+	struct wire_frame f;
+	uint32_t len = 0;
+
+	(void)state;
+	wire_header_init(&h, SL_WIRE_PRODUCE);
+	assert_int_equal(wire_begin(&b, produce, sizeof(produce), &h, "t", 1), 0);
+	/* The largest record that fits, rounded down to 8 with the frame. */
+	uint32_t value_len = (SL_WIRE_PRODUCE_BYTES_MAX & ~7u) - wire_prefix_bytes(1) -
+			     SL_WIRE_RECORD_HEADER_BYTES;
+	assert_int_equal(wire_add_record(&b, NULL, 0, value, value_len, 1), 0);
+	uint32_t produce_len = wire_finish(&b);
+	assert_int_equal(wire_decode(produce, produce_len, SL_WIRE_PRODUCE_BYTES_MAX, &f),
+			 SL_WIRE_OK);
+	struct wire_deliver d = {.subscriber_id = 1,
+				 .subscription_id = 2,
+				 .record_count = 1,
+				 .topic_len = 1,
+				 .topic = (const uint8_t *)"t",
+				 .records = f.body,
+				 .records_len = f.body_len};
+	assert_int_equal(wire_deliver_encode(deliver, sizeof(deliver), &d, &len), 0);
+	assert_int_equal(len, produce_len + SL_WIRE_DELIVER_EXTRA_BYTES);
+	assert_true(len <= SL_WIRE_FRAME_BYTES_MAX);
+	assert_true(len <= SL_WIRE_WINDOW_BYTES_MIN);
+	assert_int_equal(wire_decode(deliver, len, SL_WIRE_FRAME_BYTES_MAX, &f), SL_WIRE_OK);
+}
+
+/* DELIVER numbering: delivery in the body, sent_bytes in the header's aux. */
+static void test_wire_deliver_carries_its_numbers(void **state)
+{
+	uint8_t buf[FRAME_MAX];
+	uint8_t records[24] = {0};
+	struct wire_frame f;
+	struct wire_deliver got;
+	uint32_t len = 0;
+
+	(void)state;
+	records[0] = 1; /* value_len 1, no key: one 24-byte record */
+	struct wire_deliver d = {.subscriber_id = 1,
+				 .subscription_id = 2,
+				 .record_count = 1,
+				 .topic_len = 1,
+				 .topic = (const uint8_t *)"t",
+				 .meta = {.delivery = 0xfffffffeu},
+				 .sent_bytes = 0x89abcdefu,
+				 .records = records,
+				 .records_len = sizeof(records)};
+	assert_int_equal(wire_deliver_encode(buf, sizeof(buf), &d, &len), 0);
+	assert_int_equal(wire_get_u32(buf + offsetof(struct sl_wire_header, aux)), 0x89abcdefu);
+	assert_int_equal(wire_get_u32(buf + wire_prefix_bytes(1) + 12), 0xfffffffeu);
+	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_OK);
+	assert_int_equal(wire_deliver_parse(&f, &got), SL_WIRE_OK);
+	assert_int_equal(got.meta.delivery, 0xfffffffeu);
+	assert_int_equal(got.sent_bytes, 0x89abcdefu);
+}
+
 static void test_wire_deliver_head_shares_records(void **state)
 {
 	uint8_t whole[FRAME_MAX];
@@ -1034,10 +1100,12 @@ static void test_wire_sub_topics_and_bodies(void **state)
 			 0);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_PATTERN);
 	assert_int_equal(f.sub_error, SL_SUB_PATTERN_TAIL_NOT_LAST);
-	/* DELIVER meta reserved field. */
-	len = build_sub_frame(SL_WIRE_DELIVER, buf, sizeof(buf));
-	buf[wire_prefix_bytes(9) + 12] = 1;
-	reseal(buf, len);
+	/* SUBSCRIBED: an unknown flag. */
+	struct sl_wire_subscribed flagged = active;
+	flagged.flags = 2;
+	assert_int_equal(wire_subscribed_encode(buf, sizeof(buf), 1, 2, (const uint8_t *)"a.b", 3,
+						&flagged, &len),
+			 0);
 	assert_int_equal(wire_decode(buf, len, FRAME_MAX, &f), SL_WIRE_REJECT_BAD_FIELD);
 }
 
@@ -1245,6 +1313,8 @@ int main(void)
 		cmocka_unit_test(test_wire_subscribe_rejects_name_the_problem),
 		cmocka_unit_test(test_wire_sub_frames_round_trip),
 		cmocka_unit_test(test_wire_deliver_head_shares_records),
+		cmocka_unit_test(test_wire_deliver_of_the_largest_produce_fits_the_largest_frame),
+		cmocka_unit_test(test_wire_deliver_carries_its_numbers),
 		cmocka_unit_test(test_wire_sub_frames_truncated_at_every_byte),
 		cmocka_unit_test(test_wire_sub_header_fields_unused_must_be_zero),
 		cmocka_unit_test(test_wire_sub_topics_and_bodies),
