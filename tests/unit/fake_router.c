@@ -52,6 +52,7 @@ int fake_router_open(struct fake_router *r)
 
 void fake_router_close(struct fake_router *r)
 {
+	fake_router_stop(r); /* a test that failed midway left its thread running */
 	for (unsigned i = 0; i < r->stream_count; i++) {
 		free(r->streams[i].base);
 	}
@@ -484,11 +485,17 @@ int fake_router_start(struct fake_router *r, uint32_t partitions, uint64_t event
 		return -ENOMEM;
 	}
 	atomic_store(&r->stop, false);
-	return -pthread_create(&r->thread, NULL, fake_router_main, r);
+	int rc = pthread_create(&r->thread, NULL, fake_router_main, r);
+	r->running = rc == 0;
+	return -rc;
 }
 
 void fake_router_stop(struct fake_router *r)
 {
+	if (!r->running) {
+		return;
+	}
 	atomic_store(&r->stop, true);
 	(void)pthread_join(r->thread, NULL);
+	r->running = false;
 }

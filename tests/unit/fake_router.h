@@ -46,6 +46,7 @@ struct fake_router {
 	uint8_t buf[SL_WIRE_FRAME_BYTES_MAX + 64];
 	/* reference mode */
 	pthread_t thread;
+	bool running; /* thread started and not joined yet */
 	atomic_bool stop;
 	uint32_t partitions;	     /* answered in METADATA; 0: unknown topic */
 	uint32_t produce_bytes_max;  /* answered in METADATA */
