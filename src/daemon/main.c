@@ -250,6 +250,7 @@ static int daemon_journals_open(struct daemon *d)
 			.buffers = f->journal_buffers,
 			.direct_io = f->direct_io,
 			.zero_fill = f->zero_fill,
+			.segment_spares = f->segment_spares,
 			.io = f->journal_io,
 			.counters = &d->env.counters[i].v[SL_STAT_JOURNAL_BATCHES],
 		};

@@ -62,7 +62,7 @@ static struct gen_segment *gen_new_segment(struct gen_shard *s)
 		gen_die("calloc");
 	}
 	journal_segment_header_encode(g->buf, (uint16_t)s->shard, g->base, GEN_SEGMENT_BYTES,
-				      1700000000000000000ull, GEN_WINDOW_BYTES);
+				      1700000000000000000ull, GEN_WINDOW_BYTES, false);
 	s->nsegs++;
 	return g;
 }

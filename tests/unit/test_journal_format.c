@@ -313,7 +313,7 @@ static void test_journal_segment_header_decode_round_trip(void **state)
 	(void)state;
 
 	memset(block, 0xee, sizeof(block));
-	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536);
+	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536, false);
 	for (size_t i = sizeof(h); i < sizeof(block); i++) {
 		assert_int_equal(block[i], 0);
 	}
@@ -343,12 +343,12 @@ static void test_journal_segment_header_decode_bad_crc(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
 	block[offsetof(struct journal_segment_header, created_ns)] ^= 1;
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_CRC);
 	/* A damaged version byte is a bad CRC, not an unknown version. */
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
 	block[offsetof(struct journal_segment_header, version)] = 9;
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_CRC);
@@ -363,13 +363,13 @@ static void test_journal_segment_header_decode_unknown_version(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
-	uint16_t v = JOURNAL_FORMAT_VERSION + 1;
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
+	uint16_t v = JOURNAL_FORMAT_VERSION_RECYCLED + 1;
 	memcpy(block + offsetof(struct journal_segment_header, version), &v, 2);
 	reseal_segment(block);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_VERSION);
-	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION + 1);
+	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION_RECYCLED + 1);
 }
 
 static void test_journal_segment_header_decode_bad_size(void **state)
@@ -378,19 +378,20 @@ static void test_journal_segment_header_decode_bad_size(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN - 4096, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN - 4096, 1, 4096,
+				      false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN + 100, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN + 100, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MAX * 2, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MAX * 2, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 12, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 12, 1 << 20, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_FIELD);
-	journal_segment_header_encode(block, 0, UINT64_MAX - 7, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, UINT64_MAX - 7, 1 << 20, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_FIELD);
 }

@@ -68,7 +68,7 @@ static struct tseg *tj_add_segment_at(struct tjournal *j, uint64_t base)
 	s->bytes = j->seg_bytes;
 	s->used = 0;
 	journal_segment_header_encode(s->buf, 1, base, j->seg_bytes, 1700000000000000000ull,
-				      j->window);
+				      j->window, false);
 	return s;
 }
 
