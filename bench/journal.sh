@@ -62,9 +62,11 @@ run_secs=$secs                     # measured seconds of the next sluiced run
 flush_bytes=$((256 << 10)) # the router's --flush-bytes default: fio's block size
 flush_us=100     # the router's --flush-us default: the goal's flush interval
 port=7880
-# The journal alone in the steady state of retention: small segments, so that within the
-# warm-up retention removes segments and (with spares) new ones are made from them.
-retain=(--segment-bytes $((16 << 20)) --retain-bytes $((32 << 20)))
+# The journal alone in the steady state of retention: small segments and a longer warm-up,
+# so that before the measurement retention removes segments and (with spares) new ones are
+# made from them (sluice-bench-journal reports segments_created/reused and zero_fill_bytes
+# of the measured period: with spares, reused = created and no zero-fill).
+retain=(--segment-bytes $((16 << 20)) --retain-bytes $((32 << 20)) --warmup-s 4)
 
 die() {
 	echo "journal.sh: $*" >&2

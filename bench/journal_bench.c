@@ -63,6 +63,7 @@ struct bench_run {
 	uint32_t *samples_us;
 	uint64_t nsamples;
 	bool measuring;
+	uint64_t counters_at_start[JOURNAL_STAT_COUNT]; /* when measuring began */
 };
 
 static void bench_usage(FILE *out)
@@ -351,6 +352,10 @@ static int bench_loop(struct bench_run *r, uint64_t *write_bytes, double *elapse
 		if (!r->measuring && now >= measure_at) {
 			r->measuring = true;
 			bytes_at_start = journal_counter(r->j, JOURNAL_STAT_WRITE_BYTES);
+			for (unsigned s = 0; s < JOURNAL_STAT_COUNT; s++) {
+				r->counters_at_start[s] =
+					journal_counter(r->j, (enum journal_stat)s);
+			}
 			next_send = now;
 		}
 		if (now >= stop_at) {
@@ -384,6 +389,12 @@ static int bench_loop(struct bench_run *r, uint64_t *write_bytes, double *elapse
 			return rc;
 		}
 	}
+}
+
+/* Counter `stat` since the measured period began (the drain after it included). */
+static uint64_t bench_measured(const struct bench_run *r, enum journal_stat stat)
+{
+	return journal_counter(r->j, stat) - r->counters_at_start[stat];
 }
 
 /* The maintenance thread with retention by bytes, when asked for; *out NULL if not. */
@@ -455,11 +466,13 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
 		hist[i] = journal_counter(r.j, JOURNAL_STAT_FSYNC_US_LT_50 + i);
 	}
-	uint64_t created = journal_counter(r.j, JOURNAL_STAT_SEGMENTS_CREATED);
-	uint64_t reused = journal_counter(r.j, JOURNAL_STAT_SEGMENTS_REUSED);
-	uint64_t recycled = journal_counter(r.j, JOURNAL_STAT_SEGMENTS_RECYCLED);
-	uint64_t deleted = journal_counter(r.j, JOURNAL_STAT_SEGMENTS_DELETED);
-	uint64_t zero_fill = journal_counter(r.j, JOURNAL_STAT_ZERO_FILL_BYTES);
+	/* Segment counters over the measured period: shows whether it ran in the steady
+	 * state (with spares: every segment reused, no zero-fill). */
+	uint64_t created = bench_measured(&r, JOURNAL_STAT_SEGMENTS_CREATED);
+	uint64_t reused = bench_measured(&r, JOURNAL_STAT_SEGMENTS_REUSED);
+	uint64_t recycled = bench_measured(&r, JOURNAL_STAT_SEGMENTS_RECYCLED);
+	uint64_t deleted = bench_measured(&r, JOURNAL_STAT_SEGMENTS_DELETED);
+	uint64_t zero_fill = bench_measured(&r, JOURNAL_STAT_ZERO_FILL_BYTES);
 	int close_rc = journal_close(r.j);
 	if (rc == 0) {
 		rc = close_rc;
