@@ -889,6 +889,40 @@ static void test_journal_maint_recycled_segment_rolled_at_block_boundary(void **
 	test_reopen_expect_offsets(t);
 }
 
+static void test_journal_maint_spares_gone_before_use_created_anew(void **state)
+{
+	struct test_ctx *t = *state;
+
+	/* Spares offered to the shard, then deleted by hand before it made a segment of
+	 * them: the shard creates its next segments anew, nothing fails. */
+	t->conf.segment_spares = 2;
+	struct journal *j = test_open(t);
+	test_append(t, j, 0, 400, TEST_T0);
+	test_append(t, j, 1, 400, TEST_T0);
+	journal_retention_rules_init(&t->rules, 128u * 1024u, 0);
+	struct journal_maint *m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	journal_maint_destroy(m);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_RECYCLED), 2);
+	DIR *d = opendir(t->dir);
+	struct dirent *e;
+	uint64_t base;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (journal_spare_name_parse(e->d_name, &base)) {
+			assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+		}
+	}
+	(void)closedir(d);
+	uint64_t created = journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED);
+	test_append(t, j, 1, 400, TEST_T0);
+	assert_false(journal_has_failed(j));
+	assert_true(journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED) >= created + 2);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED), 0);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect_offsets(t);
+}
+
 static void test_journal_maint_spares_bounded_at_open(void **state)
 {
 	struct test_ctx *t = *state;
@@ -1005,6 +1039,7 @@ int main(void)
 		TEST(test_journal_maint_recycled_segment_torn_tail_cut),
 		TEST(test_journal_maint_recycled_segment_rolled_at_block_boundary),
 		TEST(test_journal_maint_spares_bounded_at_open),
+		TEST(test_journal_maint_spares_gone_before_use_created_anew),
 		TEST(test_journal_maint_start_runs_passes),
 		TEST(test_journal_maint_create_bad_conf_einval),
 	};
