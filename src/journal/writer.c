@@ -7,8 +7,12 @@
  * capacity c (segment_bytes - BLOCK) holds positions [b, b + c) at file offsets
  * BLOCK + (p - b); the next segment is based at b + c, so it can be created, preallocated,
  * given its header and synced ahead of use (from when the current one is half used), then
- * zero-filled while no data write is in flight. Entries never span segments: one that does not fit rolls to the next segment and the
- * rest of the old one stays zero.
+ * zero-filled while no data write is in flight. Entries never span segments: one that does
+ * not fit rolls to the next segment and the rest of the old one stays zero. When the maintenance thread offers a spare (a segment
+ * retention removed, journal/maint.h), the next segment is made from it instead: opened,
+ * given a recycled header (format version 2), synced, renamed to its segment name and
+ * the directory synced; no fallocate, no zero-fill. Stale entries follow its data, so the
+ * roll away from a recycled segment writes a zero entry header after its last entry.
  *
  * Staging. `buffers` page-aligned chunks of chunk_bytes (flush_bytes + largest entry +
  * one block) from the shard's NUMA node, registered with io_uring, used in ring order. A
