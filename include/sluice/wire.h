@@ -338,21 +338,19 @@ enum sl_stat {
 	SL_STAT_JOURNAL_READ_BYTES,
 	SL_STAT_JOURNAL_CURSOR_GAPS,	 /* replay cursors that skipped data deleted by retention */
 	SL_STAT_JOURNAL_ZERO_FILL_BYTES, /* written zero-filling segments (--zero-fill) */
-	SL_STAT_JOURNAL_SEGMENTS_RECYCLED, /* removed by retention, kept as spares */
-	SL_STAT_JOURNAL_SEGMENTS_REUSED,   /* created from a spare (--segment-spares) */
-	SL_STAT_JOURNAL_MAINT_ERRORS,	   /* failed index builds and retention deletions */
-	SL_STAT_DROP_BAD_PATTERN,	   /* SUBSCRIBE with an invalid pattern */
-	SL_STAT_DROP_BAD_CREDIT,	   /* SUBSCRIBE or CREDIT window out of range */
-	SL_STAT_DROP_BAD_GROUP,		   /* SUBSCRIBE group name, weight or strategy invalid */
-	SL_STAT_DROP_BAD_START,		   /* SUBSCRIBE start position invalid */
-	SL_STAT_SUBSCRIBES,		   /* SUBSCRIBE applied by the shard that received it */
-	SL_STAT_UNSUBSCRIBES,		   /* UNSUBSCRIBE received (existing or not) */
-	SL_STAT_SUBSCRIBER_TIMEOUTS,	   /* subscribers removed for silence, at this shard */
-	SL_STAT_DELIVERIES,		   /* DELIVER frames sent */
-	SL_STAT_DELIVERED_BYTES,	   /* their datagram bytes */
-	SL_STAT_CREDIT_STALLS,	      /* batches a subscription matched but had no credit for */
-	SL_STAT_DROP_POLICY_SKIPS,    /* of those, skipped for good (policy drop) */
-	SL_STAT_UNKNOWN_SUBSCRIPTION, /* HEARTBEAT or CREDIT for a subscription not known */
+	SL_STAT_JOURNAL_MAINT_ERRORS,	 /* failed index builds and retention deletions */
+	SL_STAT_DROP_BAD_PATTERN,	 /* SUBSCRIBE with an invalid pattern */
+	SL_STAT_DROP_BAD_CREDIT,	 /* SUBSCRIBE or CREDIT window out of range */
+	SL_STAT_DROP_BAD_GROUP,		 /* SUBSCRIBE group name, weight or strategy invalid */
+	SL_STAT_DROP_BAD_START,		 /* SUBSCRIBE start position invalid */
+	SL_STAT_SUBSCRIBES,		 /* SUBSCRIBE applied by the shard that received it */
+	SL_STAT_UNSUBSCRIBES,		 /* UNSUBSCRIBE received (existing or not) */
+	SL_STAT_SUBSCRIBER_TIMEOUTS,	 /* subscribers removed for silence, at this shard */
+	SL_STAT_DELIVERIES,		 /* DELIVER frames sent */
+	SL_STAT_DELIVERED_BYTES,	 /* their datagram bytes */
+	SL_STAT_CREDIT_STALLS,		 /* batches a subscription matched but had no credit for */
+	SL_STAT_DROP_POLICY_SKIPS,	 /* of those, skipped for good (policy drop) */
+	SL_STAT_UNKNOWN_SUBSCRIPTION,	 /* HEARTBEAT or CREDIT for a subscription not known */
 	SL_STAT_DROP_SUBSCRIPTION_DIVERGED, /* broadcast SUBSCRIBE this shard could not apply */
 	SL_STAT_REPLAY_CURSOR_WAITS,	    /* replays that found no free cursor and waited */
 	SL_STAT_REPLAY_FAILURES,	    /* replays ended by a journal read error */
@@ -360,6 +358,8 @@ enum sl_stat {
 	SL_STAT_ACKS_UNKNOWN_OFFSET,	    /* CONSUMER_ACK past the partition's end */
 	SL_STAT_REDELIVERIES,		    /* DELIVERs sent again after --ack-timeout-ms */
 	SL_STAT_DEAD_LETTERS,		    /* batches given up after --max-redeliveries */
+	SL_STAT_JOURNAL_SEGMENTS_RECYCLED,  /* removed by retention, kept as spares */
+	SL_STAT_JOURNAL_SEGMENTS_REUSED,    /* created from a spare (--segment-spares) */
 	SL_STAT_COUNT,
 };
 

@@ -74,6 +74,9 @@ struct journal_conf {
 	 * SEGMENTS_DELETED, RETENTION_BYTES, SEGMENTS_RECYCLED and MAINT_ERRORS, which the maintenance
 	 * thread (journal/maint.h) alone writes once started; NULL: an internal array. */
 	uint64_t *counters;
+	/* Where to count JOURNAL_STAT_MORE_FIRST..COUNT - 1 instead, when the caller keeps
+	 * them apart (counters then needs only MORE_FIRST slots); NULL: in `counters`. */
+	uint64_t *counters_more;
 };
 
 /*
@@ -110,13 +113,17 @@ enum journal_stat {
 	JOURNAL_STAT_INDEX_REBUILT, /* ... rebuilt because missing, damaged or mismatched */
 	JOURNAL_STAT_READS,	    /* reads issued by replay cursors */
 	JOURNAL_STAT_READ_BYTES,
-	JOURNAL_STAT_CURSOR_GAPS,	/* cursors that skipped data retention had deleted */
-	JOURNAL_STAT_ZERO_FILL_BYTES,	/* bytes written zero-filling segments ahead of use */
+	JOURNAL_STAT_CURSOR_GAPS,     /* cursors that skipped data retention had deleted */
+	JOURNAL_STAT_ZERO_FILL_BYTES, /* bytes written zero-filling segments ahead of use */
+	JOURNAL_STAT_MAINT_ERRORS,    /* failed index builds and deletions (retried next pass) */
+	/* From here on: journal_conf.counters_more (added after the SL_STAT_JOURNAL_* block
+	 * was followed by other counters, which keep their indexes on the wire). */
 	JOURNAL_STAT_SEGMENTS_RECYCLED, /* removed by retention and kept as spares */
 	JOURNAL_STAT_SEGMENTS_REUSED,	/* created from a spare (also in SEGMENTS_CREATED) */
-	JOURNAL_STAT_MAINT_ERRORS,	/* failed index builds and deletions (retried next pass) */
 	JOURNAL_STAT_COUNT,
 };
+
+#define JOURNAL_STAT_MORE_FIRST JOURNAL_STAT_SEGMENTS_RECYCLED
 
 /* Name of a counter as `sluice stats` shows it without the "journal_" prefix. */
 const char *journal_stat_name(enum journal_stat stat);

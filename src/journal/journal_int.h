@@ -140,6 +140,7 @@ struct journal {
 	uint64_t space_retry_us;
 	bool closing;
 	uint64_t own_counters[JOURNAL_STAT_COUNT];
+	uint64_t *counters_more; /* slots of JOURNAL_STAT_MORE_FIRST and later */
 	/* The segment catalog, for cursors: the segments found at open (oldest first, from
 	 * the directory listing), then, from run_start on, one every run_capacity bytes:
 	 * every segment this process creates has conf.segment_bytes, and each is based
@@ -169,6 +170,13 @@ struct journal {
 static inline uint64_t journal_tag(uint64_t kind, uint64_t value)
 {
 	return kind << JOURNAL_TAG_SHIFT | value;
+}
+
+/* The slot of counter `stat` (journal_conf.counters or counters_more). */
+static inline uint64_t *journal_counter_slot(const struct journal *j, enum journal_stat stat)
+{
+	return stat < JOURNAL_STAT_MORE_FIRST ? &j->counters[stat]
+					      : &j->counters_more[stat - JOURNAL_STAT_MORE_FIRST];
 }
 
 /* Adds n to counter `stat`; the journal's thread only. */

@@ -86,7 +86,7 @@ struct journal_maint {
 
 static void maint_count(struct maint_journal *mj, enum journal_stat stat, uint64_t n)
 {
-	uint64_t *c = &mj->j->counters[stat];
+	uint64_t *c = journal_counter_slot(mj->j, stat);
 
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }

@@ -112,7 +112,7 @@ const char *journal_stat_name(enum journal_stat stat)
 /* Only the journal's thread writes counters; readers load them relaxed. */
 void journal_count(struct journal *j, enum journal_stat stat, uint64_t n)
 {
-	uint64_t *c = &j->counters[stat];
+	uint64_t *c = journal_counter_slot(j, stat);
 
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
@@ -292,6 +292,8 @@ static int journal_alloc(const struct journal_conf *conf, struct journal **out)
 	memcpy(j->dir, conf->dir, strlen(conf->dir) + 1);
 	j->conf.dir = j->dir;
 	j->counters = conf->counters != NULL ? conf->counters : j->own_counters;
+	j->counters_more = conf->counters_more != NULL ? conf->counters_more
+						       : j->counters + JOURNAL_STAT_MORE_FIRST;
 	j->dir_fd = -1;
 	j->open_flags = O_RDWR | O_CLOEXEC | (conf->direct_io ? O_DIRECT : 0);
 	/* numa_alloc_* hand out whole pages: O_DIRECT-aligned. */
@@ -1547,8 +1549,9 @@ enum journal_io_kind journal_io_kind_used(const struct journal *j)
 
 uint64_t journal_counter(const struct journal *j, enum journal_stat stat)
 {
-	return stat < JOURNAL_STAT_COUNT ? __atomic_load_n(&j->counters[stat], __ATOMIC_RELAXED)
-					 : 0;
+	return stat < JOURNAL_STAT_COUNT
+		       ? __atomic_load_n(journal_counter_slot(j, stat), __ATOMIC_RELAXED)
+		       : 0;
 }
 
 struct journal_io *journal_test_io(struct journal *j)
