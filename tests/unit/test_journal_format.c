@@ -325,7 +325,14 @@ static void test_journal_segment_header_decode_round_trip(void **state)
 	assert_int_equal(h.segment_bytes, 1 << 20);
 	assert_int_equal(h.created_ns, 123456789);
 	assert_int_equal(h.window_bytes, 65536);
+	assert_false(journal_segment_is_recycled(&h));
 	assert_int_equal(journal_segment_header_decode(block, 63, &h), JOURNAL_REJECT_TRUNCATED);
+	/* A recycled segment's header: version 2, otherwise the same. */
+	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536, true);
+	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h), JOURNAL_OK);
+	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION_RECYCLED);
+	assert_true(journal_segment_is_recycled(&h));
+	assert_int_equal(h.base_position, 1 << 20);
 }
 
 static void reseal_segment(uint8_t *block)
@@ -416,6 +423,12 @@ static void test_journal_segment_name_parse_valid_and_invalid(void **state)
 	assert_false(journal_segment_name_parse("0000000000001234567x.seg", &base));
 	assert_false(journal_segment_name_parse("", &base));
 	assert_false(journal_segment_name_parse(".", &base));
+	/* Spares are not segments, and the other way round. */
+	assert_false(journal_segment_name_parse("00000000000012345678.spare", &base));
+	assert_true(journal_spare_name_parse("00000000000012345678.spare", &base));
+	assert_int_equal(base, 12345678);
+	assert_false(journal_spare_name_parse("00000000000012345678.seg", &base));
+	assert_false(journal_spare_name_parse("0000000000001234567.spare", &base));
 
 	char name[JOURNAL_SEGMENT_NAME_BYTES];
 	int n = snprintf(name, sizeof(name), JOURNAL_SEGMENT_NAME_FORMAT, 987654321ull);
