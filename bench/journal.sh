@@ -9,7 +9,11 @@
 #     read from its own counters (journal_write_bytes, journal_bytes) and as the producer
 #     saw it. Context rows: fio at iodepth 2 and 4, sluiced --no-direct-io, --fsync never and
 #     --no-zero-fill; the journal alone, in-process (sluice-bench-journal: no network, no
-#     producer sharing the cores), with and without --zero-fill.
+#     producer sharing the cores), with and without --zero-fill, and in the steady state
+#     of retention (16 MiB segments, --retain-bytes 32 MiB, the maintenance thread
+#     running) with recycled segments (--segment-spares 4: new segments are made from
+#     the ones retention removes, no zero-fill) and without (--segment-spares 0: each new
+#     segment created and zero-filled).
 #   - latency: fio's fdatasync latency (bs 4 KiB, one fdatasync per write, iodepth 1) against
 #     the durable-ack latency at 50% and 90% of the router's maximum rate (paced, open loop,
 #     timed from each frame's scheduled send), and the floor: sluiced --no-journal with
@@ -31,7 +35,7 @@
 # (SECONDS + 4) x 2.5 GiB. Prints a markdown table (also written to
 # bench/results/journal.md). Fails on tool errors (a tool missing or failing, a router that
 # does not start, lacks journal counters or acknowledges nothing); measures, never fails on
-# a number. Takes about RUNS x 21 x (SECONDS + 2) + 30 seconds; run it on a quiet machine.
+# a number. Takes about RUNS x 25 x (SECONDS + 2) + 30 seconds; run it on a quiet machine.
 #
 # Why fio iodepth 1 and 2. The journal writes a flush (a chunk sealed at --flush-bytes, or
 # smaller once its oldest entry is --flush-us old) only once every write of the previous one
@@ -58,6 +62,11 @@ run_secs=$secs                     # measured seconds of the next sluiced run
 flush_bytes=$((256 << 10)) # the router's --flush-bytes default: fio's block size
 flush_us=100     # the router's --flush-us default: the goal's flush interval
 port=7880
+# The journal alone in the steady state of retention: small segments and a longer warm-up,
+# so that before the measurement retention removes segments and (with spares) new ones are
+# made from them (sluice-bench-journal reports segments_created/reused and zero_fill_bytes
+# of the measured period: with spares, reused = created and no zero-fill).
+retain=(--segment-bytes $((16 << 20)) --retain-bytes $((32 << 20)) --warmup-s 4)
 
 die() {
 	echo "journal.sh: $*" >&2
@@ -317,6 +326,7 @@ fio "${prefill[@]}" >"$work/fio.out" 2>&1 || { cat "$work/fio.out" >&2; die "fio
 
 # --- bandwidth: alternate fio and sluiced -------------------------------------------
 fq1=() fq2=() fq4=() ff1=() ff2=() r64=() r1k=() rbuf=() rnever=() rnozero=() jz=() jnz=()
+jrz=() jrr=()
 for i in $(seq "$runs"); do
 	echo "journal.sh: bandwidth run $i/$runs" >&2
 	fio_run seqwrite-qd1 "$flush_bytes" 1 over
@@ -345,6 +355,10 @@ for i in $(seq "$runs"); do
 	fq1+=("$R")
 	journal_run bandwidth --no-zero-fill
 	jnz+=("$R")
+	journal_run bandwidth "${retain[@]}" --segment-spares 0
+	jrz+=("$R")
+	journal_run bandwidth "${retain[@]}" --segment-spares 4
+	jrr+=("$R")
 done
 fio1=$(col 1 "${fq1[@]}")
 fio2=$(col 1 "${fq2[@]}")
@@ -353,7 +367,7 @@ rate50=$(fmt "$(awk -v m="$max_fps" 'BEGIN {print m * 0.5}')")
 rate90=$(fmt "$(awk -v m="$max_fps" 'BEGIN {print m * 0.9}')")
 
 # --- latency: alternate fio and sluiced ---------------------------------------------
-fl=() flf=() l50=() l90=() lfloor=() jl50=() jl90=() jl50nz=()
+fl=() flf=() l50=() l90=() lfloor=() jl50=() jl90=() jl50nz=() jl50rz=() jl50rr=()
 for i in $(seq "$runs"); do
 	echo "journal.sh: latency run $i/$runs" >&2
 	fio_run fdatasync-4k 4096 1 over
@@ -373,6 +387,10 @@ for i in $(seq "$runs"); do
 	jl90+=("$R")
 	journal_run latency --rate "$rate50" --no-zero-fill
 	jl50nz+=("$R")
+	journal_run latency --rate "$rate50" "${retain[@]}" --segment-spares 0
+	jl50rz+=("$R")
+	journal_run latency --rate "$rate50" "${retain[@]}" --segment-spares 4
+	jl50rr+=("$R")
 done
 fio_p99=$(col 3 "${fl[@]}")
 goal_us=$(awk -v p="$fio_p99" -v f="$flush_us" 'BEGIN {printf "%.1f", 2 * p + f}')
@@ -457,6 +475,8 @@ lat_row() { # label load LINES...
 	router_row "sluiced --no-zero-fill, 16 x 64 B" "${rnozero[@]}"
 	journal_row "journal alone (in-process), 1320 B records" "${jz[@]}"
 	journal_row "journal alone, --no-zero-fill" "${jnz[@]}"
+	journal_row "journal alone, retention, 16 MiB segments, zero-fill (no spares)" "${jrz[@]}"
+	journal_row "journal alone, retention, 16 MiB segments, recycled (4 spares)" "${jrr[@]}"
 	echo
 	echo "write MB/s: the router's journal_write_bytes per second (what reached the file:"
 	echo "entries, block padding, rewritten tail blocks); appended: journal_bytes per second"
@@ -499,6 +519,8 @@ lat_row() { # label load LINES...
 	journal_lat_row "journal alone (append to durable)" "50% ($rate50/s)" "${jl50[@]}"
 	journal_lat_row "journal alone (append to durable)" "90% ($rate90/s)" "${jl90[@]}"
 	journal_lat_row "journal alone, --no-zero-fill" "50% ($rate50/s)" "${jl50nz[@]}"
+	journal_lat_row "journal alone, retention, zero-fill (no spares)" "50% ($rate50/s)" "${jl50rz[@]}"
+	journal_lat_row "journal alone, retention, recycled (4 spares)" "50% ($rate50/s)" "${jl50rr[@]}"
 	echo
 	echo "Ack latency is timed from each frame's scheduled send (open loop), so queueing"
 	echo "behind a slow fdatasync is charged to every frame it delayed; the journal-alone"

@@ -9,8 +9,12 @@
  * Each entry is one record of --entry-bytes (a batch as the shard would journal it).
  * The end-to-end figures with a UDP producer come from `sluice-bench durable`; the gap
  * between the two is what the network path and the producer cost on the same cores.
+ * With --retain-bytes the maintenance thread runs beside it (indexes, retention and, with
+ * --segment-spares, recycling), so a run with small segments reaches the steady state in
+ * which new segments are made from recycled ones.
  */
 #include "journal/journal.h"
+#include "journal/maint.h"
 
 #include "core/clock.h"
 
@@ -28,6 +32,7 @@
 #define BENCH_SAMPLES_MAX (16u << 20)
 /* Entries appended but not yet durable, tracked for latency. */
 #define BENCH_PENDING_MAX (1u << 20)
+#define BENCH_MAINT_PERIOD_MS 100u
 
 struct bench_conf {
 	struct journal_conf journal;
@@ -36,6 +41,7 @@ struct bench_conf {
 	double warmup_s;
 	uint32_t entry_bytes;
 	uint64_t rate;
+	uint64_t retain_bytes; /* 0: no maintenance thread, nothing deleted */
 };
 
 struct bench_pending {
@@ -57,6 +63,7 @@ struct bench_run {
 	uint32_t *samples_us;
 	uint64_t nsamples;
 	bool measuring;
+	uint64_t counters_at_start[JOURNAL_STAT_COUNT]; /* when measuring began */
 };
 
 static void bench_usage(FILE *out)
@@ -73,6 +80,9 @@ static void bench_usage(FILE *out)
 		     "  --fsync-us N         (default 1000)\n"
 		     "  --buffers N          staging chunks (default 8)\n"
 		     "  --no-direct-io       buffered writes\n"
+		     "  --no-zero-fill       write new segments into fallocated space\n"
+		     "  --retain-bytes N     run retention keeping N bytes (default 0: off)\n"
+		     "  --segment-spares N   recycled segments kept (default 0)\n"
 		     "  --io auto|uring|thread (default auto)\n");
 }
 
@@ -117,6 +127,8 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 		{"no-direct-io", no_argument, NULL, 'n'},
 		{"no-zero-fill", no_argument, NULL, 'z'},
 		{"io", required_argument, NULL, 'i'},
+		{"retain-bytes", required_argument, NULL, 'R'},
+		{"segment-spares", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -204,6 +216,16 @@ static int bench_parse(int argc, char **argv, struct bench_conf *c)
 			break;
 		case 'n':
 			c->journal.direct_io = false;
+			break;
+		case 'R':
+			if (bench_u64(optarg, &c->retain_bytes) != 0) {
+				return -EINVAL;
+			}
+			break;
+		case 'P':
+			if (bench_u32(optarg, &c->journal.segment_spares) != 0) {
+				return -EINVAL;
+			}
 			break;
 		case 'z':
 			c->journal.zero_fill = false;
@@ -330,6 +352,10 @@ static int bench_loop(struct bench_run *r, uint64_t *write_bytes, double *elapse
 		if (!r->measuring && now >= measure_at) {
 			r->measuring = true;
 			bytes_at_start = journal_counter(r->j, JOURNAL_STAT_WRITE_BYTES);
+			for (unsigned s = 0; s < JOURNAL_STAT_COUNT; s++) {
+				r->counters_at_start[s] =
+					journal_counter(r->j, (enum journal_stat)s);
+			}
 			next_send = now;
 		}
 		if (now >= stop_at) {
@@ -365,6 +391,34 @@ static int bench_loop(struct bench_run *r, uint64_t *write_bytes, double *elapse
 	}
 }
 
+/* Counter `stat` since the measured period began (the drain after it included). */
+static uint64_t bench_measured(const struct bench_run *r, enum journal_stat stat)
+{
+	return journal_counter(r->j, stat) - r->counters_at_start[stat];
+}
+
+/* The maintenance thread with retention by bytes, when asked for; *out NULL if not. */
+static int bench_maint_start(const struct bench_conf *c, struct journal_retention_rules *rules,
+			     struct journal *j, struct journal_maint **out)
+{
+	*out = NULL;
+	if (c->retain_bytes == 0) {
+		return 0;
+	}
+	journal_retention_rules_init(rules, c->retain_bytes, 0);
+	struct journal_maint_conf mc = {
+		.rules = rules,
+		.period_ms = BENCH_MAINT_PERIOD_MS,
+		.dedupe_window = 32,
+		.producer_idle_ns = 600ull * 1000000000u,
+	};
+	int rc = journal_maint_create(&mc, &j, 1, out);
+	if (rc == 0) {
+		rc = journal_maint_start(*out);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_conf c;
@@ -396,16 +450,29 @@ int main(int argc, char **argv)
 			c.journal.dir, strerror(-rc));
 		return 1;
 	}
-	rc = bench_loop(&r, &write_bytes, &elapsed);
+	struct journal_retention_rules rules;
+	struct journal_maint *maint;
+	rc = bench_maint_start(&c, &rules, r.j, &maint);
+	if (rc == 0) {
+		rc = bench_loop(&r, &write_bytes, &elapsed);
+	}
 	/* Drain, so what was appended is written before the files close. */
 	while (rc == 0 && !journal_is_idle(r.j)) {
 		rc = bench_poll(&r, clock_monotonic_ns());
 	}
+	journal_maint_destroy(maint);
 	uint64_t fsyncs = journal_counter(r.j, JOURNAL_STAT_FSYNCS);
 	uint64_t hist[JOURNAL_STAT_FSYNC_US_GE_20000 - JOURNAL_STAT_FSYNC_US_LT_50 + 1];
 	for (unsigned i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
 		hist[i] = journal_counter(r.j, JOURNAL_STAT_FSYNC_US_LT_50 + i);
 	}
+	/* Segment counters over the measured period: shows whether it ran in the steady
+	 * state (with spares: every segment reused, no zero-fill). */
+	uint64_t created = bench_measured(&r, JOURNAL_STAT_SEGMENTS_CREATED);
+	uint64_t reused = bench_measured(&r, JOURNAL_STAT_SEGMENTS_REUSED);
+	uint64_t recycled = bench_measured(&r, JOURNAL_STAT_SEGMENTS_RECYCLED);
+	uint64_t deleted = bench_measured(&r, JOURNAL_STAT_SEGMENTS_DELETED);
+	uint64_t zero_fill = bench_measured(&r, JOURNAL_STAT_ZERO_FILL_BYTES);
 	int close_rc = journal_close(r.j);
 	if (rc == 0) {
 		rc = close_rc;
@@ -418,7 +485,9 @@ int main(int argc, char **argv)
 	printf("{\"mode\":\"%s\",\"seconds\":%.3f,\"entries_per_s\":%.0f,"
 	       "\"entry_bytes\":%u,\"write_mb_per_s\":%.1f,\"appended_mb_per_s\":%.1f,"
 	       "\"busy\":%llu,\"fsyncs\":%llu,\"samples\":%llu,\"p50_us\":%u,\"p99_us\":%u,"
-	       "\"p999_us\":%u,\"max_us\":%u,\"fsync_us_hist\":[",
+	       "\"p999_us\":%u,\"max_us\":%u,\"segments_created\":%llu,"
+	       "\"segments_reused\":%llu,\"segments_recycled\":%llu,\"segments_deleted\":%llu,"
+	       "\"zero_fill_bytes\":%llu,\"fsync_us_hist\":[",
 	       c.mode, elapsed, (double)r.appended / elapsed, c.entry_bytes,
 	       (double)write_bytes / elapsed / 1e6,
 	       (double)r.appended * journal_entry_bytes(strlen(BENCH_TOPIC), r.body_len) / elapsed /
@@ -427,7 +496,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)r.nsamples, bench_percentile(r.samples_us, r.nsamples, 0.50),
 	       bench_percentile(r.samples_us, r.nsamples, 0.99),
 	       bench_percentile(r.samples_us, r.nsamples, 0.999),
-	       bench_percentile(r.samples_us, r.nsamples, 1.0));
+	       bench_percentile(r.samples_us, r.nsamples, 1.0), (unsigned long long)created,
+	       (unsigned long long)reused, (unsigned long long)recycled,
+	       (unsigned long long)deleted, (unsigned long long)zero_fill);
 	/* fdatasync latency buckets: <50 <100 <200 <500 <1000 <2000 <5000 <20000 >=20000 us */
 	for (unsigned i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
 		printf("%s%llu", i == 0 ? "" : ",", (unsigned long long)hist[i]);

@@ -373,6 +373,8 @@ enum sl_stat {
 	SL_STAT_DEAD_LETTERS_LOST,	    /* dead letters that could not be written */
 	SL_STAT_CREDIT_RESETS,	 /* CREDIT ahead of what was sent: outstanding taken as consumed */
 	SL_STAT_CREDIT_TIMEOUTS, /* credit not returned within --ack-timeout-ms: taken back */
+	SL_STAT_JOURNAL_SEGMENTS_RECYCLED, /* removed by retention, kept as spares */
+	SL_STAT_JOURNAL_SEGMENTS_REUSED,   /* created from a spare (--segment-spares) */
 	SL_STAT_COUNT,
 };
 

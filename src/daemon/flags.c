@@ -56,6 +56,7 @@ enum {
 	OPT_NO_DIRECT_IO,
 	OPT_ZERO_FILL,
 	OPT_NO_ZERO_FILL,
+	OPT_SEGMENT_SPARES,
 	OPT_JOURNAL_IO,
 	OPT_DURABLE_ACKS_MAX,
 	OPT_RETAIN_BYTES,
@@ -108,6 +109,7 @@ static const struct option daemon_options[] = {
 	{"no-direct-io", no_argument, NULL, OPT_NO_DIRECT_IO},
 	{"zero-fill", no_argument, NULL, OPT_ZERO_FILL},
 	{"no-zero-fill", no_argument, NULL, OPT_NO_ZERO_FILL},
+	{"segment-spares", required_argument, NULL, OPT_SEGMENT_SPARES},
 	{"journal-io", required_argument, NULL, OPT_JOURNAL_IO},
 	{"durable-acks-max", required_argument, NULL, OPT_DURABLE_ACKS_MAX},
 	{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
@@ -158,6 +160,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->journal_buffers = DAEMON_JOURNAL_BUFFERS_DEFAULT;
 	f->direct_io = true;
 	f->zero_fill = true;
+	f->segment_spares = DAEMON_SEGMENT_SPARES_DEFAULT;
 	f->journal_io = JOURNAL_IO_AUTO;
 	f->durable_acks_max = DAEMON_DURABLE_ACKS_MAX_DEFAULT;
 	journal_retention_rules_init(&f->retention, DAEMON_RETAIN_BYTES_DEFAULT,
@@ -501,6 +504,9 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_JOURNAL_BUFFERS:
 		return flags_u32("journal-buffers", arg, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
 				 &f->journal_buffers, err, err_len);
+	case OPT_SEGMENT_SPARES:
+		return flags_u32("segment-spares", arg, 0, JOURNAL_SPARES_MAX, &f->segment_spares,
+				 err, err_len);
 	case OPT_JOURNAL_IO:
 		return flags_journal_io(arg, f, err, err_len);
 	case OPT_DURABLE_ACKS_MAX:
@@ -787,6 +793,9 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"  --zero-fill, --no-zero-fill\n"
 		"                             zero-fill segments ahead of use (default on;\n"
 		"                             off: write into fallocated space)\n"
+		"  --segment-spares N         segments retention recycles instead of deleting,\n"
+		"                             kept to become new segments without zero-fill\n"
+		"                             (default %u, 0..%u; 0 = always delete)\n"
 		"  --journal-io auto|uring|thread\n"
 		"                             io_uring, or the pwrite+fdatasync thread (default\n"
 		"                             auto: io_uring when the kernel allows it)\n"
@@ -833,9 +842,10 @@ void daemon_flags_help(FILE *out, const char *prog)
 		DAEMON_DATA_DIR_DEFAULT, (unsigned long long)DAEMON_SEGMENT_BYTES_DEFAULT,
 		DAEMON_FLUSH_BYTES_DEFAULT, DAEMON_FLUSH_US_DEFAULT, DAEMON_FSYNC_US_DEFAULT,
 		DAEMON_JOURNAL_BUFFERS_DEFAULT, JOURNAL_BUFFERS_MIN, JOURNAL_BUFFERS_MAX,
-		DAEMON_DURABLE_ACKS_MAX_DEFAULT, DAEMON_MAINT_PERIOD_MS_DEFAULT,
-		JOURNAL_MAINT_PERIOD_MS_MIN, JOURNAL_MAINT_PERIOD_MS_MAX,
-		DAEMON_SUBSCRIPTIONS_MAX_DEFAULT, SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
+		DAEMON_SEGMENT_SPARES_DEFAULT, JOURNAL_SPARES_MAX, DAEMON_DURABLE_ACKS_MAX_DEFAULT,
+		DAEMON_MAINT_PERIOD_MS_DEFAULT, JOURNAL_MAINT_PERIOD_MS_MIN,
+		JOURNAL_MAINT_PERIOD_MS_MAX, DAEMON_SUBSCRIPTIONS_MAX_DEFAULT,
+		SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
 		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
 		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
 		SHARD_REPLAY_CURSORS_MAX, DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN,

@@ -48,6 +48,7 @@ enum daemon_driver {
 #define DAEMON_FLUSH_US_DEFAULT 100u
 #define DAEMON_FSYNC_US_DEFAULT 1000u
 #define DAEMON_JOURNAL_BUFFERS_DEFAULT 8u
+#define DAEMON_SEGMENT_SPARES_DEFAULT 2u
 #define DAEMON_DURABLE_ACKS_MAX_DEFAULT 8192u
 #define DAEMON_RETAIN_BYTES_DEFAULT 0ull /* unlimited */
 #define DAEMON_RETAIN_AGE_S_DEFAULT (7ull * 86400ull)
@@ -113,6 +114,7 @@ struct daemon_flags {
 	uint32_t journal_buffers;
 	bool direct_io;
 	bool zero_fill;
+	uint32_t segment_spares; /* --segment-spares: recycled segments kept, 0: none */
 	enum journal_io_kind journal_io;
 	uint32_t durable_acks_max;
 	/* Retention per shard journal: defaults and per-topic overrides. */

@@ -251,8 +251,10 @@ static int daemon_journals_open(struct daemon *d)
 			.buffers = f->journal_buffers,
 			.direct_io = f->direct_io,
 			.zero_fill = f->zero_fill,
+			.segment_spares = f->segment_spares,
 			.io = f->journal_io,
 			.counters = &d->env.counters[i].v[SL_STAT_JOURNAL_BATCHES],
+			.counters_more = &d->env.counters[i].v[SL_STAT_JOURNAL_SEGMENTS_RECYCLED],
 		};
 		int rc = shard_journal_open(d->shard[i], &jc);
 		if (rc != 0) {

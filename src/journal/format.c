@@ -140,13 +140,13 @@ enum journal_reject journal_entry_decode(const void *buf, size_t len, uint64_t p
 
 void journal_segment_header_encode(void *dst, uint16_t shard, uint64_t base_position,
 				   uint64_t segment_bytes, uint64_t created_ns,
-				   uint32_t window_bytes)
+				   uint32_t window_bytes, bool recycled)
 {
 	struct journal_segment_header h;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = JOURNAL_SEGMENT_MAGIC;
-	h.version = JOURNAL_FORMAT_VERSION;
+	h.version = recycled ? JOURNAL_FORMAT_VERSION_RECYCLED : JOURNAL_FORMAT_VERSION;
 	h.shard = shard;
 	h.base_position = base_position;
 	h.segment_bytes = segment_bytes;
@@ -175,7 +175,7 @@ enum journal_reject journal_segment_header_decode(const void *buf, size_t len,
 	    h->crc32c) {
 		return JOURNAL_REJECT_BAD_CRC;
 	}
-	if (h->version != JOURNAL_FORMAT_VERSION) {
+	if (h->version != JOURNAL_FORMAT_VERSION && h->version != JOURNAL_FORMAT_VERSION_RECYCLED) {
 		return JOURNAL_REJECT_BAD_VERSION;
 	}
 	if (h->segment_bytes < (uint64_t)JOURNAL_SEGMENT_BYTES_MIN ||
@@ -191,7 +191,8 @@ enum journal_reject journal_segment_header_decode(const void *buf, size_t len,
 	return JOURNAL_OK;
 }
 
-bool journal_segment_name_parse(const char *name, uint64_t *base)
+/* Parses "<20 digits><suffix>" exactly. */
+static bool journal_numbered_name_parse(const char *name, const char *suffix, uint64_t *base)
 {
 	uint64_t v = 0;
 
@@ -205,9 +206,19 @@ bool journal_segment_name_parse(const char *name, uint64_t *base)
 		}
 		v = v * 10 + d;
 	}
-	if (strcmp(name + 20, ".seg") != 0) {
+	if (strcmp(name + 20, suffix) != 0) {
 		return false;
 	}
 	*base = v;
 	return true;
+}
+
+bool journal_segment_name_parse(const char *name, uint64_t *base)
+{
+	return journal_numbered_name_parse(name, ".seg", base);
+}
+
+bool journal_spare_name_parse(const char *name, uint64_t *base)
+{
+	return journal_numbered_name_parse(name, ".spare", base);
 }

@@ -19,7 +19,11 @@
 #define JOURNAL_BLOCK_BYTES 4096u
 #define JOURNAL_SEGMENT_MAGIC 0x47534c53u /* "SLSG" */
 #define JOURNAL_ENTRY_MAGIC 0x45534c53u	  /* "SLSE" */
+/* Version 1: a zero-filled segment, zeros after its last entry. Version 2: a recycled
+ * segment (an old one renamed and given a new header), whose bytes after the data are
+ * stale until written: see journal_segment_is_recycled(). */
 #define JOURNAL_FORMAT_VERSION 1u
+#define JOURNAL_FORMAT_VERSION_RECYCLED 2u
 #define JOURNAL_ENTRY_HEADER_BYTES 64u
 #define JOURNAL_ALIGN 8u
 /* Largest entry: header, longest topic, largest frame body. */
@@ -30,6 +34,9 @@
 #define JOURNAL_SHARD_DIR_FORMAT "shard-%03u"
 #define JOURNAL_SEGMENT_NAME_FORMAT "%020llu.seg"
 #define JOURNAL_SEGMENT_NAME_BYTES 25u /* 20 digits, ".seg", NUL */
+/* A spare: a segment retention removed from the journal and kept for reuse, named by the
+ * base it had ("00000000000012345678.spare"). Not a segment: scans ignore it. */
+#define JOURNAL_SPARE_NAME_FORMAT "%020llu.spare"
 
 /*
  * First block of every segment, little-endian; the rest of the block is zero.
@@ -142,13 +149,26 @@ uint32_t journal_entry_encode(void *dst, const struct journal_entry_header *h, c
 enum journal_reject journal_entry_decode(const void *buf, size_t len, uint64_t position,
 					 struct journal_entry *out);
 
-/* Fills a segment header (crc32c computed) into dst[0..JOURNAL_BLOCK_BYTES), rest zero. */
+/* Fills a segment header (crc32c computed) into dst[0..JOURNAL_BLOCK_BYTES), rest zero:
+ * version JOURNAL_FORMAT_VERSION_RECYCLED when `recycled`, JOURNAL_FORMAT_VERSION if not. */
 void journal_segment_header_encode(void *dst, uint16_t shard, uint64_t base_position,
 				   uint64_t segment_bytes, uint64_t created_ns,
-				   uint32_t window_bytes);
+				   uint32_t window_bytes, bool recycled);
+
+/*
+ * True for a recycled segment's header. Its bytes after the data are stale: entries of the
+ * segment's earlier lives, whose positions lie below its base and so never validate here.
+ * Sealed, it ends with a zero header like any segment (the writer writes one when it
+ * rolls away from it); the newest one may end in stale bytes (journal/scan.h).
+ */
+static inline bool journal_segment_is_recycled(const struct journal_segment_header *h)
+{
+	return h->version == JOURNAL_FORMAT_VERSION_RECYCLED;
+}
 
 /* Validates a segment header block. Returns JOURNAL_OK, TRUNCATED, BAD_MAGIC, BAD_CRC,
- * BAD_VERSION (checked after the CRC so a damaged header is not called "unknown version"),
+ * BAD_VERSION (neither 1 nor 2; checked after the CRC so a damaged header is not called
+ * "unknown version"),
  * BAD_LENGTH (segment_bytes out of MIN..MAX or not a multiple of the block) or BAD_FIELD
  * (base_position not 8-aligned, or base + segment_bytes wrapping). */
 enum journal_reject journal_segment_header_decode(const void *buf, size_t len,
@@ -162,5 +182,8 @@ static inline uint64_t journal_segment_offset(uint64_t base, uint64_t position)
 
 /* Parses a segment file name; true and *base when it is one ("%020llu.seg" exactly). */
 bool journal_segment_name_parse(const char *name, uint64_t *base);
+
+/* Parses a spare's file name; true and *base when it is one ("%020llu.spare" exactly). */
+bool journal_spare_name_parse(const char *name, uint64_t *base);
 
 #endif

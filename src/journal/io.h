@@ -4,7 +4,8 @@
  * completions, never block the caller. Two back ends behind one interface, chosen at
  * start-up: io_uring (one ring per journal, SINGLE_ISSUER|DEFER_TASKRUN when the kernel
  * offers them, registered buffers) and, where io_uring is unavailable or refused, a
- * worker thread per journal running pwrite/pread/fdatasync/fallocate/openat/close off the
+ * worker thread per journal running pwrite/pread/fdatasync/fallocate/openat/close/unlink/
+ * rename off the
  * caller's thread. Same semantics on both: operations may complete in any order; a
  * completion's res is what the syscall returned, or -errno.
  */
@@ -29,6 +30,7 @@ enum journal_io_op {
 	JOURNAL_IO_OP_OPEN, /* openat(AT_FDCWD, path, flags, 0644); res: the fd */
 	JOURNAL_IO_OP_CLOSE,
 	JOURNAL_IO_OP_UNLINK,
+	JOURNAL_IO_OP_RENAME, /* renameat(AT_FDCWD, path, AT_FDCWD, to) */
 	JOURNAL_IO_OP_COUNT,
 };
 
@@ -97,6 +99,7 @@ int journal_io_fallocate(struct journal_io *io, int fd, uint64_t offset, uint64_
 int journal_io_open(struct journal_io *io, const char *path, int flags, uint64_t tag);
 int journal_io_close(struct journal_io *io, int fd, uint64_t tag);
 int journal_io_unlink(struct journal_io *io, const char *path, uint64_t tag);
+int journal_io_rename(struct journal_io *io, const char *path, const char *to, uint64_t tag);
 
 /* Hands the queued operations to the kernel (or the worker). Never blocks. Returns 0 or
  * -errno of io_uring_submit (the operations stay queued and are retried next time). */

@@ -20,8 +20,9 @@ struct journal_io_req {
 	union {
 		const void *src;  /* WRITE */
 		void *dst;	  /* READ */
-		const char *path; /* OPEN, UNLINK */
+		const char *path; /* OPEN, UNLINK, RENAME */
 	} mem;
+	const char *to; /* RENAME: the new name */
 	int fd;
 	int flags; /* OPEN */
 	int buffer_index;

@@ -17,6 +17,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -116,6 +117,8 @@ static int32_t journal_io_thread_run(const struct journal_io_req *r)
 		return journal_io_thread_result(close(r->fd));
 	case JOURNAL_IO_OP_UNLINK:
 		return journal_io_thread_result(unlink(r->mem.path));
+	case JOURNAL_IO_OP_RENAME:
+		return journal_io_thread_result(rename(r->mem.path, r->to));
 	case JOURNAL_IO_OP_COUNT:
 		break;
 	}

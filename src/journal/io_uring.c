@@ -68,7 +68,7 @@ static const struct {
 	{IORING_OP_FSYNC, "FSYNC"},	      {IORING_OP_FALLOCATE, "FALLOCATE"},
 	{IORING_OP_OPENAT, "OPENAT"},	      {IORING_OP_CLOSE, "CLOSE"},
 	{IORING_OP_UNLINKAT, "UNLINKAT"},     {IORING_OP_WRITE_FIXED, "WRITE_FIXED"},
-	{IORING_OP_READ_FIXED, "READ_FIXED"},
+	{IORING_OP_READ_FIXED, "READ_FIXED"}, {IORING_OP_RENAMEAT, "RENAMEAT"},
 };
 
 static int journal_uring_probe(struct journal_uring *u, char *reason, size_t reason_len)
@@ -202,6 +202,9 @@ static void journal_uring_prep(struct journal_uring *u, unsigned s)
 		break;
 	case JOURNAL_IO_OP_UNLINK:
 		io_uring_prep_unlinkat(sqe, AT_FDCWD, r->mem.path, 0);
+		break;
+	case JOURNAL_IO_OP_RENAME:
+		io_uring_prep_renameat(sqe, AT_FDCWD, r->mem.path, AT_FDCWD, r->to, 0);
 		break;
 	case JOURNAL_IO_OP_COUNT:
 		SL_ASSERT(!"unknown journal I/O operation");
@@ -517,6 +520,19 @@ int journal_io_unlink(struct journal_io *io, const char *path, uint64_t tag)
 		.fd = -1,
 		.buffer_index = -1,
 		.op = JOURNAL_IO_OP_UNLINK,
+	};
+	return journal_io_queue(io, &r);
+}
+
+int journal_io_rename(struct journal_io *io, const char *path, const char *to, uint64_t tag)
+{
+	struct journal_io_req r = {
+		.tag = tag,
+		.mem.path = path,
+		.to = to,
+		.fd = -1,
+		.buffer_index = -1,
+		.op = JOURNAL_IO_OP_RENAME,
 	};
 	return journal_io_queue(io, &r);
 }

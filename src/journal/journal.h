@@ -44,6 +44,8 @@ enum journal_fsync {
 /* Replay cursors (journal/cursor.h) one journal serves at once; 0 in the conf: DEFAULT. */
 #define JOURNAL_CURSORS_DEFAULT 64u
 #define JOURNAL_CURSORS_MAX 512u
+/* Most spare segments a journal keeps (journal_conf.segment_spares). */
+#define JOURNAL_SPARES_MAX 16u
 
 struct journal_conf {
 	const char *dir;	/* this shard's directory; created (with parents) if missing */
@@ -60,13 +62,21 @@ struct journal_conf {
 	 * (cheaper fdatasyncs) at the price of writing every byte twice; off: data goes
 	 * into merely preallocated space. */
 	bool zero_fill;
+	/* Recycled segments kept for reuse, 0..JOURNAL_SPARES_MAX: retention renames up to
+	 * this many removed segments to spares instead of deleting them, and the next segment
+	 * is made from a spare when there is one (no fallocate, no zero-fill: its blocks are
+	 * written already); 0 turns recycling off. */
+	uint32_t segment_spares;
 	enum journal_io_kind io;
 	uint32_t cursors_max; /* replay cursors, ..CURSORS_MAX; 0: CURSORS_DEFAULT */
 	/* Where to count (enum journal_stat, JOURNAL_STAT_COUNT slots), written with
 	 * relaxed atomic stores by the journal's thread, except INDEX_BUILT, INDEX_REBUILT,
-	 * SEGMENTS_DELETED, RETENTION_BYTES and MAINT_ERRORS, which the maintenance
+	 * SEGMENTS_DELETED, RETENTION_BYTES, SEGMENTS_RECYCLED and MAINT_ERRORS, which the maintenance
 	 * thread (journal/maint.h) alone writes once started; NULL: an internal array. */
 	uint64_t *counters;
+	/* Where to count JOURNAL_STAT_MORE_FIRST..COUNT - 1 instead, when the caller keeps
+	 * them apart (counters then needs only MORE_FIRST slots); NULL: in `counters`. */
+	uint64_t *counters_more;
 };
 
 /*
@@ -106,8 +116,14 @@ enum journal_stat {
 	JOURNAL_STAT_CURSOR_GAPS,     /* cursors that skipped data retention had deleted */
 	JOURNAL_STAT_ZERO_FILL_BYTES, /* bytes written zero-filling segments ahead of use */
 	JOURNAL_STAT_MAINT_ERRORS,    /* failed index builds and deletions (retried next pass) */
+	/* From here on: journal_conf.counters_more (added after the SL_STAT_JOURNAL_* block
+	 * was followed by other counters, which keep their indexes on the wire). */
+	JOURNAL_STAT_SEGMENTS_RECYCLED, /* removed by retention and kept as spares */
+	JOURNAL_STAT_SEGMENTS_REUSED,	/* created from a spare (also in SEGMENTS_CREATED) */
 	JOURNAL_STAT_COUNT,
 };
+
+#define JOURNAL_STAT_MORE_FIRST JOURNAL_STAT_SEGMENTS_RECYCLED
 
 /* Name of a counter as `sluice stats` shows it without the "journal_" prefix. */
 const char *journal_stat_name(enum journal_stat stat);

@@ -46,6 +46,7 @@ enum journal_seg_state {
 	JOURNAL_SEG_ALLOCATING, /* fallocate in flight */
 	JOURNAL_SEG_HEADER,	/* header write in flight */
 	JOURNAL_SEG_SYNCING,	/* fdatasync of the file in flight */
+	JOURNAL_SEG_RENAMING,	/* recycled: rename of the spare to the segment's name in flight */
 	JOURNAL_SEG_DIRSYNC,	/* fdatasync of the directory in flight */
 	JOURNAL_SEG_READY,	/* created, waiting for the roll */
 	JOURNAL_SEG_ACTIVE,	/* appended to, or still being written and synced */
@@ -64,8 +65,13 @@ struct journal_seg {
 	uint64_t zero_off; /* zero-filled up to this file offset */
 	bool zero_busy;	   /* a zero-fill write or its fdatasync is in flight */
 	bool zero_synced;
+	/* Made from a spare (header version 2): stale bytes follow its data, so the writer
+	 * ends its data with a zero header when it rolls away from it, and never zero-fills
+	 * it. */
+	bool recycled;
 	enum journal_seg_state state;
 	char path[PATH_MAX];
+	char spare_path[PATH_MAX]; /* recycled, until renamed: the spare it is made from */
 };
 
 struct journal_chunk {
@@ -134,6 +140,7 @@ struct journal {
 	uint64_t space_retry_us;
 	bool closing;
 	uint64_t own_counters[JOURNAL_STAT_COUNT];
+	uint64_t *counters_more; /* slots of JOURNAL_STAT_MORE_FIRST and later */
 	/* The segment catalog, for cursors: the segments found at open (oldest first, from
 	 * the directory listing), then, from run_start on, one every run_capacity bytes:
 	 * every segment this process creates has conf.segment_bytes, and each is based
@@ -151,11 +158,25 @@ struct journal {
 	 * deletes what lies below). */
 	_Atomic uint64_t sealed_below;
 	_Atomic uint64_t retained_start;
+	/* Spare segments, a single-producer single-consumer ring of their old bases: pushed
+	 * by journal_open() and then by the maintenance thread alone (after the spare's rename
+	 * is synced: release store of spares_pushed), popped by the shard when it prepares
+	 * the next segment (release store of spares_popped). */
+	uint64_t spare_bases[JOURNAL_SPARES_MAX];
+	_Atomic uint64_t spares_pushed;
+	_Atomic uint64_t spares_popped;
 };
 
 static inline uint64_t journal_tag(uint64_t kind, uint64_t value)
 {
 	return kind << JOURNAL_TAG_SHIFT | value;
+}
+
+/* The slot of counter `stat` (journal_conf.counters or counters_more). */
+static inline uint64_t *journal_counter_slot(const struct journal *j, enum journal_stat stat)
+{
+	return stat < JOURNAL_STAT_MORE_FIRST ? &j->counters[stat]
+					      : &j->counters_more[stat - JOURNAL_STAT_MORE_FIRST];
 }
 
 /* Adds n to counter `stat`; the journal's thread only. */
@@ -168,6 +189,14 @@ void *journal_numa_alloc(size_t bytes, int socket);
  * and limit. False for a position below every segment. */
 bool journal_segment_find(const struct journal *j, uint64_t position, uint64_t *base,
 			  uint64_t *limit);
+
+/* Spare segments the journal holds now (any thread). */
+unsigned journal_spares(const struct journal *j);
+
+/* Offers the spare whose old base is `base` (file JOURNAL_SPARE_NAME_FORMAT in the journal's
+ * directory, renamed and synced): false when conf.segment_spares are held already. The
+ * producer's side: journal_open(), then the maintenance thread alone. */
+bool journal_spare_push(struct journal *j, uint64_t base);
 
 /* journal_poll(): a completion of a cursor's operation (cursor.c); value: the tag's low
  * bits, res: the operation's result. */

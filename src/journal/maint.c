@@ -7,12 +7,16 @@
  * index, whose dedupe state the next segment's index starts from. The directory is
  * listed only when the writer has sealed more since the last pass.
  *
+ * Retention keeps up to journal_conf.segment_spares removed segments as spares (renamed,
+ * offered to the writer once the rename is synced) and deletes the others.
+ *
  * Counters: the slots this thread writes (INDEX_BUILT, INDEX_REBUILT, SEGMENTS_DELETED,
- * RETENTION_BYTES, MAINT_ERRORS) are written by no shard once it runs, so the same
+ * SEGMENTS_RECYCLED, RETENTION_BYTES, MAINT_ERRORS) are written by no shard once it runs, so the same
  * relaxed load-and-store as the writer's journal_count() is enough.
  */
 #include "journal/maint.h"
 
+#include "core/assert.h"
 #include "core/log.h"
 #include "journal/index.h"
 #include "journal/journal_int.h"
@@ -82,7 +86,7 @@ struct journal_maint {
 
 static void maint_count(struct maint_journal *mj, enum journal_stat stat, uint64_t n)
 {
-	uint64_t *c = &mj->j->counters[stat];
+	uint64_t *c = journal_counter_slot(mj->j, stat);
 
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
@@ -446,19 +450,50 @@ static int maint_unlink_file(struct maint_journal *mj, const char *path, uint64_
 	return 0;
 }
 
-/* Unlinks segment then index of s. */
-static int maint_unlink_segment(struct maint_journal *mj, const struct maint_seg *s,
-				uint64_t *bytes)
+/*
+ * Renames the segment at seg_path to the spare of its base when it has the size the
+ * writer creates (a spare replaces one of those); *recycled says whether it did. Adds
+ * its size to *bytes: it left the journal either way.
+ */
+static int maint_recycle_file(struct maint_journal *mj, const char *seg_path, uint64_t base,
+			      uint64_t *bytes, bool *recycled)
+{
+	char spare_path[PATH_MAX];
+	struct stat st;
+	int n = snprintf(spare_path, sizeof(spare_path), "%s/" JOURNAL_SPARE_NAME_FORMAT,
+			 mj->j->dir, (unsigned long long)base);
+
+	*recycled = false;
+	if (n < 0 || (size_t)n >= sizeof(spare_path) || stat(seg_path, &st) != 0 ||
+	    (uint64_t)st.st_size != mj->j->conf.segment_bytes) {
+		return maint_unlink_file(mj, seg_path, bytes);
+	}
+	if (rename(seg_path, spare_path) != 0) {
+		int rc = -errno;
+		maint_error(mj, -rc, "retention cannot rename %s to %s", seg_path, spare_path);
+		return rc;
+	}
+	*bytes += (uint64_t)st.st_size;
+	*recycled = true;
+	return 0;
+}
+
+/* Removes segment s, then its index: the segment is kept as a spare when `recycle` and it
+ * fits (*recycled says so), deleted otherwise. */
+static int maint_unlink_segment(struct maint_journal *mj, const struct maint_seg *s, bool recycle,
+				uint64_t *bytes, bool *recycled)
 {
 	char seg_path[PATH_MAX];
 	char idx_path[PATH_MAX];
 	int rc = maint_seg_path(mj, s->base, seg_path, sizeof(seg_path));
 
+	*recycled = false;
 	if (rc == 0) {
 		rc = journal_index_path(mj->j->dir, s->base, idx_path, sizeof(idx_path));
 	}
 	if (rc == 0) {
-		rc = maint_unlink_file(mj, seg_path, bytes);
+		rc = recycle ? maint_recycle_file(mj, seg_path, s->base, bytes, recycled)
+			     : maint_unlink_file(mj, seg_path, bytes);
 	}
 	return rc != 0 ? rc : maint_unlink_file(mj, idx_path, bytes);
 }
@@ -476,11 +511,25 @@ static void maint_segs_drop(struct maint_journal *mj, uint32_t k)
 	mj->nsegs -= k;
 }
 
+/* Offers the spares renamed by this pass to the writer, once their renames are synced: a
+ * spare's header is overwritten only when no crash can bring back its segment name. */
+static void maint_offer_spares(struct maint_journal *mj, const uint64_t *bases, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		bool offered = journal_spare_push(mj->j, bases[i]);
+		SL_ASSERT(offered); /* only this thread adds, and it counted the room first */
+	}
+}
+
 static int maint_retain(struct maint_journal *mj, uint64_t now_ns)
 {
 	uint64_t bytes = 0;
+	uint64_t spare_bases[JOURNAL_SPARES_MAX];
+	uint32_t room = mj->j->conf.segment_spares - journal_spares(mj->j);
+	uint32_t nspares = 0;
 	uint32_t k;
 	uint32_t done = 0;
+	uint32_t deleted = 0;
 	int rc = 0;
 
 	if (mj->nsegs < 2) {
@@ -499,21 +548,37 @@ static int maint_retain(struct maint_journal *mj, uint64_t now_ns)
 	 * exists. Release in journal_set_retained_start() pairs with readers' acquire. */
 	journal_set_retained_start(mj->j, mj->segs[k].base);
 	while (done < k && rc == 0) {
-		rc = maint_unlink_segment(mj, &mj->segs[done], &bytes);
-		done += rc == 0 ? 1u : 0u;
+		bool recycled;
+		rc = maint_unlink_segment(mj, &mj->segs[done], nspares < room, &bytes, &recycled);
+		if (recycled) {
+			spare_bases[nspares++] = mj->segs[done].base;
+		}
+		if (rc == 0) {
+			deleted += recycled ? 0u : 1u;
+			done++;
+		}
 	}
 	/* Bytes of files gone count even when the rest of their segment is not. */
 	maint_count(mj, JOURNAL_STAT_RETENTION_BYTES, bytes);
-	if (done == 0) {
+	if (done == 0 && nspares == 0) {
 		return rc;
 	}
 	int sync_rc = maint_sync_dir(mj);
-	maint_count(mj, JOURNAL_STAT_SEGMENTS_DELETED, done);
+	if (sync_rc == 0) {
+		maint_offer_spares(mj, spare_bases, nspares);
+	}
+	/* A spare not offered (the sync failed) stays on disk: the next start offers it. */
+	maint_count(mj, JOURNAL_STAT_SEGMENTS_RECYCLED, nspares);
+	maint_count(mj, JOURNAL_STAT_SEGMENTS_DELETED, deleted);
+	if (done == 0) {
+		return rc;
+	}
 	sl_log(SL_LOG_INFO, JOURNAL_LOG,
-	       "%s: retention deleted %u segment%s (%llu bytes, positions %llu..%llu); data now "
-	       "starts at position %llu",
+	       "%s: retention removed %u segment%s (%llu bytes, positions %llu..%llu; %u kept "
+	       "as spare%s, %u deleted); data now starts at position %llu",
 	       mj->j->dir, done, done == 1 ? "" : "s", (unsigned long long)bytes,
 	       (unsigned long long)mj->segs[0].base, (unsigned long long)mj->segs[done - 1].end,
+	       done - deleted, done - deleted == 1 ? "" : "s", deleted,
 	       (unsigned long long)mj->segs[done].base);
 	maint_segs_drop(mj, done);
 	return rc != 0 ? rc : sync_rc;

@@ -47,7 +47,9 @@ int journal_maint_create(const struct journal_maint_conf *conf, struct journal *
  * writes the index of each sealed segment lacking a valid one (chaining the dedupe
  * state from the previous segment's index), then deletes the oldest indexed segments
  * retention lets go (never the newest indexed one), moving retained_start first,
- * unlinking segment then index, syncing the directory (and removes indexes a crash left
+ * renaming the segment to a spare (while the journal holds fewer than its
+ * conf.segment_spares) or unlinking it, then unlinking its index, syncing the directory and
+ * offering the new spares to the journal's writer (and removes indexes a crash left
  * without their segment). Errors are logged once per cause
  * and counted (MAINT_ERRORS), and retried at the next pass. Blocks on file I/O. Call
  * either this (tests) or journal_maint_start(), not both.

@@ -273,6 +273,38 @@ struct scan_search {
 	uint64_t skip_until;  /* end of the last valid entry counted */
 };
 
+static int scan_search(struct scan *sc, unsigned i, uint64_t from, uint64_t to,
+		       struct scan_search *out);
+
+/* True when p[0..avail) starts with an entry header of this segment's life at `position`
+ * (magic and position match): a new entry, complete or torn. Stale entries of a recycled
+ * segment's earlier lives name positions below its base, never `position`. */
+static bool scan_is_new_header(const uint8_t *p, size_t avail, uint64_t position)
+{
+	struct journal_entry_header h;
+
+	if (avail < JOURNAL_ENTRY_HEADER_BYTES) {
+		return false;
+	}
+	memcpy(&h, p, sizeof(h));
+	return h.magic == JOURNAL_ENTRY_MAGIC && h.position == position;
+}
+
+/*
+ * True when the bytes at `position` of a recycled segment look like the clean end of its
+ * data: no new entry header, and zeros from there to the end of the block (the writer pads
+ * its last block with zeros; what lies in the next blocks was never written in this life).
+ */
+static bool scan_is_recycled_end(const uint8_t *p, size_t avail, uint64_t position)
+{
+	size_t in_block =
+		(JOURNAL_BLOCK_BYTES - position % JOURNAL_BLOCK_BYTES) % JOURNAL_BLOCK_BYTES;
+
+	in_block = in_block < JOURNAL_ENTRY_HEADER_BYTES ? in_block : JOURNAL_ENTRY_HEADER_BYTES;
+	in_block = in_block < avail ? in_block : avail;
+	return scan_is_zero(p, in_block) && !scan_is_new_header(p, avail, position);
+}
+
 static int scan_open_segment(struct scan *sc, unsigned i, uint64_t *size)
 {
 	struct stat st;
@@ -299,15 +331,32 @@ static void scan_path(const struct scan *sc, unsigned i, char *out, size_t cap)
 	}
 }
 
-/* True when a segment whose first block is zero still holds bytes within its header's
- * write window: a crash can land later writes of a batch and lose the first one. */
-static int scan_window_has_data(struct scan *sc, const struct scan_seg *s, bool *out)
+/* Window searched after a bad entry in the newest segment: what the writer may have had in
+ * flight past the durable end, and the entry it ends inside. */
+static uint64_t scan_window(const struct scan_seg *s)
 {
-	uint64_t end =
-		JOURNAL_BLOCK_BYTES + (uint64_t)s->hdr.window_bytes + JOURNAL_ENTRY_BYTES_MAX;
+	return (uint64_t)s->hdr.window_bytes + JOURNAL_ENTRY_BYTES_MAX;
+}
+
+/*
+ * True when a segment holds bytes within its header's write window although its first
+ * entry is missing: a crash can land later writes of a batch and lose the first one. In
+ * a zero-filled segment that is any non-zero byte; in a recycled one, a valid entry.
+ */
+static int scan_window_has_data(struct scan *sc, unsigned i, bool *out)
+{
+	const struct scan_seg *s = &sc->segs[i];
+	uint64_t end = JOURNAL_BLOCK_BYTES + scan_window(s);
 	uint64_t off = SCAN_HEAD_BYTES;
 
 	*out = false;
+	if (journal_segment_is_recycled(&s->hdr)) {
+		uint64_t base = sc->d->segments[i].base_position;
+		struct scan_search found;
+		int err = scan_search(sc, i, base, base + scan_window(s), &found);
+		*out = found.any_valid;
+		return err;
+	}
 	if (end > sc->rd.limit) {
 		end = sc->rd.limit;
 	}
@@ -357,8 +406,10 @@ static int scan_probe(struct scan *sc, unsigned i)
 		char path[PATH_MAX];
 		scan_path(sc, i, path, sizeof(path));
 		scan_message(sc->res,
-			     "%s: unknown journal format version %u (this build reads version %u)",
-			     path, (unsigned)s->hdr.version, JOURNAL_FORMAT_VERSION);
+			     "%s: unknown journal format version %u (this build reads versions %u "
+			     "and %u)",
+			     path, (unsigned)s->hdr.version, JOURNAL_FORMAT_VERSION,
+			     JOURNAL_FORMAT_VERSION_RECYCLED);
 		err = -EPROTO;
 		goto out_close;
 	}
@@ -368,11 +419,17 @@ static int scan_probe(struct scan *sc, unsigned i)
 	info->capacity = s->hdr.segment_bytes - JOURNAL_BLOCK_BYTES;
 	info->created_ns = s->hdr.created_ns;
 	s->data_limit = s->hdr.segment_bytes < size ? s->hdr.segment_bytes : size;
+	if (journal_segment_is_recycled(&s->hdr)) {
+		/* Its first block holds stale bytes anyway: only this life's entries count. */
+		s->has_data = scan_is_new_header(head + JOURNAL_BLOCK_BYTES, JOURNAL_BLOCK_BYTES,
+						 info->base_position);
+	}
 	if (!s->has_data) {
 		sc->rd.fd = fd;
 		sc->rd.len = 0;
+		sc->rd.off = 0;
 		sc->rd.limit = s->data_limit;
-		err = scan_window_has_data(sc, s, &s->has_data);
+		err = scan_window_has_data(sc, i, &s->has_data);
 	}
 out_close:
 	(void)close(fd);
@@ -423,9 +480,10 @@ static unsigned scan_last_byte(uint64_t w)
 }
 
 /*
- * Searches positions [from, segment end) of segment i (the reader open on it) for
- * non-zero bytes and for valid entries at 8-aligned positions after `from`. Reads to the
- * end of the segment: damage is rare, and the torn bytes must all be found.
+ * scan_search() looks at positions [from, to) of segment i (the reader open on it) for
+ * non-zero bytes and for valid entries at 8-aligned positions after `from`. The tail
+ * classification reads to the end of the segment: damage is rare, and the torn bytes (or
+ * valid entries past the window: corruption) must all be found.
  */
 /* A candidate entry (magic found) at position q, file offset off, buffer p[0..avail):
  * returns false when the buffer must be refilled from off first. */
@@ -453,14 +511,15 @@ static bool scan_search_candidate(struct scan *sc, const uint8_t *p, size_t avai
 	return true;
 }
 
-static int scan_search(struct scan *sc, unsigned i, uint64_t from, struct scan_search *out)
+static int scan_search(struct scan *sc, unsigned i, uint64_t from, uint64_t to,
+		       struct scan_search *out)
 {
 	uint64_t base = sc->d->segments[i].base_position;
 	uint64_t q = from;
 
 	memset(out, 0, sizeof(*out));
 	out->skip_until = from;
-	for (;;) {
+	while (q < to) {
 		const uint8_t *p;
 		size_t avail;
 		uint64_t off = journal_segment_offset(base, q);
@@ -488,6 +547,7 @@ static int scan_search(struct scan *sc, unsigned i, uint64_t from, struct scan_s
 		}
 		q += k;
 	}
+	return 0;
 }
 
 static int scan_deliver(struct scan *sc, const struct journal_entry *e, unsigned i)
@@ -501,16 +561,49 @@ static int scan_deliver(struct scan *sc, const struct journal_entry *e, unsigned
 	return sc->fn(sc->ctx, e, i);
 }
 
-/* Damage at position `bad` of segment i: torn tail, corruption or (zero header with
- * nothing after it) the clean end of the segment's data. */
-static int scan_classify(struct scan *sc, unsigned i, uint64_t bad, enum journal_reject why)
+/*
+ * True when the end of data found at `bad` in the newest segment i is clean (no torn
+ * write to cut). Zero-filled: a zero header and nothing non-zero after it. Recycled: the
+ * bytes there look like an end (scan_is_recycled_end()) and no valid entry follows; stale
+ * bytes after it are expected.
+ */
+static bool scan_is_clean_end(const struct scan *sc, unsigned i, enum journal_reject why,
+			      bool recycled_end, const struct scan_search *found)
+{
+	if (journal_segment_is_recycled(&sc->segs[i].hdr)) {
+		return recycled_end && !found->any_valid;
+	}
+	return why == JOURNAL_REJECT_ZERO && !found->any_nonzero;
+}
+
+/* Bytes to cut from a torn position `bad` in segment i: to the last non-zero byte of a
+ * zero-filled segment; through the write window of a recycled one, whose stale bytes
+ * after it are harmless but whose new ones (maybe valid entries) must all go. */
+static uint64_t scan_torn_bytes(const struct scan *sc, unsigned i, uint64_t bad,
+				const struct scan_search *found)
+{
+	const struct scan_seg *s = &sc->segs[i];
+	uint64_t data_end = sc->d->segments[i].base_position + s->data_limit - JOURNAL_BLOCK_BYTES;
+	uint64_t to = bad + scan_window(s);
+
+	if (!journal_segment_is_recycled(&s->hdr)) {
+		return found->last_nonzero + 1 - bad;
+	}
+	return (to < data_end ? to : data_end) - bad;
+}
+
+/* Damage at position `bad` of segment i: torn tail, corruption or the clean end of the
+ * segment's data. p[0..avail) holds the bytes at `bad`. */
+static int scan_classify(struct scan *sc, unsigned i, uint64_t bad, enum journal_reject why,
+			 const uint8_t *p, size_t avail)
 {
 	struct journal_scan_result *res = sc->res;
 	bool newest = (int)i == sc->last_data;
 	uint64_t window = sc->segs[i].hdr.window_bytes;
+	bool recycled_end = scan_is_recycled_end(p, avail, bad);
 	struct scan_search found;
 
-	int err = scan_search(sc, i, bad, &found);
+	int err = scan_search(sc, i, bad, UINT64_MAX, &found);
 	if (err != 0) {
 		return err;
 	}
@@ -518,8 +611,12 @@ static int scan_classify(struct scan *sc, unsigned i, uint64_t bad, enum journal
 		scan_corrupt(sc, i, bad, why, journal_reject_name(why), found.valid_bytes);
 		return 0;
 	}
-	if (why == JOURNAL_REJECT_ZERO && (!newest || !found.any_nonzero)) {
-		return 0; /* the end of this segment's data */
+	/* A sealed segment ends in a zero header, recycled or not (the writer wrote one). */
+	if (why == JOURNAL_REJECT_ZERO && !newest) {
+		return 0;
+	}
+	if (newest && scan_is_clean_end(sc, i, why, recycled_end, &found)) {
+		return 0; /* the end of the journal's data */
 	}
 	if (!newest) {
 		scan_corrupt(sc, i, bad, why, journal_reject_name(why), found.valid_bytes);
@@ -531,7 +628,7 @@ static int scan_classify(struct scan *sc, unsigned i, uint64_t bad, enum journal
 	res->torn = true;
 	res->torn_position = bad;
 	res->torn_reason = why;
-	res->torn_bytes = found.last_nonzero + 1 - bad;
+	res->torn_bytes = scan_torn_bytes(sc, i, bad, &found);
 	scan_message(res,
 		     "%s: torn tail at position %llu (file offset %llu): %s; %llu bytes to cut",
 		     path, (unsigned long long)bad,
@@ -573,7 +670,7 @@ static int scan_walk(struct scan *sc, unsigned i)
 		why = journal_entry_decode(p, avail, pos, &e);
 		if (why != JOURNAL_OK) {
 			info->end_position = pos;
-			err = scan_classify(sc, i, pos, why);
+			err = scan_classify(sc, i, pos, why, p, avail);
 			goto out_close;
 		}
 		err = scan_deliver(sc, &e, i);

@@ -7,8 +7,12 @@
  * capacity c (segment_bytes - BLOCK) holds positions [b, b + c) at file offsets
  * BLOCK + (p - b); the next segment is based at b + c, so it can be created, preallocated,
  * given its header and synced ahead of use (from when the current one is half used), then
- * zero-filled while no data write is in flight. Entries never span segments: one that does not fit rolls to the next segment and the
- * rest of the old one stays zero.
+ * zero-filled while no data write is in flight. Entries never span segments: one that does
+ * not fit rolls to the next segment and the rest of the old one stays zero. When the maintenance thread offers a spare (a segment
+ * retention removed, journal/maint.h), the next segment is made from it instead: opened,
+ * given a recycled header (format version 2), synced, renamed to its segment name and
+ * the directory synced; no fallocate, no zero-fill. Stale entries follow its data, so the
+ * roll away from a recycled segment writes a zero entry header after its last entry.
  *
  * Staging. `buffers` page-aligned chunks of chunk_bytes (flush_bytes + largest entry +
  * one block) from the shard's NUMA node, registered with io_uring, used in ring order. A
@@ -48,6 +52,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,6 +96,8 @@ static const char *const journal_stat_names[JOURNAL_STAT_COUNT] = {
 	[JOURNAL_STAT_READ_BYTES] = "read_bytes",
 	[JOURNAL_STAT_CURSOR_GAPS] = "cursor_gaps",
 	[JOURNAL_STAT_ZERO_FILL_BYTES] = "zero_fill_bytes",
+	[JOURNAL_STAT_SEGMENTS_RECYCLED] = "segments_recycled",
+	[JOURNAL_STAT_SEGMENTS_REUSED] = "segments_reused",
 	[JOURNAL_STAT_MAINT_ERRORS] = "maint_errors",
 };
 
@@ -105,7 +112,7 @@ const char *journal_stat_name(enum journal_stat stat)
 /* Only the journal's thread writes counters; readers load them relaxed. */
 void journal_count(struct journal *j, enum journal_stat stat, uint64_t n)
 {
-	uint64_t *c = &j->counters[stat];
+	uint64_t *c = journal_counter_slot(j, stat);
 
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
@@ -188,18 +195,30 @@ static int journal_mkdir_parents(const char *dir)
 	return 0;
 }
 
-static int journal_seg_path(const struct journal *j, uint64_t base, char *out, size_t len)
+/* "<dir>/<base, 20 digits><suffix>": JOURNAL_SEGMENT_NAME_FORMAT, JOURNAL_SPARE_NAME_FORMAT. */
+static int journal_file_path(const struct journal *j, const char *suffix, uint64_t base, char *out,
+			     size_t len)
 {
 	char path[PATH_MAX];
 	/* Formatted aside: out may lie in j, and snprintf's arguments must not overlap. */
-	int n = snprintf(path, sizeof(path), "%s/" JOURNAL_SEGMENT_NAME_FORMAT, j->dir,
-			 (unsigned long long)base);
+	int n = snprintf(path, sizeof(path), "%s/%020llu%s", j->dir, (unsigned long long)base,
+			 suffix);
 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
 		return -ENAMETOOLONG;
 	}
 	memcpy(out, path, (size_t)n + 1);
 	return 0;
+}
+
+static int journal_seg_path(const struct journal *j, uint64_t base, char *out, size_t len)
+{
+	return journal_file_path(j, ".seg", base, out, len);
+}
+
+static int journal_spare_path(const struct journal *j, uint64_t base, char *out, size_t len)
+{
+	return journal_file_path(j, ".spare", base, out, len);
 }
 
 /* Opens a data file; drops O_DIRECT for good when the file system refuses it. */
@@ -229,7 +248,8 @@ static bool journal_conf_is_valid(const struct journal_conf *c)
 	       c->flush_bytes <= JOURNAL_FLUSH_BYTES_MAX && c->flush_us <= JOURNAL_FLUSH_US_MAX &&
 	       c->fsync <= JOURNAL_FSYNC_NEVER && c->fsync_us <= JOURNAL_FSYNC_US_MAX &&
 	       c->buffers >= JOURNAL_BUFFERS_MIN && c->buffers <= JOURNAL_BUFFERS_MAX &&
-	       c->io <= JOURNAL_IO_THREAD && c->cursors_max <= JOURNAL_CURSORS_MAX;
+	       c->io <= JOURNAL_IO_THREAD && c->cursors_max <= JOURNAL_CURSORS_MAX &&
+	       c->segment_spares <= JOURNAL_SPARES_MAX;
 }
 
 void *journal_numa_alloc(size_t bytes, int socket)
@@ -272,6 +292,8 @@ static int journal_alloc(const struct journal_conf *conf, struct journal **out)
 	memcpy(j->dir, conf->dir, strlen(conf->dir) + 1);
 	j->conf.dir = j->dir;
 	j->counters = conf->counters != NULL ? conf->counters : j->own_counters;
+	j->counters_more = conf->counters_more != NULL ? conf->counters_more
+						       : j->counters + JOURNAL_STAT_MORE_FIRST;
 	j->dir_fd = -1;
 	j->open_flags = O_RDWR | O_CLOEXEC | (conf->direct_io ? O_DIRECT : 0);
 	/* numa_alloc_* hand out whole pages: O_DIRECT-aligned. */
@@ -427,10 +449,11 @@ static int journal_cut_torn(struct journal *j, const struct journal_dir *d,
  * The segment right after the one appending continues in, when it was prepared ahead of
  * use by the last run and can serve as the next one as it is: complete header (not
  * unfinished), no data, based where the next segment goes, created with our size and at
- * least our window, its file at full size. Returns its index in d, or d->count.
+ * least our window, its file at full size. Returns its index in d, or d->count; *recycled
+ * says whether its header is a recycled segment's.
  */
 static unsigned journal_prepared_next(struct journal *j, const struct journal_dir *d,
-				      const struct journal_scan_result *res)
+				      const struct journal_scan_result *res, bool *recycled)
 {
 	unsigned i = res->end_segment + 1;
 	struct journal_segment_header h;
@@ -458,12 +481,15 @@ static unsigned journal_prepared_next(struct journal *j, const struct journal_di
 	    h.window_bytes < j->window_bytes) {
 		return d->count;
 	}
+	*recycled = journal_segment_is_recycled(&h);
 	return i;
 }
 
 /* Takes segment info, prepared ahead of use by the last run, as the next one (slot 1):
- * zero-filled again in the background, since the last run may not have finished. */
-static int journal_adopt_prepared(struct journal *j, const struct journal_segment_info *info)
+ * zero-filled again in the background, since the last run may not have finished, unless
+ * it is recycled (`recycled`: its header says so) and needs no zeros. */
+static int journal_adopt_prepared(struct journal *j, const struct journal_segment_info *info,
+				  bool recycled)
 {
 	struct journal_seg *s = &j->seg[1];
 
@@ -473,6 +499,8 @@ static int journal_adopt_prepared(struct journal *j, const struct journal_segmen
 		.limit = info->base_position + info->capacity,
 		.fd = -1,
 		.zero_off = JOURNAL_BLOCK_BYTES,
+		.zero_synced = recycled,
+		.recycled = recycled,
 		.state = JOURNAL_SEG_READY,
 	};
 	int rc = journal_seg_path(j, s->base, s->path, sizeof(s->path));
@@ -537,7 +565,7 @@ static int journal_create_segment_now(struct journal *j, uint64_t base, const ch
 	if (rc == 0) {
 		journal_segment_header_encode(j->header_block, j->conf.shard, base,
 					      j->conf.segment_bytes, clock_realtime_ns(),
-					      j->window_bytes);
+					      j->window_bytes, false);
 		rc = journal_pwrite_full(fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
 	}
 	if (rc == 0) {
@@ -613,9 +641,10 @@ static int journal_start_segment(struct journal *j, const struct journal_dir *d,
 	 * let recovery mistake a torn tail for corruption: start the next one instead. */
 	rc = journal_pread_zero(s->fd, j->header_block, JOURNAL_BLOCK_BYTES, 0);
 	if (rc == 0) {
-		s->full = journal_segment_header_decode(j->header_block, JOURNAL_BLOCK_BYTES, &h) !=
-				  JOURNAL_OK ||
-			  h.window_bytes < j->window_bytes;
+		bool valid = journal_segment_header_decode(j->header_block, JOURNAL_BLOCK_BYTES,
+							   &h) == JOURNAL_OK;
+		s->full = !valid || h.window_bytes < j->window_bytes;
+		s->recycled = valid && journal_segment_is_recycled(&h);
 		/* What a crashed process left in the page cache becomes durable now. */
 		rc = journal_fdatasync_now(s->fd);
 	}
@@ -678,6 +707,55 @@ bool journal_segment_find(const struct journal *j, uint64_t position, uint64_t *
 	return true;
 }
 
+/* A spare found at open may serve: a file of our segment size whose old base lies below
+ * the journal's end (a spare from another journal's past could hold entries that would
+ * validate at the positions it is given), while fewer than segment_spares are held. */
+static bool journal_spare_is_usable(struct journal *j, int dfd, const char *name, uint64_t base)
+{
+	struct stat st;
+
+	return base < j->seg[0].base && fstatat(dfd, name, &st, 0) == 0 &&
+	       (uint64_t)st.st_size == j->conf.segment_bytes && journal_spare_push(j, base);
+}
+
+/* Offers the spares of the directory, deleting those that cannot serve or are too many. */
+static int journal_spares_load(struct journal *j)
+{
+	DIR *dir = opendir(j->dir);
+	unsigned removed = 0;
+	struct dirent *e;
+	uint64_t base;
+	int rc = 0;
+
+	if (dir == NULL) {
+		return -errno;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		if (!journal_spare_name_parse(e->d_name, &base) ||
+		    journal_spare_is_usable(j, dirfd(dir), e->d_name, base)) {
+			continue;
+		}
+		if (unlinkat(dirfd(dir), e->d_name, 0) != 0 && errno != ENOENT) {
+			rc = -errno;
+			sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot remove %s/%s: %s", j->dir,
+			       e->d_name, strerror(-rc));
+			break;
+		}
+		removed++;
+	}
+	(void)closedir(dir);
+	if (rc == 0 && removed > 0) {
+		rc = journal_fdatasync_now(j->dir_fd);
+	}
+	if (rc == 0 && (removed > 0 || journal_spares(j) > 0)) {
+		sl_log(SL_LOG_INFO, JOURNAL_LOG,
+		       "%s: %u spare segment%s kept for reuse, %u removed (--segment-spares %u)",
+		       j->dir, journal_spares(j), journal_spares(j) == 1 ? "" : "s", removed,
+		       j->conf.segment_spares);
+	}
+	return rc;
+}
+
 static int journal_recover(struct journal *j, const struct journal_recovery *rec)
 {
 	struct journal_recovered r;
@@ -707,17 +785,21 @@ static int journal_recover(struct journal *j, const struct journal_recovery *rec
 			goto out_free;
 		}
 	}
-	unsigned keep = journal_prepared_next(j, &r.d, &r.res);
+	bool keep_recycled = false;
+	unsigned keep = journal_prepared_next(j, &r.d, &r.res, &keep_recycled);
 	rc = journal_remove_trailing(j, &r.d, &r.res, (unsigned)(r.indexed + 1), keep);
 	if (rc != 0) {
 		goto out_free;
 	}
 	rc = journal_start_segment(j, &r.d, &r.res, r.next_base);
 	if (rc == 0 && keep < r.d.count) {
-		rc = journal_adopt_prepared(j, &r.d.segments[keep]);
+		rc = journal_adopt_prepared(j, &r.d.segments[keep], keep_recycled);
 	}
 	if (rc == 0) {
 		rc = journal_catalog_init(j, &r.d);
+	}
+	if (rc == 0) {
+		rc = journal_spares_load(j);
 	}
 	if (rc == 0) {
 		j->written_end = j->appended_end;
@@ -796,6 +878,18 @@ out_free:
 
 /* ---- Appending ---- */
 
+/* Seals the open chunk as `len` bytes from its start (whole blocks, zero after used). */
+static void journal_chunk_seal_len(struct journal *j, struct journal_chunk *c, uint32_t len,
+				   enum journal_stat why)
+{
+	c->write_len = len;
+	j->tail_pos = c->pos + (c->used & ~(JOURNAL_BLOCK_BYTES - 1));
+	j->tail_carry = c->used & (JOURNAL_BLOCK_BYTES - 1);
+	j->seal_seq++;
+	j->open = false;
+	journal_count(j, why, 1);
+}
+
 /* Seals the open chunk: pads it to a block and notes its partial block for the next. */
 static void journal_chunk_seal(struct journal *j, enum journal_stat why)
 {
@@ -804,12 +898,7 @@ static void journal_chunk_seal(struct journal *j, enum journal_stat why)
 
 	SL_ASSERT(j->open && c->used > c->carry);
 	memset(c->buf + c->used, 0, len - c->used);
-	c->write_len = len;
-	j->tail_pos = c->pos + (c->used & ~(JOURNAL_BLOCK_BYTES - 1));
-	j->tail_carry = c->used & (JOURNAL_BLOCK_BYTES - 1);
-	j->seal_seq++;
-	j->open = false;
-	journal_count(j, why, 1);
+	journal_chunk_seal_len(j, c, len, why);
 }
 
 static bool journal_chunk_has_data(const struct journal *j)
@@ -843,9 +932,34 @@ static bool journal_chunk_open(struct journal *j)
 	return true;
 }
 
+/*
+ * Seals the current segment's last chunk with a zero entry header after its data: in a
+ * recycled segment stale bytes follow, and a sealed segment's data must end in a zero
+ * header (journal/format.h). The zeros are written, not appended: the written end stays
+ * at the last entry. Returns 0, or -EAGAIN when no chunk is free to carry them.
+ */
+static int journal_chunk_seal_terminated(struct journal *j, const struct journal_seg *cur)
+{
+	if (!j->open && !journal_chunk_open(j)) {
+		journal_count(j, JOURNAL_STAT_BUSY, 1);
+		return -EAGAIN;
+	}
+	struct journal_chunk *c = journal_chunk_of(j, j->seal_seq);
+	uint64_t end = c->pos + c->used + JOURNAL_ENTRY_HEADER_BYTES;
+	end = end < cur->limit ? end : cur->limit;
+	uint32_t len = (uint32_t)journal_round_up(end - c->pos, JOURNAL_BLOCK_BYTES);
+
+	/* chunk_bytes leaves a block of slack after flush_bytes plus the largest entry. */
+	SL_ASSERT(len <= j->chunk_bytes);
+	memset(c->buf + c->used, 0, len - c->used);
+	journal_chunk_seal_len(j, c, len, JOURNAL_STAT_FLUSH_ROLL);
+	return 0;
+}
+
 /* Moves appending to the next segment, which must be ready. */
 static int journal_roll(struct journal *j)
 {
+	struct journal_seg *cur = journal_seg_of(j, j->cur_seq);
 	struct journal_seg *next = journal_seg_of(j, j->cur_seq + 1);
 
 	if (next->state != JOURNAL_SEG_READY || next->seq != j->cur_seq + 1) {
@@ -854,7 +968,12 @@ static int journal_roll(struct journal *j)
 		 * under a burst is a moment's wait. */
 		return j->space_short ? -ENOSPC : -EAGAIN;
 	}
-	if (journal_chunk_has_data(j)) {
+	if (cur->recycled && j->appended_end < cur->limit) {
+		int rc = journal_chunk_seal_terminated(j, cur);
+		if (rc != 0) {
+			return rc;
+		}
+	} else if (journal_chunk_has_data(j)) {
 		journal_chunk_seal(j, JOURNAL_STAT_FLUSH_ROLL);
 	}
 	j->open = false; /* a chunk holding only the carried block is dropped */
@@ -1067,6 +1186,29 @@ static uint64_t journal_seg_tag(const struct journal *j, const struct journal_se
 	return journal_tag(JOURNAL_TAG_SEG, (uint64_t)(s - j->seg));
 }
 
+/* Takes the oldest spare offered (its old base), if any. */
+static bool journal_spare_pop(struct journal *j, uint64_t *base)
+{
+	uint64_t popped = atomic_load_explicit(&j->spares_popped, memory_order_relaxed);
+
+	/* Pairs with the release in journal_spare_push(): the rename is done and synced. */
+	if (popped == atomic_load_explicit(&j->spares_pushed, memory_order_acquire)) {
+		return false;
+	}
+	*base = j->spare_bases[popped % JOURNAL_SPARES_MAX];
+	/* Pairs with the acquire in journal_spare_push(): the slot may be reused. */
+	atomic_store_explicit(&j->spares_popped, popped + 1, memory_order_release);
+	return true;
+}
+
+/* Creates segment s's file anew: open, then fallocate, header, syncs (journal_seg_step). */
+static void journal_seg_create(struct journal *j, struct journal_seg *s)
+{
+	s->recycled = false;
+	journal_seg_issue(s, journal_io_open(j->io, s->path, j->open_flags | O_CREAT | O_TRUNC,
+					     journal_seg_tag(j, s)));
+}
+
 static bool journal_is_space_error(int32_t res)
 {
 	return res == -ENOSPC || res == -EDQUOT;
@@ -1097,7 +1239,10 @@ static void journal_seg_ready(struct journal *j, struct journal_seg *s)
 {
 	s->state = JOURNAL_SEG_READY;
 	s->zero_off = JOURNAL_BLOCK_BYTES;
+	/* A recycled segment's blocks are written already: data writes overwrite them. */
+	s->zero_synced = s->recycled;
 	journal_count(j, JOURNAL_STAT_SEGMENTS_CREATED, 1);
+	journal_count(j, JOURNAL_STAT_SEGMENTS_REUSED, s->recycled ? 1 : 0);
 	if (j->space_short) {
 		sl_log(SL_LOG_INFO, JOURNAL_LOG, "created %s: appends resume", s->path);
 	}
@@ -1111,14 +1256,18 @@ static void journal_seg_step(struct journal *j, struct journal_seg *s)
 
 	switch (s->state) {
 	case JOURNAL_SEG_OPENING:
-		s->state = JOURNAL_SEG_ALLOCATING;
-		journal_seg_issue(
-			s, journal_io_fallocate(j->io, s->fd, 0, j->conf.segment_bytes, tag));
-		break;
+		if (!s->recycled) {
+			s->state = JOURNAL_SEG_ALLOCATING;
+			journal_seg_issue(s, journal_io_fallocate(j->io, s->fd, 0,
+								  j->conf.segment_bytes, tag));
+			break;
+		}
+		/* A spare is allocated and written already: straight to its new header. */
+		/* fall through */
 	case JOURNAL_SEG_ALLOCATING:
 		journal_segment_header_encode(j->header_block, j->conf.shard, s->base,
 					      j->conf.segment_bytes, clock_realtime_ns(),
-					      j->window_bytes);
+					      j->window_bytes, s->recycled);
 		s->state = JOURNAL_SEG_HEADER;
 		journal_seg_issue(s,
 				  journal_io_write(j->io, s->fd, j->header_block,
@@ -1129,6 +1278,15 @@ static void journal_seg_step(struct journal *j, struct journal_seg *s)
 		journal_seg_issue(s, journal_io_fdatasync(j->io, s->fd, tag));
 		break;
 	case JOURNAL_SEG_SYNCING:
+		if (s->recycled) {
+			/* Named a segment only once its new header is on disk: a crash before
+			 * leaves a spare, never a segment whose header names another base. */
+			s->state = JOURNAL_SEG_RENAMING;
+			journal_seg_issue(s, journal_io_rename(j->io, s->spare_path, s->path, tag));
+			break;
+		}
+		/* fall through */
+	case JOURNAL_SEG_RENAMING:
 		s->state = JOURNAL_SEG_DIRSYNC;
 		journal_seg_issue(s, journal_io_fdatasync(j->io, j->dir_fd, tag));
 		break;
@@ -1156,6 +1314,11 @@ static void journal_seg_done(struct journal *j, uint64_t slot, int32_t res)
 	}
 	if (s->state == JOURNAL_SEG_OPENING && res >= 0) {
 		s->fd = res; /* closed with the others even when the journal failed */
+	}
+	if (s->state == JOURNAL_SEG_OPENING && res < 0 && s->recycled && !j->failed) {
+		/* The spare is gone or unusable (removed by hand?): make the segment anew. */
+		journal_seg_create(j, s);
+		return;
 	}
 	if (s->state == JOURNAL_SEG_CLOSING || s->state == JOURNAL_SEG_DISCARDING) {
 		if (s->ops == 0) {
@@ -1199,9 +1362,16 @@ static void journal_prepare_next(struct journal *j)
 	};
 	int rc = journal_seg_path(j, next->base, next->path, sizeof(next->path));
 	SL_ASSERT(rc == 0); /* the directory's length was checked at open */
-	journal_seg_issue(next,
-			  journal_io_open(j->io, next->path, j->open_flags | O_CREAT | O_TRUNC,
-					  journal_seg_tag(j, next)));
+	uint64_t spare;
+	if (journal_spare_pop(j, &spare)) {
+		rc = journal_spare_path(j, spare, next->spare_path, sizeof(next->spare_path));
+		SL_ASSERT(rc == 0);
+		next->recycled = true;
+		journal_seg_issue(next, journal_io_open(j->io, next->spare_path, j->open_flags,
+							journal_seg_tag(j, next)));
+		return;
+	}
+	journal_seg_create(j, next);
 }
 
 /*
@@ -1379,8 +1549,9 @@ enum journal_io_kind journal_io_kind_used(const struct journal *j)
 
 uint64_t journal_counter(const struct journal *j, enum journal_stat stat)
 {
-	return stat < JOURNAL_STAT_COUNT ? __atomic_load_n(&j->counters[stat], __ATOMIC_RELAXED)
-					 : 0;
+	return stat < JOURNAL_STAT_COUNT
+		       ? __atomic_load_n(journal_counter_slot(j, stat), __ATOMIC_RELAXED)
+		       : 0;
 }
 
 struct journal_io *journal_test_io(struct journal *j)
@@ -1391,6 +1562,26 @@ struct journal_io *journal_test_io(struct journal *j)
 uint64_t journal_sealed_below(const struct journal *j)
 {
 	return atomic_load_explicit(&j->sealed_below, memory_order_acquire);
+}
+
+unsigned journal_spares(const struct journal *j)
+{
+	return (unsigned)(atomic_load_explicit(&j->spares_pushed, memory_order_acquire) -
+			  atomic_load_explicit(&j->spares_popped, memory_order_acquire));
+}
+
+bool journal_spare_push(struct journal *j, uint64_t base)
+{
+	uint64_t pushed = atomic_load_explicit(&j->spares_pushed, memory_order_relaxed);
+	/* Pairs with the release in journal_spare_pop(): the slot was read. */
+	uint64_t popped = atomic_load_explicit(&j->spares_popped, memory_order_acquire);
+
+	if (pushed - popped >= j->conf.segment_spares) {
+		return false;
+	}
+	j->spare_bases[pushed % JOURNAL_SPARES_MAX] = base;
+	atomic_store_explicit(&j->spares_pushed, pushed + 1, memory_order_release);
+	return true;
 }
 
 uint64_t journal_retained_start(const struct journal *j)

@@ -120,9 +120,12 @@ unsigned shard_journal_poll(struct shard *s)
 	return done;
 }
 
-/* The SL_STAT_JOURNAL_* block mirrors enum journal_stat, in the same order: the journal
- * counts straight into the shard's counters. */
-static_assert(SL_STAT_JOURNAL_MAINT_ERRORS - SL_STAT_JOURNAL_BATCHES + 1 == JOURNAL_STAT_COUNT,
+/* The SL_STAT_JOURNAL_* blocks mirror enum journal_stat, in the same order: the journal
+ * counts straight into the shard's counters (journal_conf.counters, counters_more). */
+static_assert(SL_STAT_JOURNAL_MAINT_ERRORS - SL_STAT_JOURNAL_BATCHES + 1 == JOURNAL_STAT_MORE_FIRST,
+	      "SL_STAT_JOURNAL_* mirrors enum journal_stat");
+static_assert(SL_STAT_JOURNAL_SEGMENTS_REUSED - SL_STAT_JOURNAL_SEGMENTS_RECYCLED + 1 ==
+		      JOURNAL_STAT_COUNT - JOURNAL_STAT_MORE_FIRST,
 	      "SL_STAT_JOURNAL_* mirrors enum journal_stat");
 static_assert(SL_STAT_JOURNAL_TORN_TRUNCATIONS - SL_STAT_JOURNAL_BATCHES ==
 		      JOURNAL_STAT_TORN_TRUNCATIONS,

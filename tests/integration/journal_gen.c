@@ -62,7 +62,7 @@ static struct gen_segment *gen_new_segment(struct gen_shard *s)
 		gen_die("calloc");
 	}
 	journal_segment_header_encode(g->buf, (uint16_t)s->shard, g->base, GEN_SEGMENT_BYTES,
-				      1700000000000000000ull, GEN_WINDOW_BYTES);
+				      1700000000000000000ull, GEN_WINDOW_BYTES, false);
 	s->nsegs++;
 	return g;
 }
@@ -206,7 +206,7 @@ static void gen_damage(struct gen_shard *shards, const char *damage)
 	} else if (strcmp(damage, "version") == 0) {
 		/* A segment of a future format version, with a valid header CRC. */
 		uint8_t *h = shards[0].segs[0].buf;
-		uint16_t v = 2;
+		uint16_t v = JOURNAL_FORMAT_VERSION_RECYCLED + 1;
 		uint32_t crc = 0;
 		memcpy(h + offsetof(struct journal_segment_header, version), &v, sizeof(v));
 		memcpy(h + offsetof(struct journal_segment_header, crc32c), &crc, sizeof(crc));

@@ -167,10 +167,10 @@ contains "$TMP/err" "the journal is corrupt"
 
 gen version
 expect 1 "$SLUICE" journal verify "$TMP/data"
-contains "$TMP/err" "shard-000/00000000000000000000.seg: unknown journal format version 2"
+contains "$TMP/err" "shard-000/00000000000000000000.seg: unknown journal format version 3"
 contains "$TMP/out" "shard-001: 3 segments, 900 entries"
 expect 1 "$SLUICE" journal stats "$TMP/data"
-contains "$TMP/err" "version 2"
+contains "$TMP/err" "version 3"
 
 gen gap
 expect 1 "$SLUICE" journal verify "$TMP/data"

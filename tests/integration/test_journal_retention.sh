@@ -89,8 +89,9 @@ for _ in $(seq 50); do
 	[ "$(segments)" -le 9 ] && [ "$(counter journal_segments_deleted)" -gt 0 ] && break
 	sleep 0.1
 done
-deleted=$(counter journal_segments_deleted)
-[ "$deleted" -gt 0 ] || fail "journal_segments_deleted stayed 0"
+[ "$(counter journal_segments_deleted)" -gt 0 ] || fail "journal_segments_deleted stayed 0"
+# Segments removed from the journal: deleted, or kept as spares.
+deleted=$(( $(counter journal_segments_deleted) + $(counter journal_segments_recycled) ))
 [ "$(counter journal_retention_bytes)" -ge $(( deleted * 65536 )) ] ||
 	fail "journal_retention_bytes $(counter journal_retention_bytes) < $deleted segments"
 [ "$(counter journal_index_built)" -gt 0 ] || fail "journal_index_built stayed 0"
@@ -98,7 +99,12 @@ deleted=$(counter journal_segments_deleted)
 n=$(segments)
 [ "$n" -ge 5 ] && [ "$n" -le 9 ] || fail "$n segments left, expected 5..9 (256 KiB kept)"
 [ -e "$shard/00000000000000000000.seg" ] && fail "the oldest segment is still there"
-grep -q "retention deleted" "$log" || fail "no retention line in the log"
+grep -q "retention removed" "$log" || fail "no retention line in the log"
+# --segment-spares 2 (the default): two removed segments kept as spares, reused as the next
+# segments, never more than two on disk.
+[ "$(counter journal_segments_recycled)" -gt 0 ] || fail "journal_segments_recycled stayed 0"
+[ "$(counter journal_segments_reused)" -gt 0 ] || fail "journal_segments_reused stayed 0"
+[ "$(find "$shard" -name '*.spare' | wc -l)" -le 2 ] || fail "more than 2 spares in $shard"
 stop
 
 "$sluice" journal verify "$tmp/data" >"$tmp/verify" || fail "verify: $(cat "$tmp/verify")"

@@ -148,6 +148,12 @@ static void test_daemon_flags_parse_journal(void **state)
 	assert_false(flags.zero_fill);
 	assert_int_equal(parse("--no-zero-fill", "--zero-fill"), DAEMON_FLAGS_RUN);
 	assert_true(flags.zero_fill);
+	assert_int_equal(flags.segment_spares, DAEMON_SEGMENT_SPARES_DEFAULT);
+	assert_int_equal(parse("--segment-spares", "0"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.segment_spares, 0);
+	assert_int_equal(parse("--segment-spares", "16"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.segment_spares, JOURNAL_SPARES_MAX);
+	expect_error(parse("--segment-spares", "17"), "--segment-spares");
 
 	expect_error(parse("--fsync", "sometimes"), "--fsync: 'sometimes' is not one of always");
 	expect_error(parse("--journal-io", "aio"), "--journal-io: 'aio' is not one of auto");

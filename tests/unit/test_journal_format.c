@@ -313,7 +313,7 @@ static void test_journal_segment_header_decode_round_trip(void **state)
 	(void)state;
 
 	memset(block, 0xee, sizeof(block));
-	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536);
+	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536, false);
 	for (size_t i = sizeof(h); i < sizeof(block); i++) {
 		assert_int_equal(block[i], 0);
 	}
@@ -325,7 +325,14 @@ static void test_journal_segment_header_decode_round_trip(void **state)
 	assert_int_equal(h.segment_bytes, 1 << 20);
 	assert_int_equal(h.created_ns, 123456789);
 	assert_int_equal(h.window_bytes, 65536);
+	assert_false(journal_segment_is_recycled(&h));
 	assert_int_equal(journal_segment_header_decode(block, 63, &h), JOURNAL_REJECT_TRUNCATED);
+	/* A recycled segment's header: version 2, otherwise the same. */
+	journal_segment_header_encode(block, 7, 1 << 20, 1 << 20, 123456789, 65536, true);
+	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h), JOURNAL_OK);
+	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION_RECYCLED);
+	assert_true(journal_segment_is_recycled(&h));
+	assert_int_equal(h.base_position, 1 << 20);
 }
 
 static void reseal_segment(uint8_t *block)
@@ -343,12 +350,12 @@ static void test_journal_segment_header_decode_bad_crc(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
 	block[offsetof(struct journal_segment_header, created_ns)] ^= 1;
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_CRC);
 	/* A damaged version byte is a bad CRC, not an unknown version. */
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
 	block[offsetof(struct journal_segment_header, version)] = 9;
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_CRC);
@@ -363,13 +370,13 @@ static void test_journal_segment_header_decode_unknown_version(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096);
-	uint16_t v = JOURNAL_FORMAT_VERSION + 1;
+	journal_segment_header_encode(block, 0, 0, 1 << 20, 1, 4096, false);
+	uint16_t v = JOURNAL_FORMAT_VERSION_RECYCLED + 1;
 	memcpy(block + offsetof(struct journal_segment_header, version), &v, 2);
 	reseal_segment(block);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_VERSION);
-	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION + 1);
+	assert_int_equal(h.version, JOURNAL_FORMAT_VERSION_RECYCLED + 1);
 }
 
 static void test_journal_segment_header_decode_bad_size(void **state)
@@ -378,19 +385,20 @@ static void test_journal_segment_header_decode_bad_size(void **state)
 	struct journal_segment_header h;
 	(void)state;
 
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN - 4096, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN - 4096, 1, 4096,
+				      false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN + 100, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MIN + 100, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MAX * 2, 1, 4096);
+	journal_segment_header_encode(block, 0, 0, JOURNAL_SEGMENT_BYTES_MAX * 2, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_LENGTH);
-	journal_segment_header_encode(block, 0, 12, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, 12, 1 << 20, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_FIELD);
-	journal_segment_header_encode(block, 0, UINT64_MAX - 7, 1 << 20, 1, 4096);
+	journal_segment_header_encode(block, 0, UINT64_MAX - 7, 1 << 20, 1, 4096, false);
 	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h),
 			 JOURNAL_REJECT_BAD_FIELD);
 }
@@ -415,6 +423,12 @@ static void test_journal_segment_name_parse_valid_and_invalid(void **state)
 	assert_false(journal_segment_name_parse("0000000000001234567x.seg", &base));
 	assert_false(journal_segment_name_parse("", &base));
 	assert_false(journal_segment_name_parse(".", &base));
+	/* Spares are not segments, and the other way round. */
+	assert_false(journal_segment_name_parse("00000000000012345678.spare", &base));
+	assert_true(journal_spare_name_parse("00000000000012345678.spare", &base));
+	assert_int_equal(base, 12345678);
+	assert_false(journal_spare_name_parse("00000000000012345678.seg", &base));
+	assert_false(journal_spare_name_parse("0000000000001234567.spare", &base));
 
 	char name[JOURNAL_SEGMENT_NAME_BYTES];
 	int n = snprintf(name, sizeof(name), JOURNAL_SEGMENT_NAME_FORMAT, 987654321ull);

@@ -93,7 +93,7 @@ static void gen_start_segment(struct gen *g)
 {
 	memset(g->seg, 0, g->seg_bytes);
 	/* A window as large as any the tests' writer uses: appends continue in place. */
-	journal_segment_header_encode(g->seg, 0, g->base, g->seg_bytes, 1, 1u << 24);
+	journal_segment_header_encode(g->seg, 0, g->base, g->seg_bytes, 1, 1u << 24, false);
 }
 
 static void gen_add(struct gen *g, const struct gen_entry *e)

@@ -2,7 +2,7 @@
 /*
  * The journal's asynchronous I/O (journal/io.h): every case runs against both back
  * ends, io_uring and the worker thread, which must behave the same: data written reads
- * back, fdatasync/fallocate/open/close/unlink work, the depth bound answers -EBUSY,
+ * back, fdatasync/fallocate/open/close/unlink/rename work, the depth bound answers -EBUSY,
  * errors come back as -errno and injected results replace the kernel's.
  */
 #include "journal/io.h"
@@ -230,6 +230,26 @@ static void test_journal_io_open_close_unlink_file(void **state)
 	assert_int_equal(test_one(t->io).res, -ENOENT);
 }
 
+static void test_journal_io_rename_moves_file(void **state)
+{
+	struct test_io *t = *state;
+	struct journal_io_completion c;
+	char to[128];
+
+	(void)snprintf(to, sizeof(to), "%s/renamed", t->dir);
+	assert_int_equal(journal_io_rename(t->io, t->path, to, 14), 0);
+	c = test_one(t->io);
+	assert_int_equal(c.op, JOURNAL_IO_OP_RENAME);
+	assert_int_equal(c.tag, 14);
+	assert_int_equal(c.res, 0);
+	assert_int_equal(access(t->path, F_OK), -1);
+	assert_int_equal(access(to, F_OK), 0);
+	/* Failures come back as -errno. */
+	assert_int_equal(journal_io_rename(t->io, t->path, to, 15), 0);
+	assert_int_equal(test_one(t->io).res, -ENOENT);
+	assert_int_equal(rename(to, t->path), 0);
+}
+
 static void test_journal_io_write_bad_fd_ebadf(void **state)
 {
 	struct test_io *t = *state;
@@ -414,6 +434,7 @@ int main(void)
 		TEST_BOTH(test_journal_io_fdatasync_succeeds),
 		TEST_BOTH(test_journal_io_fallocate_extends_file),
 		TEST_BOTH(test_journal_io_open_close_unlink_file),
+		TEST_BOTH(test_journal_io_rename_moves_file),
 		TEST_BOTH(test_journal_io_write_bad_fd_ebadf),
 		TEST_BOTH(test_journal_io_queue_full_ebusy),
 		TEST_BOTH(test_journal_io_inject_replaces_results),

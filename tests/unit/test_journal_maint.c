@@ -4,9 +4,12 @@
  * temporary directory, 64 KiB segments: indexes appear for sealed segments only, damaged
  * ones are rebuilt, retention deletes by bytes and by age (a fake clock), honours
  * per-topic limits, moves retained_start first, counts, holds back at a segment it cannot
- * index, and a reopened journal still recovers every partition's next offset. The
+ * index, and a reopened journal still recovers every partition's next offset. With
+ * spares, retention recycles segments the writer then reuses: recovery, the torn-tail cut
+ * and replay cursors take exactly the entries written since, never the stale ones. The
  * thread runs passes by itself and carries its name.
  */
+#include "journal/cursor.h"
 #include "journal/index.h"
 #include "journal/journal.h"
 #include "journal/maint.h"
@@ -48,6 +51,7 @@ struct test_ctx {
 	uint64_t next[TEST_PARTS];	/* next offset per test partition */
 	uint64_t recovered[TEST_PARTS]; /* what a reopen handed over */
 	unsigned batches;
+	uint64_t sized_sequence; /* of test_append_sized()'s producer */
 };
 
 static uint64_t test_clock_ns(void)
@@ -595,6 +599,361 @@ static void test_journal_maint_retention_many_topics(void **state)
 
 /* ---- The thread ---- */
 
+/* ---- Recycling ---- */
+
+static unsigned test_count_spares(const struct test_ctx *t)
+{
+	DIR *d = opendir(t->dir);
+	struct dirent *e;
+	unsigned n = 0;
+	uint64_t base;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		n += journal_spare_name_parse(e->d_name, &base) ? 1u : 0u;
+	}
+	(void)closedir(d);
+	return n;
+}
+
+/* Whether the segment holding position pos (every segment has one size) is recycled. */
+static bool test_segment_is_recycled(const struct test_ctx *t, uint64_t pos)
+{
+	uint8_t block[JOURNAL_BLOCK_BYTES];
+	struct journal_segment_header h;
+	char path[256];
+
+	(void)snprintf(path, sizeof(path), "%s/" JOURNAL_SEGMENT_NAME_FORMAT, t->dir,
+		       (unsigned long long)(pos / test_capacity(t) * test_capacity(t)));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(journal_segment_header_decode(block, sizeof(block), &h), JOURNAL_OK);
+	return journal_segment_is_recycled(&h);
+}
+
+/* Follows each test partition's offsets through entries handed out in position order. */
+struct test_walk {
+	uint64_t next[TEST_PARTS];
+	bool started[TEST_PARTS];
+	uint64_t entries;
+	uint64_t last_position;
+	unsigned last_part;
+};
+
+/* An entry must continue its partition's offsets exactly: a stale entry (an old offset) or
+ * a missing one breaks the chain. */
+static void test_walk_entry(struct test_walk *w, const struct journal_entry *e)
+{
+	int p = test_part_of(e->topic, e->hdr.topic_len, e->hdr.partition);
+
+	assert_true(p >= 0);
+	if (w->started[p]) {
+		assert_int_equal(e->hdr.base_offset, w->next[p]);
+	}
+	w->started[p] = true;
+	w->next[p] = e->hdr.base_offset + e->hdr.record_count;
+	w->entries++;
+	w->last_position = e->hdr.position;
+	w->last_part = (unsigned)p;
+}
+
+static int test_walk_scanned(void *ctx, const struct journal_entry *e, unsigned segment)
+{
+	(void)segment;
+	test_walk_entry(ctx, e);
+	return 0;
+}
+
+/* Scans the closed journal: intact, and every partition's offsets run to t->next. */
+static void test_scan_expect_offsets(const struct test_ctx *t, struct test_walk *w)
+{
+	struct journal_scan_result res;
+	struct journal_dir d;
+
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(journal_dir_list(t->dir, &d), 0);
+	assert_int_equal(journal_scan(&d, test_walk_scanned, w, &res), 0);
+	assert_false(res.corrupt);
+	assert_false(res.torn);
+	for (unsigned p = 0; p < TEST_PARTS; p++) {
+		assert_true(w->started[p]);
+		assert_int_equal(w->next[p], t->next[p]);
+	}
+	journal_dir_free(&d);
+}
+
+/* Reads j from its earliest retained entry to its end with a replay cursor. */
+static void test_cursor_expect_offsets(struct test_ctx *t, struct journal *j)
+{
+	struct journal_cursor *c = NULL;
+	struct journal_entry e;
+	struct test_walk w;
+	uint64_t deadline = test_clock_ns() + TEST_DEADLINE_NS;
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(journal_cursor_create(j, 64u * 1024u, &c), 0);
+	journal_cursor_seek_earliest(c);
+	for (;;) {
+		int rc = journal_cursor_next(c, &e);
+		assert_true(rc >= 0);
+		if (rc == 1) {
+			test_walk_entry(&w, &e);
+			continue;
+		}
+		if (journal_cursor_caught_up(c)) {
+			break;
+		}
+		assert_true(test_clock_ns() < deadline);
+		if (journal_poll(j, ++t->now_us) == 0) {
+			journal_io_wait(journal_test_io(j), 1000);
+		}
+	}
+	for (unsigned p = 0; p < TEST_PARTS; p++) {
+		assert_int_equal(w.next[p], t->next[p]);
+	}
+	journal_cursor_destroy(c);
+}
+
+/*
+ * A journal with two spares: written, indexed, then retention by bytes removes its oldest
+ * segments, two of them kept as spares. Then appends until the segment appended to and the
+ * one before it were both made from spares: a sealed recycled segment, and a current one
+ * with a little new data before the stale rest. Returns it open.
+ */
+static struct journal *test_recycled_journal(struct test_ctx *t)
+{
+	t->conf.segment_spares = 2;
+	t->conf.zero_fill = true;
+	struct journal *j = test_open(t);
+	test_append(t, j, 0, 400, TEST_T0);
+	test_append(t, j, 1, 400, TEST_T0);
+	struct journal_maint *m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	journal_maint_destroy(m);
+	uint64_t before = test_dir_bytes(t);
+	journal_retention_rules_init(&t->rules, 128u * 1024u, 0);
+	m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	journal_maint_destroy(m);
+
+	uint64_t recycled = journal_counter(j, JOURNAL_STAT_SEGMENTS_RECYCLED);
+	uint64_t deleted = journal_counter(j, JOURNAL_STAT_SEGMENTS_DELETED);
+	assert_int_equal(recycled, 2);
+	assert_true(deleted >= 1); /* more than the spares allow: the rest deleted */
+	assert_int_equal(test_count_spares(t), 2);
+	assert_int_equal(journal_retained_start(j), (recycled + deleted) * test_capacity(t));
+	/* Retention's bytes are what left the journal, spares included. */
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_RETENTION_BYTES),
+			 before - test_dir_bytes(t));
+
+	uint64_t created = journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED);
+	uint64_t zero_fill = journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES);
+	for (unsigned round = 0; round < 200; round++) {
+		uint64_t end = journal_appended_end(j);
+		if (journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED) == 2 &&
+		    end % test_capacity(t) != 0 && test_segment_is_recycled(t, end) &&
+		    test_segment_is_recycled(t, end - test_capacity(t))) {
+			break;
+		}
+		test_append(t, j, 2, 5, TEST_T0);
+	}
+	/* A few entries more: still far fewer than the stale ones after them. */
+	test_append(t, j, 2, 5, TEST_T0);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED), 2);
+	assert_true(test_segment_is_recycled(t, journal_appended_end(j)));
+	assert_int_equal(test_count_spares(t), 0);
+	/* The spares were not zero-filled: at most the segments created anew were. */
+	uint64_t fresh = journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED) - created - 2;
+	assert_true(journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES) - zero_fill <=
+		    fresh * t->conf.segment_bytes);
+	return j;
+}
+
+static void test_journal_maint_recycled_segments_recover_new_entries_only(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal *j = test_recycled_journal(t);
+	struct test_walk w;
+
+	/* Replay crosses the sealed recycled segment and reads the current one. */
+	test_cursor_expect_offsets(t, j);
+	assert_int_equal(journal_close(j), 0);
+	test_scan_expect_offsets(t, &w);
+	/* Reopened: recovery resumes in the recycled segment, before its stale bytes. */
+	j = test_open(t);
+	assert_memory_equal(t->recovered, t->next, sizeof(t->next));
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_TORN_TRUNCATIONS), 0);
+	test_append(t, j, 0, 3, TEST_T0);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect_offsets(t);
+	test_scan_expect_offsets(t, &w);
+}
+
+static void test_journal_maint_recycled_segment_torn_tail_cut(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal *j = test_recycled_journal(t);
+	struct test_walk w;
+
+	assert_int_equal(journal_close(j), 0);
+	test_scan_expect_offsets(t, &w);
+	/* The last entry's write landed only in part. */
+	char path[256];
+	uint64_t base = w.last_position / test_capacity(t) * test_capacity(t);
+	(void)snprintf(path, sizeof(path), "%s/" JOURNAL_SEGMENT_NAME_FORMAT, t->dir,
+		       (unsigned long long)base);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	uint64_t off =
+		journal_segment_offset(base, w.last_position) + JOURNAL_ENTRY_HEADER_BYTES + 32;
+	assert_int_equal(pwrite(fd, "torn", 4, (off_t)off), 4);
+	assert_int_equal(close(fd), 0);
+
+	uint64_t torn = t->counters[JOURNAL_STAT_TORN_TRUNCATIONS];
+	j = test_open(t);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_TORN_TRUNCATIONS), torn + 1);
+	t->next[w.last_part] -= 2;
+	assert_memory_equal(t->recovered, t->next, sizeof(t->next));
+	assert_int_equal(journal_appended_end(j), w.last_position);
+	/* Appending goes on where the torn entry was; nothing stale or cut comes back. */
+	test_append(t, j, w.last_part, 2, TEST_T0);
+	assert_int_equal(journal_close(j), 0);
+	test_scan_expect_offsets(t, &w);
+	test_reopen_expect_offsets(t);
+}
+
+/* Appends one batch of one record to test partition 2 (its own producer) that takes exactly
+ * entry_bytes in the journal (a multiple of 8, 88..). */
+static void test_append_sized(struct test_ctx *t, struct journal *j, uint32_t entry_bytes)
+{
+	static uint8_t body[JOURNAL_ENTRY_BYTES_MAX];
+	uint32_t body_len = entry_bytes - journal_entry_bytes(4, 0); /* "beta" */
+	uint32_t value_len = body_len - 16;
+
+	assert_true(entry_bytes % 8 == 0 && entry_bytes >= 88);
+	memset(body, 0, body_len);
+	memcpy(body, &value_len, sizeof(value_len));
+	memset(body + 16, 'z', value_len);
+	struct journal_batch b = {
+		.topic = (const uint8_t *)test_topics[2],
+		.topic_len = (uint8_t)strlen(test_topics[2]),
+		.record_count = 1,
+		.partition = test_partitions[2],
+		.producer_epoch = 1,
+		.base_offset = t->next[2],
+		.producer_id = 300,
+		.sequence = t->sized_sequence,
+		.body = body,
+		.body_len = body_len,
+	};
+	uint64_t end;
+	uint64_t deadline = test_clock_ns() + TEST_DEADLINE_NS;
+	int rc;
+	while ((rc = journal_append(j, &b, TEST_T0, &end)) == -EAGAIN &&
+	       test_clock_ns() < deadline) {
+		if (journal_poll(j, ++t->now_us) == 0) {
+			journal_io_wait(journal_test_io(j), 1000);
+		}
+	}
+	assert_int_equal(rc, 0);
+	t->next[2]++;
+	t->sized_sequence++;
+	t->batches++;
+}
+
+static void test_journal_maint_recycled_segment_rolled_at_block_boundary(void **state)
+{
+	struct test_ctx *t = *state;
+	struct journal *j = test_recycled_journal(t);
+	struct test_walk w;
+
+	/* Fill the recycled segment with block-sized entries so that its data ends on a block
+	 * boundary with a block left, then roll away from it: stale bytes start right after
+	 * its last entry unless the writer ends the data with a zero header. */
+	uint64_t end = journal_appended_end(j);
+	uint64_t limit = (end / test_capacity(t) + 1) * test_capacity(t);
+	uint32_t align = (uint32_t)(JOURNAL_BLOCK_BYTES - end % JOURNAL_BLOCK_BYTES);
+	test_append_sized(t, j, align < 88 ? align + JOURNAL_BLOCK_BYTES : align);
+	while (limit - journal_appended_end(j) > JOURNAL_BLOCK_BYTES) {
+		test_append_sized(t, j, JOURNAL_BLOCK_BYTES);
+	}
+	assert_int_equal(limit - journal_appended_end(j), JOURNAL_BLOCK_BYTES);
+	test_append_sized(t, j, 2 * JOURNAL_BLOCK_BYTES); /* does not fit: rolls */
+	assert_true(journal_appended_end(j) > limit);
+	test_poll_idle(t, j);
+	test_cursor_expect_offsets(t, j);
+	assert_int_equal(journal_close(j), 0);
+	test_scan_expect_offsets(t, &w);
+	test_reopen_expect_offsets(t);
+}
+
+static void test_journal_maint_spares_gone_before_use_created_anew(void **state)
+{
+	struct test_ctx *t = *state;
+
+	/* Spares offered to the shard, then deleted by hand before it made a segment of
+	 * them: the shard creates its next segments anew, nothing fails. */
+	t->conf.segment_spares = 2;
+	struct journal *j = test_open(t);
+	test_append(t, j, 0, 400, TEST_T0);
+	test_append(t, j, 1, 400, TEST_T0);
+	journal_retention_rules_init(&t->rules, 128u * 1024u, 0);
+	struct journal_maint *m = test_maint(t, j);
+	journal_maint_run_once(m, TEST_T0);
+	journal_maint_destroy(m);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_RECYCLED), 2);
+	DIR *d = opendir(t->dir);
+	struct dirent *e;
+	uint64_t base;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (journal_spare_name_parse(e->d_name, &base)) {
+			assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+		}
+	}
+	(void)closedir(d);
+	uint64_t created = journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED);
+	test_append(t, j, 1, 400, TEST_T0);
+	assert_false(journal_has_failed(j));
+	assert_true(journal_counter(j, JOURNAL_STAT_SEGMENTS_CREATED) >= created + 2);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED), 0);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect_offsets(t);
+}
+
+static void test_journal_maint_spares_bounded_at_open(void **state)
+{
+	struct test_ctx *t = *state;
+	char path[256];
+
+	/* Three spares left by an earlier run with more, one too small, one based past the
+	 * journal's end: one spare kept, the rest deleted. */
+	t->conf.segment_spares = 1;
+	struct journal *j = test_open(t);
+	test_append(t, j, 0, 400, TEST_T0);
+	assert_int_equal(journal_close(j), 0);
+	const uint64_t bases[] = {8, 16, 24, 1ull << 40};
+	for (unsigned i = 0; i < 4; i++) {
+		(void)snprintf(path, sizeof(path), "%s/" JOURNAL_SPARE_NAME_FORMAT, t->dir,
+			       (unsigned long long)bases[i]);
+		int fd = open(path, O_CREAT | O_WRONLY, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, i == 2 ? 4096 : (off_t)t->conf.segment_bytes), 0);
+		assert_int_equal(close(fd), 0);
+	}
+	j = test_open(t);
+	assert_int_equal(test_count_spares(t), 1);
+	/* The next segment is made from it. */
+	uint64_t reused = journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED);
+	test_append(t, j, 0, 300, TEST_T0);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_SEGMENTS_REUSED), reused + 1);
+	assert_int_equal(test_count_spares(t), 0);
+	assert_int_equal(journal_close(j), 0);
+	test_reopen_expect_offsets(t);
+}
+
 static bool test_thread_named(const char *name)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -676,6 +1035,11 @@ int main(void)
 		TEST(test_journal_maint_damaged_segment_holds_back),
 		TEST(test_journal_maint_deletion_error_retried),
 		TEST(test_journal_maint_retention_many_topics),
+		TEST(test_journal_maint_recycled_segments_recover_new_entries_only),
+		TEST(test_journal_maint_recycled_segment_torn_tail_cut),
+		TEST(test_journal_maint_recycled_segment_rolled_at_block_boundary),
+		TEST(test_journal_maint_spares_bounded_at_open),
+		TEST(test_journal_maint_spares_gone_before_use_created_anew),
 		TEST(test_journal_maint_start_runs_passes),
 		TEST(test_journal_maint_create_bad_conf_einval),
 	};

@@ -3,7 +3,8 @@
  * The recovery scan over journals built in a temporary directory by a small test writer
  * (segments assembled in memory with the format functions, then written as files):
  * clean journals, torn tails at every byte of the last entry, corruption in the middle
- * and in older segments, gaps, unknown versions, unfinished and pre-created segments.
+ * and in older segments, gaps, unknown versions, unfinished and pre-created segments,
+ * and recycled segments (version 2): stale entries of their earlier life after the data.
  */
 #include "journal/scan.h"
 
@@ -68,7 +69,7 @@ static struct tseg *tj_add_segment_at(struct tjournal *j, uint64_t base)
 	s->bytes = j->seg_bytes;
 	s->used = 0;
 	journal_segment_header_encode(s->buf, 1, base, j->seg_bytes, 1700000000000000000ull,
-				      j->window);
+				      j->window, false);
 	return s;
 }
 
@@ -85,11 +86,11 @@ static struct tseg *tj_add_segment(struct tjournal *j)
 
 /* Appends entry number i (size varies with i and value_bytes) to the last segment, rolling
  * to a new one when it does not fit. */
+static void tj_put(struct tjournal *j, const uint8_t *body, uint32_t body_len, unsigned records);
+
 static void tj_append(struct tjournal *j, uint32_t value_bytes)
 {
 	uint8_t body[8192];
-	uint8_t entry[JOURNAL_ENTRY_BYTES_MAX];
-	struct journal_entry_header h;
 	unsigned i = j->nentries;
 	unsigned records = 1 + i % 3;
 	uint32_t body_len = 0;
@@ -109,6 +110,17 @@ static void tj_append(struct tjournal *j, uint32_t value_bytes)
 		memset(p + 20, 'a' + (int)(i % 26), vlen);
 		body_len += rb;
 	}
+	tj_put(j, body, body_len, records);
+}
+
+/* Appends entry number nentries with this body, rolling to a new segment when it does not
+ * fit in the last one. */
+static void tj_put(struct tjournal *j, const uint8_t *body, uint32_t body_len, unsigned records)
+{
+	uint8_t entry[JOURNAL_ENTRY_BYTES_MAX];
+	struct journal_entry_header h;
+	unsigned i = j->nentries;
+
 	memset(&h, 0, sizeof(h));
 	h.base_offset = i * 10ull;
 	h.producer_id = 42;
@@ -161,6 +173,75 @@ static void tj_write_bytes(const struct tjournal *j, unsigned k, uint64_t name_b
 	assert_int_equal(write(fd, buf, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
 	(void)k;
+}
+
+/* Appends one entry of exactly `bytes` (a multiple of 8, at least 96): one record whose
+ * value fills it. */
+static void tj_append_bytes(struct tjournal *j, uint32_t bytes)
+{
+	uint8_t body[8192];
+	uint32_t body_len = bytes - journal_entry_bytes(5, 0);
+	uint32_t vlen = body_len - SL_WIRE_RECORD_HEADER_BYTES - 4;
+
+	assert_true(bytes % 8 == 0 && bytes >= 96 && body_len <= sizeof(body));
+	assert_int_equal(wire_record_bytes(4, vlen), body_len);
+	memset(body, 0, body_len);
+	wire_put_u32(body, vlen);
+	wire_put_u16(body + 4, 4);
+	wire_put_u64(body + 8, 5000 + j->nentries);
+	memcpy(body + 16, "key0", 4);
+	memset(body + 20, 'v', vlen);
+	tj_put(j, body, body_len, 1);
+}
+
+/* Appends entries until the last segment's data ends exactly at a block boundary. */
+static void tj_fill_to_block(struct tjournal *j)
+{
+	struct tseg *s = &j->segs[j->nsegs - 1];
+	uint32_t left = (uint32_t)(JOURNAL_BLOCK_BYTES - s->used % JOURNAL_BLOCK_BYTES);
+
+	if (left < 96) {
+		tj_append_bytes(j, 96);
+		left = (uint32_t)(JOURNAL_BLOCK_BYTES - s->used % JOURNAL_BLOCK_BYTES);
+	}
+	tj_append_bytes(j, left);
+	assert_int_equal(s->used % JOURNAL_BLOCK_BYTES, 0);
+}
+
+/* Adds a segment at the next base made from segment k's image (its entries become stale)
+ * with a recycled header: what the writer makes of a spare. */
+static struct tseg *tj_add_recycled(struct tjournal *j, unsigned k)
+{
+	struct tseg *s = tj_add_segment(j);
+
+	memcpy(s->buf + JOURNAL_BLOCK_BYTES, j->segs[k].buf + JOURNAL_BLOCK_BYTES,
+	       j->seg_bytes - JOURNAL_BLOCK_BYTES);
+	journal_segment_header_encode(s->buf, 1, s->base, j->seg_bytes, 1700000000000000000ull,
+				      j->window, true);
+	return s;
+}
+
+/* Zeroes the last segment from its data end to the end of that block: the padding of the
+ * writer's last write. With `terminate`, also a whole zero header there: what the writer
+ * writes when it rolls away from a recycled segment. */
+static void tj_pad(struct tjournal *j, bool terminate)
+{
+	struct tseg *s = &j->segs[j->nsegs - 1];
+	uint64_t off = JOURNAL_BLOCK_BYTES + s->used;
+	uint64_t end = (off + JOURNAL_BLOCK_BYTES - 1) & ~(uint64_t)(JOURNAL_BLOCK_BYTES - 1);
+
+	if (terminate && end < off + JOURNAL_ENTRY_HEADER_BYTES) {
+		end = off + JOURNAL_ENTRY_HEADER_BYTES;
+	}
+	memset(s->buf + off, 0, end - off);
+}
+
+/* Writes segments [from, nsegs): the older ones were removed by retention. */
+static void tj_write_from(const struct tjournal *j, unsigned from)
+{
+	for (unsigned k = from; k < j->nsegs; k++) {
+		tj_write_bytes(j, k, j->segs[k].base, j->segs[k].buf, j->segs[k].bytes);
+	}
 }
 
 static void tj_write(const struct tjournal *j)
@@ -235,6 +316,22 @@ static void scan_expect(struct tjournal *j, unsigned n, struct seen *seen,
 		assert_int_equal(seen->seg[i], j->seg_of[i]);
 	}
 	assert_int_equal(res->entries, n);
+	journal_dir_free(&d);
+}
+
+/* Scans j's directory, whose oldest `gone` segments retention removed, and checks that
+ * entries [first, n) were delivered in order and nothing was cut or refused. */
+static void scan_expect_from(struct tjournal *j, unsigned gone, unsigned first, unsigned n,
+			     struct seen *seen, struct journal_scan_result *res)
+{
+	struct journal_dir d;
+
+	assert_int_equal(scan_dir(j->dir, seen, res, &d), 0);
+	assert_int_equal(seen->n, n - first);
+	for (unsigned i = first; i < n; i++) {
+		assert_int_equal(seen->pos[i - first], j->pos[i]);
+		assert_int_equal(seen->seg[i - first], j->seg_of[i] - gone);
+	}
 	journal_dir_free(&d);
 }
 
@@ -746,6 +843,171 @@ static void test_journal_scan_oldest_segment_deleted_after_listing(void **state)
 	tj_free(j);
 }
 
+/* ---- recycled segments ---- */
+
+/* Three zero-filled segments, the oldest removed; returns the first entry kept. Then a
+ * recycled segment made from the removed one's image, full of stale entries. */
+static unsigned tj_recycled_journal(struct tjournal *j)
+{
+	while (j->nsegs < 3) {
+		tj_append(j, 500);
+	}
+	unsigned first = 0;
+	while (j->seg_of[first] == 0) {
+		first++;
+	}
+	(void)tj_add_recycled(j, 0);
+	return first;
+}
+
+static void test_journal_scan_recycled_segment_ignores_stale_entries(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 8192);
+	struct journal_scan_result res;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	unsigned first = tj_recycled_journal(j);
+	tj_append_n(j, 5, 500); /* far shorter than the stale data after it */
+	tj_pad(j, false);
+	struct tseg *s = &j->segs[3];
+	unsigned stale = 0;
+	for (uint64_t off = JOURNAL_BLOCK_BYTES + s->used; off < s->bytes; off++) {
+		stale += s->buf[off] != 0;
+	}
+	assert_true(stale > 1000);
+	tj_write_from(j, 1);
+	scan_expect_from(j, 1, first, j->nentries, seen, &res);
+	assert_false(res.torn);
+	assert_false(res.corrupt);
+	assert_int_equal(res.end_segment, 2);
+	assert_int_equal(res.end_position, s->base + s->used);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_recycled_end_at_block_boundary_is_clean(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 8192);
+	struct journal_scan_result res;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	unsigned first = tj_recycled_journal(j);
+	tj_append_n(j, 3, 500);
+	tj_fill_to_block(j);
+	/* Stale bytes start right at the end of the data: no zero header there. */
+	struct tseg *s = &j->segs[3];
+	struct journal_entry e;
+	assert_int_not_equal(journal_entry_decode(s->buf + JOURNAL_BLOCK_BYTES + s->used,
+						  JOURNAL_ENTRY_BYTES_MAX, s->base + s->used, &e),
+			     JOURNAL_REJECT_ZERO);
+	tj_write_from(j, 1);
+	scan_expect_from(j, 1, first, j->nentries, seen, &res);
+	assert_false(res.torn);
+	assert_false(res.corrupt);
+	assert_int_equal(res.end_position, s->base + s->used);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_recycled_torn_last_entry(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 8192);
+	struct journal_scan_result res;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	unsigned first = tj_recycled_journal(j);
+	tj_append_n(j, 5, 500);
+	tj_pad(j, false);
+	unsigned last = j->nentries - 1;
+	tj_entry(j, last)[JOURNAL_ENTRY_HEADER_BYTES + 40] ^= 0x10; /* half-landed write */
+	tj_write_from(j, 1);
+	scan_expect_from(j, 1, first, last, seen, &res);
+	assert_false(res.corrupt);
+	assert_true(res.torn);
+	assert_int_equal(res.torn_reason, JOURNAL_REJECT_BAD_CRC);
+	assert_int_equal(res.torn_position, j->pos[last]);
+	assert_int_equal(res.end_position, j->pos[last]);
+	/* Cut through the write window, not through the stale rest of the segment. */
+	assert_int_equal(res.torn_bytes, 8192 + JOURNAL_ENTRY_BYTES_MAX);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_recycled_lost_write_is_torn(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 32 * 1024);
+	struct journal_scan_result res;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	unsigned first = tj_recycled_journal(j);
+	tj_append_n(j, 10, 500);
+	tj_pad(j, false);
+	/* The write of entry 7 never landed: its bytes are still the stale ones; 8 and 9
+	 * did land. */
+	unsigned lost = j->nentries - 3;
+	uint64_t off = JOURNAL_BLOCK_BYTES + (j->pos[lost] - j->segs[3].base);
+	memcpy(j->segs[3].buf + off, j->segs[0].buf + off, j->bytes[lost]);
+	tj_write_from(j, 1);
+	scan_expect_from(j, 1, first, lost, seen, &res);
+	assert_false(res.corrupt);
+	assert_true(res.torn);
+	assert_int_equal(res.torn_position, j->pos[lost]);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_recycled_segment_with_stale_only_holds_nothing(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 8192);
+	struct journal_scan_result res;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	/* Made from a spare ahead of use, nothing appended yet: stale bytes only. */
+	unsigned first = tj_recycled_journal(j);
+	tj_write_from(j, 1);
+	scan_expect_from(j, 1, first, j->nentries, seen, &res);
+	assert_false(res.torn);
+	assert_false(res.corrupt);
+	assert_int_equal(res.unfinished_segments, 0);
+	assert_int_equal(res.end_segment, 1); /* appending continues before it */
+	assert_int_equal(res.end_position, j->segs[2].base + j->segs[2].used);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_recycled_sealed_segment_needs_zero_header(void **state)
+{
+	(void)state;
+
+	for (int terminated = 1; terminated >= 0; terminated--) {
+		struct seen *seen = seen_new();
+		struct tjournal *j = tj_new(SEG_SMALL, 8192);
+		struct journal_scan_result res;
+		struct journal_dir d;
+		(void)tj_recycled_journal(j);
+		tj_append_n(j, 3, 500);
+		tj_fill_to_block(j);
+		tj_pad(j, terminated != 0);
+		(void)tj_add_recycled(j, 1);
+		tj_append_n(j, 3, 500);
+		tj_pad(j, false);
+		tj_write_from(j, 2);
+		assert_int_equal(scan_dir(j->dir, seen, &res, &d), 0);
+		/* Without the writer's zero header, stale bytes after a sealed segment's
+		 * data are indistinguishable from damage: corruption, never skipped. */
+		assert_int_equal(res.corrupt, terminated == 0);
+		assert_false(res.torn);
+		journal_dir_free(&d);
+		free(seen);
+		tj_free(j);
+	}
+}
+
 static void test_journal_scan_fn_nonzero_stops(void **state)
 {
 	struct tjournal *j = tj_new(SEG_SMALL, 4096);
@@ -790,6 +1052,12 @@ int main(void)
 		cmocka_unit_test(test_journal_scan_first_write_of_new_segment_lost),
 		cmocka_unit_test(test_journal_scan_oldest_segment_deleted_after_listing),
 		cmocka_unit_test(test_journal_scan_fn_nonzero_stops),
+		cmocka_unit_test(test_journal_scan_recycled_segment_ignores_stale_entries),
+		cmocka_unit_test(test_journal_scan_recycled_end_at_block_boundary_is_clean),
+		cmocka_unit_test(test_journal_scan_recycled_torn_last_entry),
+		cmocka_unit_test(test_journal_scan_recycled_lost_write_is_torn),
+		cmocka_unit_test(test_journal_scan_recycled_segment_with_stale_only_holds_nothing),
+		cmocka_unit_test(test_journal_scan_recycled_sealed_segment_needs_zero_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

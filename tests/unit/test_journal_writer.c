@@ -772,7 +772,7 @@ static void test_journal_open_unknown_version_eproto(void **state)
 	struct test_ctx *t = *state;
 	uint8_t hdr[64];
 	char path[256];
-	uint16_t version = JOURNAL_FORMAT_VERSION + 1;
+	uint16_t version = JOURNAL_FORMAT_VERSION_RECYCLED + 1;
 	uint32_t crc = 0;
 
 	test_write_entries(t, 10);
