@@ -63,10 +63,12 @@ struct match_sub {
 	uint8_t end; /* enum match_end */
 };
 
-/* One cached topic: its matches are cache_ids[ids_from .. ids_from + count) modulo the
- * ring, valid while the generation is the matcher's and the ring has not wrapped over
- * them since ids_at. The topic's bytes live in the entry so that a hit reads one entry
- * (its first cache line for topics of up to 34 bytes) and the ring, never the trie. */
+/* One cached topic: its matches are inline_ids[0 .. count) when count is at most
+ * MATCH_CACHE_INLINE_IDS, else cache_ids[ids_from .. ids_from + count) modulo the ring;
+ * valid while the generation is the matcher's and (ring lists) the ring has not wrapped
+ * over them since ids_at. The topic's bytes live in the entry so that a hit reads one
+ * entry (its first cache line for topics of up to 16 bytes, the next for longer ones)
+ * and, for long lists only, the ring; never the trie. */
 struct match_cache_entry {
 	alignas(64) uint64_t generation; /* the matcher's when filled */
 	uint64_t ids_at;		 /* ring position, counted from the matcher's creation */
@@ -75,6 +77,9 @@ struct match_cache_entry {
 	uint32_t count;
 	uint8_t referenced; /* hit since the clock hand last passed: spared once */
 	uint8_t topic_len;
+	/* A list this short is kept here, in the line a hit reads anyway, not in the ring:
+	 * most topics match a few subscriptions, however many there are. */
+	uint32_t inline_ids[MATCH_CACHE_INLINE_IDS];
 	uint8_t topic[SL_WIRE_TOPIC_BYTES_MAX];
 };
 static_assert(sizeof(struct match_cache_entry) % 64 == 0, "cache entries share no line");
@@ -660,7 +665,8 @@ static uint32_t match_cache_home(const struct match_trie *m, uint32_t topic_hash
 static bool match_cache_entry_is_fresh(const struct match_trie *m,
 				       const struct match_cache_entry *e)
 {
-	return e->generation == m->generation && m->cache_ids_at - e->ids_at <= m->conf.cache_ids;
+	return e->generation == m->generation && (e->count <= MATCH_CACHE_INLINE_IDS ||
+						  m->cache_ids_at - e->ids_at <= m->conf.cache_ids);
 }
 
 /* The entry holding topic, fresh or stale, or MATCH_NONE. The index is never full (it
@@ -741,26 +747,31 @@ static uint32_t match_cache_take(struct match_trie *m)
 	return entry;
 }
 
-/* Stores topic's count matches from ids in entry (indexed already) and in the ring. */
+/* Stores topic's count matches from ids in entry (indexed already): in the entry itself
+ * when they fit, else in the ring. */
 static void match_cache_fill(struct match_trie *m, uint32_t entry, uint32_t topic_hash,
 			     const uint8_t *topic, size_t len, const uint32_t *ids, uint32_t count)
 {
 	struct match_cache_entry *e = &m->cache[entry];
-	uint32_t size = m->conf.cache_ids;
-	uint32_t from = (uint32_t)(m->cache_ids_at % size);
-	uint32_t first = count < size - from ? count : size - from;
 
-	memcpy(m->cache_ids + from, ids, (size_t)first * sizeof(*ids));
-	memcpy(m->cache_ids, ids + first, (size_t)(count - first) * sizeof(*ids));
+	if (count <= MATCH_CACHE_INLINE_IDS) {
+		memcpy(e->inline_ids, ids, (size_t)count * sizeof(*ids));
+	} else {
+		uint32_t size = m->conf.cache_ids;
+		uint32_t from = (uint32_t)(m->cache_ids_at % size);
+		uint32_t first = count < size - from ? count : size - from;
+		memcpy(m->cache_ids + from, ids, (size_t)first * sizeof(*ids));
+		memcpy(m->cache_ids, ids + first, (size_t)(count - first) * sizeof(*ids));
+		e->ids_at = m->cache_ids_at;
+		e->ids_from = from;
+		m->cache_ids_at += count;
+	}
 	e->generation = m->generation;
-	e->ids_at = m->cache_ids_at;
-	e->ids_from = from;
 	e->hash = topic_hash;
 	e->count = count;
 	e->referenced = 0;
 	e->topic_len = (uint8_t)len;
 	memcpy(e->topic, topic, len);
-	m->cache_ids_at += count;
 }
 
 /* Serves a fresh entry: its first ids_max ids into ids; returns its count. */
@@ -769,14 +780,17 @@ static uint32_t match_cache_hit(struct match_trie *m, struct match_cache_entry *
 {
 	uint32_t size = m->conf.cache_ids;
 	uint32_t n = e->count < ids_max ? e->count : ids_max;
-	uint32_t first = n < size - e->ids_from ? n : size - e->ids_from;
 
 	m->cache_hits++;
 	e->referenced = 1;
-	/* Most topics match a few subscriptions or none: spare the calls then. */
-	if (first > 0) {
-		memcpy(ids, m->cache_ids + e->ids_from, (size_t)first * sizeof(*ids));
+	if (e->count <= MATCH_CACHE_INLINE_IDS) {
+		for (uint32_t i = 0; i < n; i++) {
+			ids[i] = e->inline_ids[i];
+		}
+		return e->count;
 	}
+	uint32_t first = n < size - e->ids_from ? n : size - e->ids_from;
+	memcpy(ids, m->cache_ids + e->ids_from, (size_t)first * sizeof(*ids));
 	if (n > first) {
 		memcpy(ids + first, m->cache_ids, (size_t)(n - first) * sizeof(*ids));
 	}
@@ -798,9 +812,10 @@ uint32_t match_topic_hashed(struct match_trie *m, uint32_t topic_hash, const uin
 	}
 	m->cache_misses++;
 	match_walk(m, topic, len, &out);
-	/* Cache only complete lists, and only those the ring can hold. A stale entry of the
-	 * same topic is refilled where it is. */
-	if (m->cache != NULL && out.count <= ids_max && out.count <= m->conf.cache_ids) {
+	/* Cache only complete lists, and only those the entry or the ring can hold. A stale
+	 * entry of the same topic is refilled where it is. */
+	if (m->cache != NULL && out.count <= ids_max &&
+	    (out.count <= MATCH_CACHE_INLINE_IDS || out.count <= m->conf.cache_ids)) {
 		if (entry == MATCH_NONE) {
 			entry = match_cache_take(m);
 			match_cache_index_insert(m, topic_hash, entry);

@@ -106,6 +106,20 @@ struct rte_hash *shard_hash_create(const char *what, unsigned id, uint16_t index
 	return rte_hash_create(&p);
 }
 
+/* rte_hash compares whole keys, all 264 bytes of a partition key for a topic of a few:
+ * the partition and the name's length first, then only the name's bytes. 0: equal. */
+static int shard_partition_key_cmp(const void *a, const void *b, size_t key_len)
+{
+	const struct shard_partition_key *x = a;
+	const struct shard_partition_key *y = b;
+
+	(void)key_len;
+	if (x->partition != y->partition || x->name_len != y->name_len) {
+		return 1;
+	}
+	return memcmp(x->name, y->name, x->name_len);
+}
+
 int shard_destroy(struct shard *s)
 {
 	int rc = 0;
@@ -210,6 +224,7 @@ int shard_create(struct shard_env *env, uint16_t index, unsigned lcore, int sock
 		rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
 		goto out_destroy;
 	}
+	rte_hash_set_cmp_func(s->partitions, shard_partition_key_cmp);
 	rc = shard_subs_create(s, socket);
 	if (rc != 0) {
 		goto out_destroy;

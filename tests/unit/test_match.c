@@ -348,6 +348,31 @@ static void expect_cache(const struct match_trie *m, uint64_t hits, uint64_t mis
 	assert_int_equal(st.cache_evictions, evictions);
 }
 
+/* Short lists live in their entry: a long list wrapping the ring again and again never
+ * makes them stale, while the long one itself is served from the ring. */
+static void test_match_cache_short_lists_outlive_ring_wraps(void **state)
+{
+	struct match_trie *m = create_cache(8, 6);
+
+	(void)state;
+	assert_int_equal(add(m, 0, "a"), 0);
+	assert_int_equal(add(m, 1, "*"), 0);
+	for (uint32_t id = 2; id < 6; id++) {
+		assert_int_equal(add(m, id, "b"), 0);
+		assert_int_equal(add(m, id + 4, "d"), 0);
+	}
+	/* b and d have 5 ids each: the ring of 6 holds one of them at a time. */
+	for (int round = 0; round < 6; round++) {
+		assert_int_equal(match_mask(m, "a"), 0x03);
+		assert_int_equal(match_mask(m, "b"), 0x3e);
+		assert_int_equal(match_mask(m, "c"), 0x02);
+		assert_int_equal(match_mask(m, "d"), 0x3c2);
+	}
+	/* a and c missed once, then hit; b and d overwrote each other every time. */
+	expect_cache(m, 10, 14, 0);
+	match_destroy(m);
+}
+
 /* A working set as large as the cache is served whole once warm, even when every topic
  * has the same hash (a set-associative cache would keep two of them). */
 static void test_match_cache_working_set_hits_all_once_warm(void **state)
@@ -567,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_match_topic_random_vs_reference_small_cache),
 		cmocka_unit_test(test_match_cache_invalidated_by_changes),
 		cmocka_unit_test(test_match_cache_ring_overwrites),
+		cmocka_unit_test(test_match_cache_short_lists_outlive_ring_wraps),
 		cmocka_unit_test(test_match_cache_working_set_hits_all_once_warm),
 		cmocka_unit_test(test_match_cache_refreshed_after_subscribe_and_unsubscribe),
 		cmocka_unit_test(test_match_cache_evicts_entry_not_hit_lately),
