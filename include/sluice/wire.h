@@ -454,6 +454,9 @@ static_assert(SL_WIRE_PRODUCE_BYTES_MAX + SL_WIRE_DELIVER_EXTRA_BYTES == SL_WIRE
 	      "a byte window of the minimum holds the largest DELIVER");
 #define SL_WIRE_START_OFFSETS_MAX 512u /* (partition, offset) pairs in one SUBSCRIBE */
 #define SL_WIRE_ACK_BATCHES_MAX 64u    /* batch base offsets in one CONSUMER_ACK */
+/* Unacknowledged DELIVERs a shard keeps per subscription (with a journal): past that it
+ * sends no more to it until acks come, as if it were out of credit. */
+#define SL_WIRE_UNACKED_BATCHES_MAX 64u
 
 /* Where a subscription starts reading each partition it matches. */
 enum sl_start {

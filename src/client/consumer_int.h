@@ -18,6 +18,10 @@
 #define CONSUMER_PARTITIONS_MAX 4096u
 /* Returned offset ranges kept above a partition's contiguous mark (holes between). */
 #define CONSUMER_RANGES_MAX 32u
+/* Auto mode sends its acks at once, not at the next ack interval, when a subscription
+ * has released this many DELIVERs: a shard stops sending past SL_WIRE_UNACKED_BATCHES_MAX
+ * unacknowledged ones, and waiting for the interval would idle it. */
+#define CONSUMER_ACK_EAGER_BATCHES (SL_WIRE_UNACKED_BATCHES_MAX / 4u)
 /* Bounds on configuration. */
 #define CONSUMER_QUEUE_LIMIT 65536u
 #define CONSUMER_SHARDS_LIMIT 65535u
@@ -104,6 +108,7 @@ struct consumer_sub {
 	char pattern[SL_WIRE_TOPIC_BYTES_MAX + 1];
 	enum sl_slow_policy slow_policy;
 	bool group;			    /* a consumer-group member */
+	uint32_t released_unacked;	    /* auto mode: DELIVERs released since acks last went */
 	struct sl_wire_subscribed accepted; /* the router's last SUBSCRIBED */
 	struct consumer_credit *credit;	    /* [shard_count] */
 	uint16_t shard_count;

@@ -200,6 +200,7 @@ void consumer_release(struct sl_consumer *c)
 		if (q->frame != NULL) {
 			consumer_consumed(q);
 			consumer_ack_batch(c, q);
+			q->sub->released_unacked++;
 			free(q->frame);
 			q->frame = NULL;
 		}
@@ -365,6 +366,10 @@ static int consumer_send_credits(struct sl_consumer *c, struct consumer_sub *sub
 static int consumer_send_acks(struct sl_consumer *c, struct consumer_sub *sub, uint64_t now_ns,
 			      bool force)
 {
+	if (c->cfg.ack_mode == SL_CONSUMER_ACK_AUTO &&
+	    sub->released_unacked >= CONSUMER_ACK_EAGER_BATCHES) {
+		force = true;
+	}
 	for (struct consumer_partition *p = sub->partitions; p != NULL; p = p->next) {
 		uint32_t len = 0;
 		bool cumulative = p->ack_want > 0 && (p->ack_want > p->ack_sent || p->ack_resend);
@@ -380,6 +385,7 @@ static int consumer_send_acks(struct sl_consumer *c, struct consumer_sub *sub, u
 		p->ack_resend = false;
 		p->ack_base_count = 0;
 		p->ack_due_ns = now_ns + (uint64_t)c->cfg.ack_interval_us * 1000u;
+		sub->released_unacked = 0;
 		c->stats.acks_sent++;
 		rc = consumer_send(c, c->txbuf, len);
 		if (rc != 0) {

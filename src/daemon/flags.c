@@ -65,6 +65,7 @@ enum {
 	OPT_SUBSCRIPTIONS_MAX,
 	OPT_CONSUMER_TIMEOUT_MS,
 	OPT_REPLAY_CURSORS,
+	OPT_REPLAY_BUFFER_BYTES,
 	OPT_ACK_TIMEOUT_MS,
 	OPT_MAX_REDELIVERIES,
 	OPT_MATCH_CACHE_TOPICS,
@@ -118,6 +119,7 @@ static const struct option daemon_options[] = {
 	{"subscriptions-max", required_argument, NULL, OPT_SUBSCRIPTIONS_MAX},
 	{"consumer-timeout-ms", required_argument, NULL, OPT_CONSUMER_TIMEOUT_MS},
 	{"replay-cursors", required_argument, NULL, OPT_REPLAY_CURSORS},
+	{"replay-buffer-bytes", required_argument, NULL, OPT_REPLAY_BUFFER_BYTES},
 	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
 	{"max-redeliveries", required_argument, NULL, OPT_MAX_REDELIVERIES},
 	{"match-cache-topics", required_argument, NULL, OPT_MATCH_CACHE_TOPICS},
@@ -169,6 +171,7 @@ void daemon_flags_init(struct daemon_flags *f)
 	f->subscriptions_max = DAEMON_SUBSCRIPTIONS_MAX_DEFAULT;
 	f->consumer_timeout_ms = DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT;
 	f->replay_cursors = DAEMON_REPLAY_CURSORS_DEFAULT;
+	f->replay_buffer_bytes = DAEMON_REPLAY_BUFFER_BYTES_DEFAULT;
 	f->ack_timeout_ms = DAEMON_ACK_TIMEOUT_MS_DEFAULT;
 	f->max_redeliveries = DAEMON_MAX_REDELIVERIES_DEFAULT;
 	f->match_cache_topics = DAEMON_MATCH_CACHE_TOPICS_DEFAULT;
@@ -528,6 +531,10 @@ static int flags_journal(int opt, const char *arg, struct daemon_flags *f, char 
 	case OPT_REPLAY_CURSORS:
 		return flags_u32("replay-cursors", arg, 0, SHARD_REPLAY_CURSORS_MAX,
 				 &f->replay_cursors, err, err_len);
+	case OPT_REPLAY_BUFFER_BYTES:
+		return flags_u32("replay-buffer-bytes", arg, SHARD_REPLAY_BUFFER_BYTES_MIN,
+				 SHARD_REPLAY_BUFFER_BYTES_MAX, &f->replay_buffer_bytes, err,
+				 err_len);
 	case OPT_ACK_TIMEOUT_MS:
 		return flags_u32("ack-timeout-ms", arg, SHARD_ACK_TIMEOUT_MS_MIN,
 				 SHARD_ACK_TIMEOUT_MS_MAX, &f->ack_timeout_ms, err, err_len);
@@ -821,6 +828,8 @@ void daemon_flags_help(FILE *out, const char *prog)
 		"                             (default %u, %u..%u)\n"
 		"  --replay-cursors N         journal readers per shard for subscriptions that\n"
 		"                             replay; more wait their turn (default %u, 0..%u)\n"
+		"  --replay-buffer-bytes N    read buffer of each of them, two reads in flight\n"
+		"                             (default %u, %u..%u)\n"
 		"  --ack-timeout-ms MS        send a DELIVER again if not acknowledged within\n"
 		"                             this (default %u, %u..%u)\n"
 		"  --max-redeliveries N       then give it up as a dead letter after N\n"
@@ -848,7 +857,9 @@ void daemon_flags_help(FILE *out, const char *prog)
 		SHARD_SUBSCRIPTIONS_MIN, SHARD_SUBSCRIPTIONS_MAX,
 		DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT, SHARD_CONSUMER_TIMEOUT_MS_MIN,
 		SHARD_CONSUMER_TIMEOUT_MS_MAX, DAEMON_REPLAY_CURSORS_DEFAULT,
-		SHARD_REPLAY_CURSORS_MAX, DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN,
-		SHARD_ACK_TIMEOUT_MS_MAX, DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX,
+		SHARD_REPLAY_CURSORS_MAX, DAEMON_REPLAY_BUFFER_BYTES_DEFAULT,
+		SHARD_REPLAY_BUFFER_BYTES_MIN, SHARD_REPLAY_BUFFER_BYTES_MAX,
+		DAEMON_ACK_TIMEOUT_MS_DEFAULT, SHARD_ACK_TIMEOUT_MS_MIN, SHARD_ACK_TIMEOUT_MS_MAX,
+		DAEMON_MAX_REDELIVERIES_DEFAULT, SHARD_REDELIVERIES_MAX,
 		DAEMON_MATCH_CACHE_TOPICS_DEFAULT, SHARD_MATCH_CACHE_TOPICS_MAX);
 }

@@ -57,6 +57,9 @@ enum daemon_driver {
 #define DAEMON_SUBSCRIPTIONS_MAX_DEFAULT 4096u
 #define DAEMON_CONSUMER_TIMEOUT_MS_DEFAULT 10000u
 #define DAEMON_REPLAY_CURSORS_DEFAULT 16u
+/* Each cursor reads half of this at a time, two reads in flight: a replay must outrun
+ * live appends, which it cannot with a few small reads per loop. */
+#define DAEMON_REPLAY_BUFFER_BYTES_DEFAULT (1u << 20)
 #define DAEMON_ACK_TIMEOUT_MS_DEFAULT 5000u
 #define DAEMON_MAX_REDELIVERIES_DEFAULT 5u
 #define DAEMON_MATCH_CACHE_TOPICS_DEFAULT MATCH_CACHE_ENTRIES_DEFAULT
@@ -123,6 +126,7 @@ struct daemon_flags {
 	uint32_t subscriptions_max;
 	uint32_t consumer_timeout_ms;
 	uint32_t replay_cursors;
+	uint32_t replay_buffer_bytes;
 	uint32_t ack_timeout_ms;
 	uint32_t max_redeliveries;
 	uint32_t match_cache_topics;

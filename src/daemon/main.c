@@ -199,6 +199,7 @@ static int daemon_shards_create(struct daemon *d)
 		.subscriptions_max = f->subscriptions_max,
 		.consumer_timeout_ms = f->consumer_timeout_ms,
 		.replay_cursors = f->replay_cursors,
+		.replay_buffer_bytes = f->replay_buffer_bytes,
 		.ack_timeout_ms = f->ack_timeout_ms,
 		.redeliveries_max = (uint16_t)f->max_redeliveries,
 		.match_cache_topics = f->match_cache_topics,

@@ -81,6 +81,9 @@ static bool shard_conf_is_valid(const struct shard_conf *c)
 	       c->consumer_timeout_ms >= SHARD_CONSUMER_TIMEOUT_MS_MIN &&
 	       c->consumer_timeout_ms <= SHARD_CONSUMER_TIMEOUT_MS_MAX &&
 	       c->replay_cursors <= SHARD_REPLAY_CURSORS_MAX &&
+	       (c->replay_cursors == 0 ||
+		(c->replay_buffer_bytes >= SHARD_REPLAY_BUFFER_BYTES_MIN &&
+		 c->replay_buffer_bytes <= SHARD_REPLAY_BUFFER_BYTES_MAX)) &&
 	       c->match_cache_topics <= SHARD_MATCH_CACHE_TOPICS_MAX &&
 	       c->ack_timeout_ms >= SHARD_ACK_TIMEOUT_MS_MIN &&
 	       c->ack_timeout_ms <= SHARD_ACK_TIMEOUT_MS_MAX &&

@@ -50,12 +50,15 @@ static_assert(SHARD_DEDUPE_WINDOW_MAX <= UINT16_MAX, "the window travels as a u1
 #define SHARD_SUBSCRIBER_SWEEP_US 10000u
 /* Most replay cursors per shard: the journal's default cursor reservation. */
 #define SHARD_REPLAY_CURSORS_MAX JOURNAL_CURSORS_DEFAULT
+/* Bounds of --replay-buffer-bytes: two largest entries, 64 MiB. */
+#define SHARD_REPLAY_BUFFER_BYTES_MIN (2u * JOURNAL_ENTRY_BYTES_MAX)
+#define SHARD_REPLAY_BUFFER_BYTES_MAX (64u << 20)
 /* Bounds of --ack-timeout-ms and --max-redeliveries; unacked DELIVERs kept per
  * subscription at each shard (more stall the subscription until acks come). */
 #define SHARD_ACK_TIMEOUT_MS_MIN 10u
 #define SHARD_ACK_TIMEOUT_MS_MAX 3600000u
 #define SHARD_REDELIVERIES_MAX 1000u
-#define SHARD_INFLIGHT_SLOTS 64u
+#define SHARD_INFLIGHT_SLOTS SL_WIRE_UNACKED_BATCHES_MAX
 /* Group redeliveries a shard queues; more are counted as dead letters. */
 #define SHARD_REDELIVERIES_QUEUED 1024u
 static_assert((SHARD_INFLIGHT_SLOTS & (SHARD_INFLIGHT_SLOTS - 1)) == 0, "a ring: power of two");
@@ -87,6 +90,7 @@ struct shard_conf {
 	uint32_t subscriptions_max; /* SUBSCRIPTIONS_MIN..MAX */
 	uint32_t consumer_timeout_ms; /* CONSUMER_TIMEOUT_MS_MIN..MAX */
 	uint32_t replay_cursors;      /* journal cursors for replays, 0..REPLAY_CURSORS_MAX */
+	uint32_t replay_buffer_bytes; /* each one's, REPLAY_BUFFER_BYTES_MIN..MAX */
 	uint32_t ack_timeout_ms;      /* ACK_TIMEOUT_MS_MIN..MAX */
 	uint16_t redeliveries_max;    /* 0..REDELIVERIES_MAX */
 	uint32_t match_cache_topics;  /* matcher cache, 0..MATCH_CACHE_TOPICS_MAX; 0: none */

@@ -34,7 +34,7 @@ int shard_replays_create(struct shard *s)
 	s->replay_cursors = n;
 	for (uint32_t i = 0; i < n; i++) {
 		s->replays[i].slot = SHARD_SLOT_NONE;
-		int rc = journal_cursor_create(s->journal, JOURNAL_CURSOR_BUFFER_BYTES_MIN,
+		int rc = journal_cursor_create(s->journal, s->env->conf->replay_buffer_bytes,
 					       &s->replays[i].cursor);
 		if (rc != 0) {
 			return rc;

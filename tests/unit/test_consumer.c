@@ -8,6 +8,7 @@
  * credit accounting, cumulative acks (auto and manual), duplicates skipped, holes
  * filled or counted, heartbeats on time, resubscribing, unsubscribing on destroy.
  */
+#include "client/consumer_int.h"
 #include "client/consumer_test.h"
 #include "core/wire.h"
 #include "fake_router.h"
@@ -480,6 +481,39 @@ static void test_sl_consumer_poll_acks_cumulatively_in_auto_mode(void **state)
 	assert_memory_equal(f.topic, TOPIC, strlen(TOPIC));
 }
 
+/* A shard keeps at most SL_WIRE_UNACKED_BATCHES_MAX DELIVERs unacknowledged: auto mode
+ * acknowledges a quarter of that at once instead of waiting for its ack interval, which
+ * would idle the shard (no time passes here). */
+static void test_sl_consumer_poll_acks_early_after_many_batches(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f;
+
+	fixture_subscribe(fx);
+	/* The first ack goes at once; the interval then starts. */
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, 0, 1, 0, 0);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, 1);
+	for (uint64_t i = 1; i < CONSUMER_ACK_EAGER_BATCHES; i++) {
+		fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, i, 1, 0, 0);
+	}
+	int want = (int)CONSUMER_ACK_EAGER_BATCHES - 1;
+	int got = 0;
+	while (got < want) {
+		got += fixture_poll(fx, want - got);
+	}
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0); /* releases them */
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, 50),
+			 -ETIMEDOUT);
+	fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, CONSUMER_ACK_EAGER_BATCHES, 1, 0, 0);
+	assert_int_equal(fixture_poll(fx, 1), 1);
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CONSUMER_ACK, RECV_MS), 0);
+	assert_int_equal(f.hdr.sequence, CONSUMER_ACK_EAGER_BATCHES + 1);
+}
+
 /* A group member gets only some batches of a partition: it acknowledges each one by its
  * base offset, since a cumulative ack would stop at the first batch another member took
  * (and the router would redeliver everything after it on the ack timeout). */
@@ -731,6 +765,7 @@ int main(void)
 		T(test_sl_consumer_credit_follows_subscribed_flag),
 		T(test_sl_consumer_poll_acks_cumulatively_in_auto_mode),
 		T(test_sl_consumer_poll_acks_group_batches_by_base_offset),
+		T(test_sl_consumer_poll_acks_early_after_many_batches),
 		T(test_sl_consumer_poll_acks_below_a_hole_until_it_expires),
 		T(test_sl_consumer_poll_returns_each_offset_once_when_reordered),
 		T(test_sl_consumer_ack_manual_is_cumulative_and_checked),

@@ -91,6 +91,7 @@ static void test_daemon_flags_parse_defaults(void **state)
 	assert_int_equal(flags.subscriptions_max, 4096);
 	assert_int_equal(flags.consumer_timeout_ms, 10000);
 	assert_int_equal(flags.replay_cursors, 16);
+	assert_int_equal(flags.replay_buffer_bytes, 1u << 20);
 	assert_int_equal(flags.ack_timeout_ms, 5000);
 	assert_int_equal(flags.max_redeliveries, 5);
 	assert_int_equal(flags.match_cache_topics, 4096);
@@ -114,6 +115,9 @@ static void test_daemon_flags_parse_subscriptions(void **state)
 	expect_error(parse("--subscriptions-max", "7"), "--subscriptions-max");
 	expect_error(parse("--consumer-timeout-ms", "99"), "--consumer-timeout-ms");
 	expect_error(parse("--replay-cursors", "65"), "--replay-cursors");
+	expect_error(parse("--replay-buffer-bytes", "100"), "--replay-buffer-bytes");
+	assert_int_equal(parse("--replay-buffer-bytes", "65536"), DAEMON_FLAGS_RUN);
+	assert_int_equal(flags.replay_buffer_bytes, 65536);
 	expect_error(parse("--ack-timeout-ms", "9"), "--ack-timeout-ms");
 	expect_error(parse("--max-redeliveries", "1001"), "--max-redeliveries");
 	expect_error(parse("--match-cache-topics", "1048577"), "--match-cache-topics");

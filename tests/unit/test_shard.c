@@ -140,6 +140,7 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .subscriptions_max = 64,
 				      .consumer_timeout_ms = 1000,
 				      .replay_cursors = 1,
+				      .replay_buffer_bytes = 65536,
 				      .ack_timeout_ms = 1000,
 				      .redeliveries_max = 2,
 				      .match_cache_topics = 64};
