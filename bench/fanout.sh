@@ -8,7 +8,7 @@
 #   bench/fanout.sh [BUILD_DIR] [RUNS] [SECONDS] [DATA_DIR_PARENT]
 #   env: WARMUP_S        unmeasured seconds before each run's window (default 2)
 #        SHARDS          sluiced --shards (default 1)
-#        WINDOW_BATCHES  sluice consumers' credit window per shard (default 1024, libsluice's)
+#        WINDOW_BATCHES  sluice consumers' credit window per shard (default 256)
 #        SLOW_PERCENT    the slow subscriber's read rate, in % of the fast one's (default 1)
 #
 # Takes about RUNS x 34 x (SECONDS + WARMUP_S + 2) seconds (26 minutes with the defaults,
@@ -75,7 +75,7 @@ seconds=${3:-5}
 parent=${4:-/var/tmp}
 warmup_s=${WARMUP_S:-2}
 shards=${SHARDS:-1}
-window_batches=${WINDOW_BATCHES:-1024}
+window_batches=${WINDOW_BATCHES:-256}
 slow_percent=${SLOW_PERCENT:-1}
 
 die() {

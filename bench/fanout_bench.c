@@ -143,7 +143,7 @@ static void fanout_usage(FILE *out)
 		"  --producers P        producer threads (default 1, 1..%u)\n"
 		"  --slow-rate R        one more subscriber, reading R events/s (default 0: none;\n"
 		"                       not with --group)\n"
-		"  --window-batches N   consumer credit window per shard (default 1024, 1..65536)\n"
+		"  --window-batches N   consumer credit window per shard (default 256, 1..65536)\n"
 		"  --ack-interval-us US consumer ack and credit period (default 5000)\n"
 		"  --linger-us US       producer linger (default 1000)\n"
 		"  --drain-quiet-ms MS  after the run, stop waiting for missing events once\n"
@@ -231,7 +231,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 
 	*c = (struct fanout_conf){.event_bytes = 64,
 				  .producers = 1,
-				  .window_batches = 1024,
+				  .window_batches = 256,
 				  .ack_interval_us = 5000,
 				  .linger_us = 1000,
 				  .drain_quiet_ms = 500,

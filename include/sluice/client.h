@@ -181,7 +181,7 @@ struct sl_consumer_config {
 	uint32_t heartbeat_interval_ms;	    /* default 1000; never longer than a third of the
 					  * router's consumer timeout (from SUBSCRIBED) */
 	uint32_t window_batches;	    /* credit window per subscription per shard, in
-					  * DELIVERs: 0 (no limit) or 1..65536; default 1024 */
+					  * DELIVERs: 0 (no limit) or 1..65536; default 256 */
 	uint64_t window_bytes;		    /* idem in bytes: 0 (default: no limit) or
 					  * 8972..2^30; not both 0 */
 	enum sl_consumer_ack_mode ack_mode; /* default SL_CONSUMER_ACK_AUTO */

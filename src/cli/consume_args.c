@@ -71,7 +71,7 @@ void cli_consume_usage(FILE *f)
 	      "  --count N               exit after N events\n"
 	      "  --timeout SECONDS       exit after this long (default: run until interrupted)\n"
 	      "  --format F              text (default), json or hex\n"
-	      "  --window-batches N      credit per shard in batches, 0 for none (default 1024)\n"
+	      "  --window-batches N      credit per shard in batches, 0 for none (default 256)\n"
 	      "  --window-bytes N        credit per shard in bytes, 0 for none (default 0)\n"
 	      "  --slow POLICY           replay (default) or drop: what the router does when\n"
 	      "                          this consumer falls behind its credit\n"

@@ -29,7 +29,7 @@ void sl_consumer_config_init(struct sl_consumer_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->router = "127.0.0.1:7800";
 	cfg->heartbeat_interval_ms = 1000;
-	cfg->window_batches = 1024;
+	cfg->window_batches = 256;
 	cfg->ack_mode = SL_CONSUMER_ACK_AUTO;
 	cfg->ack_interval_us = 5000;
 	cfg->subscribe_timeout_ms = 5000;

@@ -320,7 +320,7 @@ static void test_cli_consume_parse_defaults(void **state)
 	assert_false(o.has_count);
 	assert_int_equal(o.timeout_ms, 0);
 	assert_int_equal(o.format, CLI_FORMAT_TEXT);
-	assert_int_equal(o.window_batches, 1024);
+	assert_int_equal(o.window_batches, 256);
 	assert_int_equal(o.window_bytes, 0);
 	assert_int_equal(o.slow, SL_SLOW_REPLAY);
 	assert_false(o.json);
