@@ -17,6 +17,7 @@
 #include <rte_hash_crc.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Hash signature of a partition key, from the topic hash the router already has. */
@@ -25,10 +26,12 @@ static hash_sig_t shard_partition_sig(uint32_t topic_hash, uint32_t partition)
 	return rte_hash_crc_4byte(partition, topic_hash);
 }
 
+/* Only what shard_partition_key_cmp() reads: the name's tail past name_len is never
+ * compared (the table's signature comes from the topic hash), so it is not cleared. */
 static void shard_partition_key_init(struct shard_partition_key *k, const uint8_t *topic,
 				     uint8_t topic_len, uint32_t partition)
 {
-	memset(k, 0, sizeof(*k));
+	memset(k, 0, offsetof(struct shard_partition_key, name));
 	k->partition = partition;
 	k->name_len = topic_len;
 	memcpy(k->name, topic, topic_len);
