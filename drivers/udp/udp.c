@@ -21,10 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Room for one SO_RXQ_OVFL control message per received datagram. */
+#define UDP_CTRL_BYTES CMSG_SPACE(sizeof(uint32_t))
+
 /* One queue: written by its shard only. */
 struct udp_queue {
 	int fd;
 	uint16_t stash_count;
+	uint32_t ovfl_seen;    /* the socket's drop total in the last SO_RXQ_OVFL message */
+	uint64_t kernel_drops; /* datagrams the kernel dropped, socket buffer full; read
+				  * by any thread (relaxed) */
+	uint8_t (*ctrl)[UDP_CTRL_BYTES]; /* [burst_max] control buffers for recvmmsg */
 	uint32_t rx_room; /* bytes offered to recvmmsg per datagram: frame limit + 8 */
 	struct rte_mempool *pool;
 	struct rte_mbuf **stash;   /* [burst_max] mbufs ready to receive into */
@@ -66,6 +73,22 @@ static uint16_t udp_stash_fill(struct udp_queue *q, uint16_t n)
 	return q->stash_count;
 }
 
+/* The kernel's drop total rides on each datagram it queued after a drop (SO_RXQ_OVFL):
+ * the newest one tells how many were dropped since the last we saw. */
+static void udp_note_drops(struct udp_queue *q, struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			uint32_t total;
+			memcpy(&total, CMSG_DATA(c), sizeof(total));
+			__atomic_store_n(&q->kernel_drops,
+					 q->kernel_drops + (uint32_t)(total - q->ovfl_seen),
+					 __ATOMIC_RELAXED);
+			q->ovfl_seen = total;
+		}
+	}
+}
+
 static uint16_t udp_rx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf **mbufs, uint16_t n)
 {
 	struct udp_dev *u = udp_dev_of(nd);
@@ -88,6 +111,8 @@ static uint16_t udp_rx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf 
 			.msg_namelen = sizeof(q->addrs[i]),
 			.msg_iov = &q->iov[i],
 			.msg_iovlen = 1,
+			.msg_control = q->ctrl[i],
+			.msg_controllen = UDP_CTRL_BYTES,
 		};
 		q->msgs[i].msg_len = 0;
 	}
@@ -95,6 +120,7 @@ static uint16_t udp_rx_burst(struct netdev *nd, uint16_t queue, struct rte_mbuf 
 	if (r <= 0) {
 		return 0; /* EAGAIN: nothing waiting; other errors are transient on UDP */
 	}
+	udp_note_drops(q, &q->msgs[r - 1].msg_hdr);
 	for (int i = 0; i < r; i++) {
 		struct rte_mbuf *m = q->stash[i];
 		uint32_t len = q->msgs[i].msg_len;
@@ -199,6 +225,7 @@ static void udp_queue_fini(struct udp_queue *q)
 	rte_free(q->msgs);
 	rte_free(q->iov);
 	rte_free(q->addrs);
+	rte_free(q->ctrl);
 }
 
 static void udp_close(struct netdev *nd)
@@ -212,9 +239,20 @@ static void udp_close(struct netdev *nd)
 	rte_free(u);
 }
 
+/* The socket's drops are what a NIC's imissed is to a DPDK port, but per queue. */
+static void udp_counters(const struct netdev *nd, uint16_t queue, uint64_t *values)
+{
+	const struct udp_dev *u = (const struct udp_dev *)nd;
+
+	memset(values, 0, NETDEV_STAT_COUNT * sizeof(*values));
+	values[NETDEV_STAT_PORT_IMISSED] =
+		__atomic_load_n(&u->q[queue].kernel_drops, __ATOMIC_RELAXED);
+}
+
 static const struct netdev_ops udp_ops = {
 	.rx_burst = udp_rx_burst,
 	.tx_burst = udp_tx_burst,
+	.counters = udp_counters,
 	.flush = NULL, /* tx_burst sends at once: the kernel does the buffering */
 	.wait = udp_wait,
 	.close = udp_close,
@@ -279,6 +317,10 @@ static int udp_socket_open(const struct netdev_udp_conf *conf, const struct sock
 		       "CAP_NET_ADMIN",
 		       conf->socket_buffer_bytes, rcv, snd);
 	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) != 0) {
+		rc = -errno;
+		goto out_close_fd;
+	}
 	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
 		rc = -errno;
 		goto out_close_fd;
@@ -310,7 +352,9 @@ static int udp_queue_init(struct udp_queue *q, const struct netdev_udp_conf *con
 	q->msgs = rte_zmalloc_socket("udp_msgs", n * sizeof(*q->msgs), 0, socket);
 	q->iov = rte_zmalloc_socket("udp_iov", n * NETDEV_TX_SEGS_MAX * sizeof(*q->iov), 0, socket);
 	q->addrs = rte_zmalloc_socket("udp_addrs", n * sizeof(*q->addrs), 0, socket);
-	if (q->stash == NULL || q->msgs == NULL || q->iov == NULL || q->addrs == NULL) {
+	q->ctrl = rte_zmalloc_socket("udp_ctrl", n * sizeof(*q->ctrl), 0, socket);
+	if (q->stash == NULL || q->msgs == NULL || q->iov == NULL || q->addrs == NULL ||
+	    q->ctrl == NULL) {
 		return -ENOMEM; /* the caller's udp_queue_fini frees what was allocated */
 	}
 	rc = udp_socket_open(conf, sa, index == 0, &q->fd);
