@@ -63,6 +63,8 @@ struct fanout_conf {
 	uint32_t window_batches;  /* credit per subscription per shard, in DELIVERs */
 	uint32_t ack_interval_us; /* consumers' CONSUMER_ACK and CREDIT period */
 	uint32_t linger_us;
+	bool send_window_set;
+	uint64_t send_window_bytes;
 	uint32_t drain_quiet_ms; /* the drain gives up after this long without an event */
 	double seconds;
 	double warmup_s;
@@ -146,6 +148,7 @@ static void fanout_usage(FILE *out)
 		"  --window-batches N   consumer credit window per shard (default 256, 1..65536)\n"
 		"  --ack-interval-us US consumer ack and credit period (default 5000)\n"
 		"  --linger-us US       producer linger (default 1000)\n"
+		"  --send-window-bytes N producer send window (default: the library's)\n"
 		"  --drain-quiet-ms MS  after the run, stop waiting for missing events once\n"
 		"                       none came for MS (default 500; at most 10 s in all)\n",
 		FANOUT_EVENT_BYTES_MAX, FANOUT_PRODUCERS_MAX);
@@ -204,6 +207,9 @@ static int fanout_parse_option(int opt, struct fanout_conf *c)
 		return fanout_parse_u32(optarg, 0, 10000000, &c->linger_us);
 	case 'D':
 		return fanout_parse_u32(optarg, 1, 10000, &c->drain_quiet_ms);
+	case 'X':
+		c->send_window_set = true;
+		return fanout_parse_u64(optarg, &c->send_window_bytes);
 	default:
 		return -EINVAL;
 	}
@@ -225,6 +231,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 		{"ack-interval-us", required_argument, NULL, 'A'},
 		{"linger-us", required_argument, NULL, 'L'},
 		{"drain-quiet-ms", required_argument, NULL, 'D'},
+		{"send-window-bytes", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -536,6 +543,9 @@ static int fanout_open_prods(struct fanout_run *r)
 		sl_producer_config_init(&cfg);
 		cfg.router = c->router;
 		cfg.linger_us = c->linger_us;
+		if (c->send_window_set) {
+			cfg.send_window_bytes = c->send_window_bytes;
+		}
 		int rc = sl_producer_create(&cfg, &pr->p);
 		if (rc != 0) {
 			(void)fprintf(stderr, "sluice-bench-fanout: producer %u on %s: %s\n", i,

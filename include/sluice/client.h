@@ -57,6 +57,11 @@ struct sl_producer_config {
 				       * for its partition count; default 5000 */
 	sl_delivery_fn *on_delivery;   /* called from sl_producer_poll/sl_flush; may be NULL */
 	void *ctx;		       /* passed to on_delivery */
+	uint64_t send_window_bytes;    /* bytes sent and not yet answered: sealed batches
+				       * beyond it wait in the producer, in order, so the
+				       * router's socket never holds more of ours than
+				       * this (no overflow, short queues); default 1 MiB,
+				       * 0: no limit but inflight_bytes_max */
 };
 
 /* Producer counters, cumulative since create. */
@@ -74,6 +79,8 @@ struct sl_producer_stats {
 	uint64_t datagrams_invalid; /* received but not a valid frame for us: ignored */
 	uint64_t inflight_bytes;    /* now */
 	uint64_t inflight_batches;  /* now */
+	uint64_t window_holds;	    /* batches that waited for room in send_window_bytes */
+	uint64_t window_bytes;	    /* now: sent (or queued to send) and not answered */
 };
 
 /* Fills `cfg` with the documented defaults. */

@@ -162,6 +162,7 @@ struct cli_produce_opts {
 	uint32_t linger_us;
 	uint32_t frame_bytes;
 	uint64_t inflight_bytes;
+	uint64_t send_window_bytes;
 	uint32_t retries;
 	uint32_t retry_timeout_us;
 	uint32_t test_drop_tx_permille; /* test-only: loss injection */

@@ -283,6 +283,7 @@ static int produce_report(struct produce_run *r, uint64_t end_ns)
 		cli_json_string(&j, "acks", cli_acks_name(r->o->acks));
 		cli_json_u64(&j, "batches", st.batches_sent);
 		cli_json_u64(&j, "datagrams_sent", st.datagrams_sent);
+		cli_json_u64(&j, "window_holds", st.window_holds);
 		cli_json_u64(&j, "datagrams_received", st.datagrams_received);
 		cli_json_u64(&j, "datagrams_invalid", st.datagrams_invalid);
 		cli_json_u64(&j, "producer_id", r->p != NULL ? sl_producer_id(r->p) : 0);
@@ -314,6 +315,7 @@ static void produce_config(const struct cli_produce_opts *o, struct produce_run 
 	cfg->linger_us = o->linger_us;
 	cfg->frame_bytes_max = o->frame_bytes;
 	cfg->inflight_bytes_max = o->inflight_bytes;
+	cfg->send_window_bytes = o->send_window_bytes;
 	cfg->retries_max = o->retries;
 	cfg->retry_timeout_us = o->retry_timeout_us;
 	if (cfg->retry_timeout_max_us < cfg->retry_timeout_us) {

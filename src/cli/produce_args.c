@@ -30,6 +30,7 @@ enum {
 	OPT_LINGER_US,
 	OPT_FRAME_BYTES,
 	OPT_INFLIGHT_BYTES,
+	OPT_SEND_WINDOW_BYTES,
 	OPT_RETRIES,
 	OPT_RETRY_TIMEOUT_US,
 	OPT_TEST_DROP_TX,
@@ -53,6 +54,7 @@ static const struct option produce_options[] = {
 	{"linger-us", required_argument, NULL, OPT_LINGER_US},
 	{"frame-bytes", required_argument, NULL, OPT_FRAME_BYTES},
 	{"inflight-bytes", required_argument, NULL, OPT_INFLIGHT_BYTES},
+	{"send-window-bytes", required_argument, NULL, OPT_SEND_WINDOW_BYTES},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	{"retry-timeout-us", required_argument, NULL, OPT_RETRY_TIMEOUT_US},
 	{"test-drop-tx-permille", required_argument, NULL, OPT_TEST_DROP_TX},
@@ -91,6 +93,8 @@ void cli_produce_usage(FILE *f)
 	      "  --frame-bytes N         largest datagram (default 1472, max 8972)\n"
 	      "  --inflight-bytes N      unacknowledged bytes before waiting\n"
 	      "                          (default 4194304)\n"
+	      "  --send-window-bytes N   sent and unanswered bytes; later batches wait in\n"
+	      "                          the producer (default 1048576, 0: no limit)\n"
 	      "  --retries N             unanswered retransmits before a batch fails\n"
 	      "                          (default 20)\n"
 	      "  --retry-timeout-us N    least first retransmit timeout (longer when round\n"
@@ -116,6 +120,7 @@ static void produce_defaults(struct cli_produce_opts *o)
 	o->linger_us = cfg.linger_us;
 	o->frame_bytes = cfg.frame_bytes_max;
 	o->inflight_bytes = cfg.inflight_bytes_max;
+	o->send_window_bytes = cfg.send_window_bytes;
 	o->retries = cfg.retries_max;
 	o->retry_timeout_us = cfg.retry_timeout_us;
 }
@@ -190,6 +195,9 @@ static int produce_flag(int c, const char *arg, struct cli_produce_opts *o, bool
 	case OPT_INFLIGHT_BYTES:
 		return cli_parse_u64("--inflight-bytes", arg, SL_WIRE_FRAME_BYTES_MAX, 1u << 30,
 				     &o->inflight_bytes, err);
+	case OPT_SEND_WINDOW_BYTES:
+		return cli_parse_u64("--send-window-bytes", arg, 0, 1u << 30, &o->send_window_bytes,
+				     err);
 	case OPT_RETRIES:
 		rc = cli_parse_u64("--retries", arg, 0, 1000, &v, err);
 		o->retries = (uint32_t)v;
@@ -297,6 +305,11 @@ int cli_produce_parse(int argc, char **argv, struct cli_produce_opts *opts, char
 	}
 	if (opts->inflight_bytes < opts->frame_bytes) {
 		snprintf(err, CLI_ERR_BYTES, "--inflight-bytes: must be at least --frame-bytes");
+		return -EINVAL;
+	}
+	if (opts->send_window_bytes != 0 && opts->send_window_bytes < opts->frame_bytes) {
+		snprintf(err, CLI_ERR_BYTES,
+			 "--send-window-bytes: must be 0 or at least --frame-bytes");
 		return -EINVAL;
 	}
 	return 0;

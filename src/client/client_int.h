@@ -193,6 +193,7 @@ enum batch_state {
 	BATCH_FREE,	/* in the pool's free list */
 	BATCH_OPEN,	/* taking events; in the producer's linger list */
 	BATCH_WAITING,	/* sealed, beyond its stream's window: in the stream's wait list */
+	BATCH_HELD,	/* sealed, first send beyond the producer's send window: held list */
 	BATCH_QUEUED,	/* sealed, waiting in the send queue (first send or retransmit) */
 	BATCH_INFLIGHT, /* sent, waiting for an ack; in the timer heap */
 	BATCH_DONE,	/* finished, waiting for its delivery callback */
@@ -232,6 +233,7 @@ struct batch {
 	uint32_t retries;	/* timer-driven retransmits of unanswered copies */
 	uint32_t transmissions; /* datagrams sent for this batch */
 	uint8_t state;		/* enum batch_state */
+	bool windowed;		/* counted in the producer's send window since queued */
 	bool oos; /* last copy answered OUT_OF_SEQUENCE: resend after its predecessor */
 };
 

@@ -32,6 +32,7 @@ void sl_producer_config_init(struct sl_producer_config *cfg)
 	cfg->retry_timeout_max_us = 500000;
 	cfg->retries_max = 20;
 	cfg->inflight_bytes_max = 4u << 20;
+	cfg->send_window_bytes = 1u << 20;
 	cfg->metadata_timeout_ms = 5000;
 }
 
@@ -44,7 +45,8 @@ static int producer_config_check(const struct sl_producer_config *cfg)
 	    cfg->retries_max > CLIENT_RETRIES_LIMIT ||
 	    cfg->inflight_bytes_max < cfg->frame_bytes_max ||
 	    cfg->inflight_bytes_max > CLIENT_INFLIGHT_BYTES_LIMIT ||
-	    cfg->metadata_timeout_ms == 0) {
+	    (cfg->send_window_bytes != 0 && cfg->send_window_bytes < cfg->frame_bytes_max) ||
+	    cfg->send_window_bytes > CLIENT_INFLIGHT_BYTES_LIMIT || cfg->metadata_timeout_ms == 0) {
 		return -EINVAL;
 	}
 	return 0;
@@ -232,8 +234,7 @@ void producer_seal(struct sl_producer *p, struct batch *b)
 	batch_list_push(&s->pending, b, BATCH_LINK_STREAM);
 	seqmap_insert(&p->seqs, b);
 	if (room) {
-		b->state = BATCH_QUEUED;
-		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+		producer_queue_new(p, b);
 	} else {
 		/* Sent now, it could push the router's window past our oldest unacked
 		 * batch, whose retransmit would then get no offset. */

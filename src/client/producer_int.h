@@ -32,6 +32,7 @@ struct sl_producer {
 	struct seqmap seqs;
 	struct topic_table topics;
 	struct batch_list lingering; /* OPEN batches, oldest first */
+	struct batch_list held;	     /* HELD batches, in seal order */
 	struct batch_list sendq;     /* QUEUED batches, in send order */
 	struct batch_list done;	     /* DONE batches awaiting their callback */
 	producer_clock_fn *clock;
@@ -74,6 +75,10 @@ void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t
 
 /* Fails b and every later pending batch of its stream with `error`. */
 void producer_fail_from(struct sl_producer *p, struct batch *b, int error);
+
+/* Queues b's first transmission, or holds it (BATCH_HELD) while the send window is
+ * full or earlier batches are held: batches leave in the order they were sealed. */
+void producer_queue_new(struct sl_producer *p, struct batch *b);
 
 /* Handles one decoded ACK or NACK (any other frame counts as invalid). */
 void producer_handle_reply(struct sl_producer *p, const struct wire_frame *f, uint64_t now_ns);

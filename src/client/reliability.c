@@ -26,8 +26,48 @@ static void producer_window_advance(struct sl_producer *p, struct stream *s)
 	while ((b = s->waiting.head) != NULL &&
 	       b->sequence < s->pending.head->sequence + s->topic->stream_batches_max) {
 		batch_list_remove(&s->waiting, b, BATCH_LINK_QUEUE);
-		b->state = BATCH_QUEUED;
-		batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+		producer_queue_new(p, b);
+	}
+}
+
+static bool producer_window_fits(const struct sl_producer *p, const struct batch *b)
+{
+	/* An empty window takes any batch, so a window smaller than a frame never stalls. */
+	return p->cfg.send_window_bytes == 0 || p->stats.window_bytes == 0 ||
+	       p->stats.window_bytes + b->wb.len <= p->cfg.send_window_bytes;
+}
+
+static void producer_window_take(struct sl_producer *p, struct batch *b)
+{
+	p->stats.window_bytes += b->wb.len;
+	b->windowed = true;
+	b->state = BATCH_QUEUED;
+	batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
+}
+
+void producer_queue_new(struct sl_producer *p, struct batch *b)
+{
+	if (p->held.head == NULL && producer_window_fits(p, b)) {
+		producer_window_take(p, b);
+		return;
+	}
+	b->state = BATCH_HELD;
+	batch_list_push(&p->held, b, BATCH_LINK_QUEUE);
+	p->stats.window_holds++;
+}
+
+/* Queues the held batches the window now has room for, oldest first. */
+static void producer_window_release(struct sl_producer *p, struct batch *b)
+{
+	struct batch *h;
+
+	if (b->windowed) {
+		p->stats.window_bytes -= b->wb.len;
+		b->windowed = false;
+	}
+	while ((h = p->held.head) != NULL && producer_window_fits(p, h)) {
+		batch_list_remove(&p->held, h, BATCH_LINK_QUEUE);
+		producer_window_take(p, h);
 	}
 }
 
@@ -39,6 +79,8 @@ void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t
 		batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
 	} else if (b->state == BATCH_WAITING) {
 		batch_list_remove(&s->waiting, b, BATCH_LINK_QUEUE);
+	} else if (b->state == BATCH_HELD) {
+		batch_list_remove(&p->held, b, BATCH_LINK_QUEUE);
 	} else {
 		SL_ASSERT_HOT(b->state == BATCH_INFLIGHT);
 		timer_heap_remove(&p->timers, b);
@@ -49,6 +91,7 @@ void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t
 	if (was_oldest) {
 		producer_window_advance(p, s);
 	}
+	producer_window_release(p, b);
 	p->stats.inflight_bytes -= b->wb.len;
 	p->stats.inflight_batches--;
 	if (error != 0) {

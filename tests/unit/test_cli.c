@@ -64,7 +64,7 @@ static void test_cli_produce_parse_all_flags(void **state)
 	assert_int_equal(PARSE(&o, err, "--router", "10.0.0.1:9000", "--topic", "a.b", "--key", "k",
 			       "--acks", "none", "--count", "100", "--size", "512", "--rate",
 			       "1000", "--json", "--partition", "3", "--test-drop-tx-permille",
-			       "100", "--test-drop-rx-permille=50"),
+			       "100", "--test-drop-rx-permille=50", "--send-window-bytes", "65536"),
 			 0);
 	assert_string_equal(o.router, "10.0.0.1:9000");
 	assert_string_equal(o.topic, "a.b");
@@ -79,6 +79,9 @@ static void test_cli_produce_parse_all_flags(void **state)
 	assert_int_equal(o.partition, 3);
 	assert_int_equal(o.test_drop_tx_permille, 100);
 	assert_int_equal(o.test_drop_rx_permille, 50);
+	assert_int_equal(o.send_window_bytes, 65536);
+	assert_int_equal(PARSE(&o, err, "--topic", "t", "--send-window-bytes", "0"), 0);
+	assert_int_equal(o.send_window_bytes, 0);
 }
 
 static void test_cli_produce_parse_rejects_bad_flags(void **state)
@@ -99,6 +102,7 @@ static void test_cli_produce_parse_rejects_bad_flags(void **state)
 	EXPECT_ERROR("--rate", "--topic", "t", "--rate", "fast");
 	EXPECT_ERROR("--test-drop-tx-permille", "--topic", "t", "--test-drop-tx-permille", "1001");
 	EXPECT_ERROR("--frame-bytes", "--topic", "t", "--frame-bytes", "100");
+	EXPECT_ERROR("--send-window-bytes", "--topic", "t", "--send-window-bytes", "1000");
 	EXPECT_ERROR("extra", "--topic", "t", "extra");
 	EXPECT_ERROR("--driver", "--topic", "t", "--driver", "xdp");
 	EXPECT_ERROR("--local-ip", "--topic", "t", "--driver", "dpdk", "--", "-l", "0");

@@ -685,6 +685,53 @@ static void test_sl_producer_poll_caps_each_stream_separately(void **state)
 	assert_true(fake_router_idle(&fx->router));
 }
 
+/*
+ * The send window: batches of any stream beyond send_window_bytes (sent, unanswered)
+ * wait in the producer, in seal order, and leave as answers free room. A retransmit
+ * of a batch already in the window is never held back.
+ */
+static void test_sl_producer_poll_holds_batches_beyond_send_window(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_frame f00, f10, f01, again;
+	struct sl_producer_stats st;
+	uint8_t value[600];
+
+	memset(value, 'w', sizeof(value));
+	fx->cfg.linger_us = 0;
+	fx->cfg.send_window_bytes = SL_WIRE_FRAME_BYTES_DEFAULT; /* two of these batches */
+	fx->window = 8;
+	fixture_start(fx, 2);
+	assert_int_equal(sl_produce_to(fx->p, TOPIC, 0, NULL, 0, value, sizeof(value)), 0);
+	assert_int_equal(sl_produce_to(fx->p, TOPIC, 1, NULL, 0, value, sizeof(value)), 0);
+	assert_int_equal(sl_produce_to(fx->p, TOPIC, 0, NULL, 0, value, sizeof(value)), 0);
+	assert_true(sl_producer_poll(fx->p, 0) >= 0);
+	recv_batch(fx, &f00, 0, 0);
+	recv_batch(fx, &f10, 1, 0);
+	assert_true(fake_router_idle(&fx->router));
+	sl_producer_stats_get(fx->p, &st);
+	assert_int_equal(st.window_holds, 1);
+	assert_int_equal(st.window_bytes, 2 * f00.len);
+	assert_true(st.window_bytes + f00.len > fx->cfg.send_window_bytes);
+	/* A full window: the timers still resend both, and 0/1 stays held. */
+	fx->now += 100 * MS;
+	recv_produce(fx, &again, 0, true);
+	recv_produce(fx, &again, 0, true);
+	assert_true(fake_router_idle(&fx->router));
+	/* 1/0's answer makes room: the held 0/1 goes. */
+	fake_router_ack(&fx->router, &f10, 0, SL_ACK_APPENDED);
+	poll_until(fx, 1);
+	recv_batch(fx, &f01, 0, 1);
+	assert_true(fake_router_idle(&fx->router));
+	fake_router_ack(&fx->router, &f00, 0, SL_ACK_APPENDED);
+	fake_router_ack(&fx->router, &f01, 1, SL_ACK_APPENDED);
+	assert_int_equal(sl_flush(fx->p, 1000), 0);
+	assert_int_equal(fx->deliveries, 3);
+	sl_producer_stats_get(fx->p, &st);
+	assert_int_equal(st.window_bytes, 0);
+	assert_int_equal(st.inflight_batches, 0);
+}
+
 /* Keyless events move on to a partition with room rather than queue behind a stream
  * whose window is full (here: partition 1, waiting for the ack of its only batch). */
 static void test_sl_produce_keyless_skips_stream_with_full_window(void **state)
@@ -951,6 +998,8 @@ int main(void)
 			test_sl_producer_poll_finishes_on_send_with_acks_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sl_producer_poll_caps_unacked_batches_per_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sl_producer_poll_holds_batches_beyond_send_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sl_producer_poll_caps_each_stream_separately,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
