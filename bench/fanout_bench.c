@@ -121,14 +121,14 @@ struct fanout_run {
 
 /* Router counters read before and after the run; the report gives their growth. */
 static const enum sl_stat fanout_router_stats[] = {
-	SL_STAT_DELIVERIES,	   SL_STAT_CREDIT_STALLS, SL_STAT_DROP_POLICY_SKIPS,
-	SL_STAT_REDELIVERIES,	   SL_STAT_DEAD_LETTERS,  SL_STAT_TX_DROP_FULL,
-	SL_STAT_DROP_JOURNAL_BUSY,
+	SL_STAT_DELIVERIES,	   SL_STAT_CREDIT_STALLS,    SL_STAT_DROP_POLICY_SKIPS,
+	SL_STAT_REDELIVERIES,	   SL_STAT_DEAD_LETTERS,     SL_STAT_TX_DROP_FULL,
+	SL_STAT_DROP_JOURNAL_BUSY, SL_STAT_NET_PORT_IMISSED,
 };
 #define FANOUT_ROUTER_STATS (sizeof(fanout_router_stats) / sizeof(fanout_router_stats[0]))
 static const char *const fanout_router_stat_keys[FANOUT_ROUTER_STATS] = {
 	"router_deliveries",   "router_credit_stalls", "router_policy_skips", "router_redeliveries",
-	"router_dead_letters", "router_tx_drop_full",  "router_journal_busy",
+	"router_dead_letters", "router_tx_drop_full",  "router_journal_busy", "router_rx_missed",
 };
 
 static void fanout_usage(FILE *out)
@@ -571,6 +571,7 @@ struct fanout_result {
 	uint64_t acked;		  /* events the router acknowledged, whole run */
 	uint64_t failed;	  /* events in batches that failed */
 	uint64_t nacks;		  /* producers' NACKs */
+	uint64_t retransmits;	  /* producers' */
 	uint64_t delivered_total; /* full-speed subscribers, whole run and drain */
 	uint64_t slow_total;
 	uint64_t gaps, gap_offsets, late, foreign; /* full-speed subscribers */
@@ -706,6 +707,7 @@ static void fanout_collect_prods(const struct fanout_run *r, struct fanout_resul
 		out->acked += pr->stats.events_acked;
 		out->failed += pr->stats.events_failed;
 		out->nacks += pr->stats.nacks;
+		out->retransmits += pr->stats.retransmits;
 		out->unflushed += !pr->flushed;
 	}
 }
@@ -722,7 +724,8 @@ static void fanout_print(const struct fanout_run *r, const struct fanout_result 
 	       "\"sub_min_delivered_per_s\":%.0f,\"sub_max_delivered_per_s\":%.0f,"
 	       "\"delivered_mb_per_s\":%.1f,\"latency_samples\":%llu,\"p50_us\":%.1f,"
 	       "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"published_total\":%llu,"
-	       "\"produce_failed\":%llu,\"produce_nacks\":%llu,\"unflushed\":%u,"
+	       "\"produce_failed\":%llu,\"produce_nacks\":%llu,\"produce_retransmits\":%llu,"
+	       "\"unflushed\":%u,"
 	       "\"expected_total\":%llu,\"delivered_total\":%llu,\"lost\":%lld,"
 	       "\"gaps\":%llu,\"gap_offsets\":%llu,\"late\":%llu,\"foreign\":%llu,"
 	       "\"lib_gaps\":%llu,\"lib_gap_offsets\":%llu,\"duplicates\":%llu,"
@@ -740,8 +743,8 @@ static void fanout_print(const struct fanout_run *r, const struct fanout_result 
 	       fanout_hist_quantile_us(res->hist, res->samples, 0.999),
 	       fanout_hist_quantile_us(res->hist, res->samples, 1.0),
 	       (unsigned long long)res->acked, (unsigned long long)res->failed,
-	       (unsigned long long)res->nacks, res->unflushed, (unsigned long long)expected,
-	       (unsigned long long)res->delivered_total,
+	       (unsigned long long)res->nacks, (unsigned long long)res->retransmits, res->unflushed,
+	       (unsigned long long)expected, (unsigned long long)res->delivered_total,
 	       (long long)(expected - res->delivered_total), (unsigned long long)res->gaps,
 	       (unsigned long long)res->gap_offsets, (unsigned long long)res->late,
 	       (unsigned long long)res->foreign, (unsigned long long)res->lib.gaps,
