@@ -10,6 +10,9 @@
 #        SHARDS          sluiced --shards (default 1)
 #        WINDOW_BATCHES  sluice consumers' credit window per shard (default 256)
 #        SLOW_PERCENT    the slow subscriber's read rate, in % of the fast one's (default 1)
+#        FRAME_BYTES     sluice datagram limit: sluiced --frame-bytes-max and the producers'
+#                        frame_bytes_max (default 1472, a 1500-byte MTU; 8972 is jumbo
+#                        frames, which loopback's 64 KiB MTU carries)
 #
 # Takes about RUNS x 34 x (SECONDS + WARMUP_S + 2) seconds (26 minutes with the defaults,
 # 5 runs of 5 s): 8 configurations x 4 rows (NATS max and paced, sluice max and paced)
@@ -77,6 +80,7 @@ warmup_s=${WARMUP_S:-2}
 shards=${SHARDS:-1}
 window_batches=${WINDOW_BATCHES:-256}
 slow_percent=${SLOW_PERCENT:-1}
+frame_bytes=${FRAME_BYTES:-1472}
 
 die() {
 	echo "fanout.sh: $*" >&2
@@ -140,7 +144,8 @@ router=
 router_cmds=()
 router_start() { # sluiced flags after --listen...
 	router="127.0.0.1:$(free_port udp)"
-	local args=(--listen "$router" --shards "$shards" --consumer-timeout-ms 3000 "$@")
+	local args=(--listen "$router" --shards "$shards" --consumer-timeout-ms 3000
+		--frame-bytes-max "$frame_bytes" "$@")
 	router_cmds+=("sluiced ${args[*]//$data/\$DATA}")
 	"$sluiced" "${args[@]}" >"$work/sluiced.log" 2>&1 &
 	router_pid=$!
@@ -167,7 +172,8 @@ run_config() {
 	if [ "$system" = nats ]; then
 		cmd=("$nbench" fanout --server "127.0.0.1:$port")
 	else
-		cmd=("$sbench" --router "$router" --window-batches "$window_batches")
+		cmd=("$sbench" --router "$router" --window-batches "$window_batches"
+			--frame-bytes "$frame_bytes")
 	fi
 	cmd+=(--subscribers "$subs" --event-bytes "$bytes" --seconds "$seconds"
 		--warmup-s "$warmup_s" --rate "$rate" "$@")
@@ -259,9 +265,10 @@ main_row() { # SYSTEM ROW BYTES SUBS GROUP
 		"$(stat "$1" "$2" paced p999_us median)" "$(stat "$1" "$2" paced lost sum)"
 }
 sluice_row() { # ROW BYTES SUBS GROUP KIND
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$(group_cell "$4")" "$5" \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$(group_cell "$4")" "$5" \
 		"$(stat sluice "$1" "$5" lost sum)" "$(stat sluice "$1" "$5" gaps sum)" \
 		"$(stat sluice "$1" "$5" gap_offsets sum)" "$(stat sluice "$1" "$5" produce_nacks sum)" \
+		"$(stat sluice "$1" "$5" produce_retransmits sum)" "$(stat sluice "$1" "$5" router_rx_missed sum)" \
 		"$(stat sluice "$1" "$5" router_credit_stalls sum)" \
 		"$(stat sluice "$1" "$5" router_policy_skips sum)"
 }
@@ -273,7 +280,7 @@ mkdir -p bench/results
 	echo
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')), kernel $(uname -r); $(nats-server --version) with defaults: $limits; sluiced --shards $shards; $runs runs of ${seconds} s after ${warmup_s} s warm-up, medians; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
-	echo "Command: \`$cmdline\` with WARMUP_S=$warmup_s SHARDS=$shards WINDOW_BATCHES=$window_batches SLOW_PERCENT=$slow_percent."
+	echo "Command: \`$cmdline\` with WARMUP_S=$warmup_s SHARDS=$shards WINDOW_BATCHES=$window_batches SLOW_PERCENT=$slow_percent FRAME_BYTES=$frame_bytes."
 	echo
 	echo "## sluice / NATS core, delivered events/s (max rows) and latency at the same offered load (paced rows)"
 	echo
@@ -309,8 +316,8 @@ mkdir -p bench/results
 	echo
 	echo "## sluice: loss and its causes (sums over the runs)"
 	echo
-	echo "| event bytes | subscribers | group | kind | lost | gaps | offsets in gaps | producer NACKs | router credit stalls | router policy skips |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| event bytes | subscribers | group | kind | lost | gaps | offsets in gaps | producer NACKs | producer retransmits | router kernel drops | router credit stalls | router policy skips |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for bytes in 64 512; do
 		for cfg in "${configs[@]}"; do
 			read -r subs group <<<"$cfg"

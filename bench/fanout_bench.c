@@ -63,6 +63,7 @@ struct fanout_conf {
 	uint32_t window_batches;  /* credit per subscription per shard, in DELIVERs */
 	uint32_t ack_interval_us; /* consumers' CONSUMER_ACK and CREDIT period */
 	uint32_t linger_us;
+	uint32_t frame_bytes; /* producers' frame_bytes_max */
 	bool send_window_set;
 	uint64_t send_window_bytes;
 	uint32_t drain_quiet_ms; /* the drain gives up after this long without an event */
@@ -149,6 +150,8 @@ static void fanout_usage(FILE *out)
 		"  --ack-interval-us US consumer ack and credit period (default 5000)\n"
 		"  --linger-us US       producer linger (default 1000)\n"
 		"  --send-window-bytes N producer send window (default: the library's)\n"
+		"  --frame-bytes N      producers' datagram limit (default 1472; the router's\n"
+		"                       --frame-bytes-max must allow it)\n"
 		"  --drain-quiet-ms MS  after the run, stop waiting for missing events once\n"
 		"                       none came for MS (default 500; at most 10 s in all)\n",
 		FANOUT_EVENT_BYTES_MAX, FANOUT_PRODUCERS_MAX);
@@ -207,6 +210,9 @@ static int fanout_parse_option(int opt, struct fanout_conf *c)
 		return fanout_parse_u32(optarg, 0, 10000000, &c->linger_us);
 	case 'D':
 		return fanout_parse_u32(optarg, 1, 10000, &c->drain_quiet_ms);
+	case 'F':
+		return fanout_parse_u32(optarg, SL_WIRE_FRAME_BYTES_MIN, SL_WIRE_FRAME_BYTES_MAX,
+					&c->frame_bytes);
 	case 'X':
 		c->send_window_set = true;
 		return fanout_parse_u64(optarg, &c->send_window_bytes);
@@ -232,6 +238,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 		{"linger-us", required_argument, NULL, 'L'},
 		{"drain-quiet-ms", required_argument, NULL, 'D'},
 		{"send-window-bytes", required_argument, NULL, 'X'},
+		{"frame-bytes", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -241,6 +248,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 				  .window_batches = 256,
 				  .ack_interval_us = 5000,
 				  .linger_us = 1000,
+				  .frame_bytes = SL_WIRE_FRAME_BYTES_DEFAULT,
 				  .drain_quiet_ms = 500,
 				  .seconds = 5.0,
 				  .warmup_s = 1.0};
@@ -543,6 +551,7 @@ static int fanout_open_prods(struct fanout_run *r)
 		sl_producer_config_init(&cfg);
 		cfg.router = c->router;
 		cfg.linger_us = c->linger_us;
+		cfg.frame_bytes_max = c->frame_bytes;
 		if (c->send_window_set) {
 			cfg.send_window_bytes = c->send_window_bytes;
 		}
@@ -719,7 +728,7 @@ static void fanout_print(const struct fanout_run *r, const struct fanout_result 
 
 	printf("{\"mode\":\"fanout\",\"router\":\"%s\",\"subscribers\":%u,\"group\":\"%s\","
 	       "\"event_bytes\":%u,\"rate\":%llu,\"producers\":%u,\"window_batches\":%u,"
-	       "\"ack_interval_us\":%u,\"linger_us\":%u,\"seconds\":%.3f,"
+	       "\"ack_interval_us\":%u,\"linger_us\":%u,\"frame_bytes\":%u,\"seconds\":%.3f,"
 	       "\"published_per_s\":%.0f,\"delivered_per_s\":%.0f,"
 	       "\"sub_min_delivered_per_s\":%.0f,\"sub_max_delivered_per_s\":%.0f,"
 	       "\"delivered_mb_per_s\":%.1f,\"latency_samples\":%llu,\"p50_us\":%.1f,"
@@ -735,7 +744,7 @@ static void fanout_print(const struct fanout_run *r, const struct fanout_result 
 	       "\"slow_gaps\":%llu",
 	       c->router, c->subscribers, c->group != NULL ? c->group : "", c->event_bytes,
 	       (unsigned long long)c->rate, c->producers, c->window_batches, c->ack_interval_us,
-	       c->linger_us, res->window_s, (double)res->published / res->window_s,
+	       c->linger_us, c->frame_bytes, res->window_s, (double)res->published / res->window_s,
 	       (double)res->delivered / res->window_s, res->sub_min_per_s, res->sub_max_per_s,
 	       (double)res->payload_bytes / res->window_s / 1e6, (unsigned long long)res->samples,
 	       fanout_hist_quantile_us(res->hist, res->samples, 0.50),
