@@ -4,7 +4,8 @@
 # (2 queue pairs, 2 shards) on one end of a veth pair, `sluice produce` on ordinary
 # kernel UDP sockets in a network namespace on the other end, with no static ARP entry:
 # the router's own ARP replies must make it work. Checks every event is acked, the
-# shards handed batches to each other, and the router answered ARP and ping.
+# shards handed batches to each other, and the router answered ARP and ping, and that
+# the start-up map carries the NUMA check of both shards' memory and of the port.
 # Usage: test_dpdk_veth.sh SLUICED SLUICE. Exits 77 (skipped) without root or veth.
 set -euo pipefail
 . "$(dirname "$0")/veth_lib.sh"
@@ -33,6 +34,15 @@ fi
 pid=$!
 
 router_wait 2
+
+# The NUMA check runs before the shards start, so its lines precede "ready". This VM
+# has one node: everything must be found on it.
+for shard in 0 1; do
+	grep -q "sluiced: shard $shard: memory on node [0-9]*: ok (mbuf pool, shard state, mesh rings in, journal buffers)" "$log" ||
+		fail "no NUMA memory line for shard $shard: $(cat "$log")"
+done
+grep -Eq "sluiced: port 0 (on numa node [0-9]+: ok|: numa node unknown)" "$log" ||
+	fail "no NUMA line for the port: $(cat "$log")"
 
 pinged=0
 if command -v ping >/dev/null; then
