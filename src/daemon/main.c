@@ -303,8 +303,11 @@ static void daemon_numa_check(struct daemon *d)
 	for (uint16_t i = 0; i < d->shards; i++) {
 		const void *journal_buffer =
 			d->flags->journal ? journal_write_buffer(shard_journal(d->shard[i])) : NULL;
-		(void)daemon_numa_check_shard(i, d->places[i].socket, d->pools[i], d->shard[i],
-					      d->mesh, journal_buffer);
+		unsigned remote = daemon_numa_check_shard(i, d->places[i].socket, d->pools[i],
+							  d->shard[i], d->mesh, journal_buffer);
+		/* Before the shard runs: its launch orders this store before its own. */
+		__atomic_store_n(&d->env.counters[i].v[SL_STAT_NUMA_REMOTE], remote,
+				 __ATOMIC_RELAXED);
 	}
 	if (d->flags->driver == DAEMON_DRIVER_DPDK) {
 		(void)daemon_numa_check_port(d->flags->dpdk_port, d->places, d->shards);

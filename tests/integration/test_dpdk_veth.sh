@@ -63,5 +63,6 @@ total() {
 [ "$(total mesh_out)" -gt 0 ] || fail "no cross-shard hand-off: $stats"
 [ "$(total net_arp_requests_answered)" -gt 0 ] || fail "no ARP request answered: $stats"
 [ "$(total net_icmp_echo_answered)" -eq "$pinged" ] || fail "ping not counted: $stats"
+[ "$(total numa_remote)" -eq 0 ] || fail "memory off the shards' node on a 1-node VM: $stats"
 echo "ok: 20000 events acked, mesh_out $(total mesh_out), arp answered" \
 	"$(total net_arp_requests_answered)"
