@@ -8,7 +8,14 @@
 #   free    the consumer frees every mbuf into the producer's pool and the producer
 #           allocates every burst: what sluiced does, mempool round trip included;
 #   return  the consumer sends the mbufs back on ring (1, 0): ring traffic only.
-# The baseline is DPDK's ring_perf_autotest (dpdk-test, package dpdk), run RUNS times
+# Each mode runs twice: through the mesh (--ring mesh) and, like for like, with
+# `--ring rte_ring`: the same harness (same lcores, same timing, same bursts, same
+# modes, same ring size and flags) calling rte_ring_sp_enqueue_burst() and
+# rte_ring_sc_dequeue_burst() directly on two plain SP/SC rings. The mesh calls exactly
+# those functions after looking its ring up in the from x to table, so the ratio
+# mesh / direct is the mesh's own overhead and should stay near 1; run-to-run noise on
+# a shared 2-vCPU machine is larger than that lookup, so read it over several RUNS.
+# A second baseline is DPDK's ring_perf_autotest (dpdk-test, package dpdk), run RUNS times
 # with the same EAL memory profile and two lcores; its "two physical cores" section
 # (legacy API, SP/SC bulk, sizes 8 and 32; it has no burst-1 two-core figure) is
 # parsed. Read its figure with care: test_ring_perf.c prints TSC cycles per object,
@@ -46,12 +53,14 @@ trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2206 # EAL_MEM is a list of arguments, split on purpose
 eal=(--no-pci --no-shconf $eal_mem)
-for mode in free return; do
-	"$bench" --runs "$runs" --objects "$objects" --mode "$mode" -- \
-		"${eal[@]}" --lcores "$lcores" --log-level lib.eal:warning \
-		>"$work/$mode.json" 2>"$work/$mode.err" ||
-		{ cat "$work/$mode.err" >&2; exit 1; }
-	grep '^{' "$work/$mode.json" >>"$work/all.json"
+for ring in mesh rte_ring; do
+	for mode in free return; do
+		"$bench" --runs "$runs" --objects "$objects" --mode "$mode" --ring "$ring" -- \
+			"${eal[@]}" --lcores "$lcores" --log-level lib.eal:warning \
+			>"$work/$ring-$mode.json" 2>"$work/$ring-$mode.err" ||
+			{ cat "$work/$ring-$mode.err" >&2; exit 1; }
+		grep '^{' "$work/$ring-$mode.json" >>"$work/all.json"
+	done
 done
 tsc_hz=$(jq -s '.[0].tsc_hz' "$work/all.json")
 
@@ -68,34 +77,54 @@ done
 [ -s "$work/rp.cycles" ] || echo "mesh.sh: no SP/SC two-core lines in ring_perf_autotest output" >&2
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-field() { # mode burst key
-	jq -r --arg m "$1" --argjson b "$2" --arg k "$3" 'select(.mode == $m and .burst == $b) | .[$k]' "$work/all.json"
+field() { # ring mode burst key
+	jq -r --arg r "$1" --arg m "$2" --argjson b "$3" --arg k "$4" \
+		'select(.ring == $r and .mode == $m and .burst == $b) | .[$k]' "$work/all.json"
 }
+mops() { awk -v x="$1" 'BEGIN { printf "%.1f M", x / 1e6 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
 
 out=bench/results/mesh.md
 mkdir -p bench/results
 {
 	echo "Ring mesh hand-off, shard 0 → shard 1 ($lcores, EAL \"$eal_mem\", $runs runs of $objects objects, ring of $(jq -s '.[0].ring_slots' "$work/all.json") slots; TSC $tsc_hz Hz)"
 	echo
-	echo "| burst | mesh ns/object (free) | hand-offs/s (free) | mesh ns/object (return) | hand-offs/s (return) | rte_ring SP/SC ns/object (ring_perf, enq+deq) | ratio free / rte_ring | full-ring refusals (free) |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| burst | path | ns/object (free) | hand-offs/s (free) | ns/object (return) | hand-offs/s (return) | full-ring refusals (free) |"
+	echo "|---|---|---|---|---|---|---|"
 	for b in 1 8 32; do
+		for ring in mesh rte_ring; do
+			name="mesh (mesh_push/pop_burst)"
+			[ "$ring" = rte_ring ] && name="rte_ring direct (sp_enqueue/sc_dequeue_burst)"
+			printf '| %s | %s | %.2f | %s | %.2f | %s | %s pushes, %s objects |\n' "$b" "$name" \
+				"$(field "$ring" free "$b" ns_per_handoff)" \
+				"$(mops "$(field "$ring" free "$b" handoffs_per_s)")" \
+				"$(field "$ring" return "$b" ns_per_handoff)" \
+				"$(mops "$(field "$ring" return "$b" handoffs_per_s)")" \
+				"$(field "$ring" free "$b" refused_pushes)" "$(field "$ring" free "$b" refused_objects)"
+		done
 		rp_cyc=$(awk -v b="$b" '$1 == b { print $2 }' "$work/rp.cycles" | median)
-		fns=$(field free "$b" ns_per_handoff)
 		if [ -n "$rp_cyc" ]; then
 			rp_ns=$(awk -v c="$rp_cyc" -v h="$tsc_hz" 'BEGIN { printf "%.2f", c * 1e9 / h }')
-			ratio=$(awk -v a="$fns" -v r="$rp_ns" 'BEGIN { printf "%.2f", a / r }')
-		else
-			rp_ns="—"
-			ratio="—"
+			printf '| %s | ring_perf_autotest SP/SC bulk (enq+deq cycles) | %s | | | | |\n' "$b" "$rp_ns"
 		fi
-		printf '| %s | %.2f | %.1f M | %.2f | %.1f M | %s | %s | %s pushes, %s objects |\n' "$b" \
-			"$fns" "$(awk -v x="$(field free "$b" handoffs_per_s)" 'BEGIN { print x / 1e6 }')" \
-			"$(field return "$b" ns_per_handoff)" \
-			"$(awk -v x="$(field return "$b" handoffs_per_s)" 'BEGIN { print x / 1e6 }')" \
-			"$rp_ns" "$ratio" "$(field free "$b" refused_pushes)" "$(field free "$b" refused_objects)"
+	done
+	echo
+	echo "| burst | mesh / direct (free) | mesh / direct (return) | mesh (free) / ring_perf_autotest |"
+	echo "|---|---|---|---|"
+	for b in 1 8 32; do
+		rp_cyc=$(awk -v b="$b" '$1 == b { print $2 }' "$work/rp.cycles" | median)
+		rp_ratio="—"
+		if [ -n "$rp_cyc" ]; then
+			rp_ratio=$(ratio "$(field mesh free "$b" ns_per_handoff)" \
+				"$(awk -v c="$rp_cyc" -v h="$tsc_hz" 'BEGIN { print c * 1e9 / h }')")
+		fi
+		printf '| %s | %s | %s | %s |\n' "$b" \
+			"$(ratio "$(field mesh free "$b" ns_per_handoff)" "$(field rte_ring free "$b" ns_per_handoff)")" \
+			"$(ratio "$(field mesh return "$b" ns_per_handoff)" "$(field rte_ring return "$b" ns_per_handoff)")" \
+			"$rp_ratio"
 	done
 	echo
 	echo "ns/object: wall time / objects, median of $runs runs. Refusals: pushes the full ring took short (the producer retries; the mesh never blocks), summed over the runs."
-	echo "rte_ring: median over $runs runs of ring_perf_autotest's SP/SC bulk two-core figure, which is enqueue-side plus dequeue-side cycles per object (no burst-1 figure exists)."
+	echo "rte_ring direct: the same harness, lcores, timing, bursts and modes, on two plain SP/SC rte_rings of the same size and flags (sluice-bench-mesh --ring rte_ring): mesh / direct is the mesh's own overhead."
+	echo "ring_perf_autotest: median over $runs runs of its SP/SC bulk two-core figure, which is enqueue-side plus dequeue-side cycles per object (no burst-1 figure exists)."
 } | tee "$out"

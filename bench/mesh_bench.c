@@ -9,9 +9,13 @@
  * figure is ring traffic only (two rings busy, no mempool). A push refused by a full
  * ring is counted and retried by the producer: the mesh itself never blocks. Prints one
  * JSON line per burst size (median, min and max over the runs).
+ * With --ring rte_ring the same harness (lcores, timing, bursts, modes) calls
+ * rte_ring_sp_enqueue_burst()/rte_ring_sc_dequeue_burst() directly on two plain SP/SC
+ * rings made like the mesh's (same size and flags, on the consumer's node) instead of
+ * going through the mesh: the difference between the two is the mesh's own overhead.
  *
  *   sluice-bench-mesh [--runs N] [--objects N] [--ring-slots N] [--mode free|return]
- *                     [-- EAL arguments]
+ *                     [--ring mesh|rte_ring] [-- EAL arguments]
  */
 #include "shard/mesh.h"
 
@@ -49,12 +53,15 @@ struct bench_cfg {
 	uint64_t objects;
 	uint32_t ring_slots;
 	bool is_return;
+	bool is_rte_ring; /* plain rte_rings rather than the mesh */
 };
 
 /* One run of one burst size, shared by the two lcores: the consumer spins until the
  * producer sets `go`, and stamps end_tsc once it has received every object. */
 struct bench_run {
 	struct mesh *mesh;
+	struct rte_ring *ring_fwd;  /* --ring rte_ring: 0 -> 1 */
+	struct rte_ring *ring_back; /* --ring rte_ring: 1 -> 0 (return mode) */
 	struct rte_mempool *pool;
 	const struct bench_cfg *cfg;
 	unsigned burst;
@@ -70,6 +77,30 @@ struct bench_run {
 	uint64_t back_refused; /* consumer: refused pushes on ring (1, 0), return mode */
 } __rte_cache_aligned;
 
+/* Pushes on the forward path (0 -> 1) or the way back (1 -> 0): the mesh's rings or the
+ * plain ones. The branch is taken the same way for a whole run: both rings pay it. */
+static inline unsigned bench_push(struct bench_run *r, bool back, struct rte_mbuf **mbufs,
+				  unsigned n)
+{
+	if (r->cfg->is_rte_ring) {
+		return rte_ring_sp_enqueue_burst(back ? r->ring_back : r->ring_fwd,
+						 (void *const *)mbufs, n, NULL);
+	}
+	return back ? mesh_push_burst(r->mesh, 1, 0, mbufs, n)
+		    : mesh_push_burst(r->mesh, 0, 1, mbufs, n);
+}
+
+static inline unsigned bench_pop(struct bench_run *r, bool back, struct rte_mbuf **mbufs,
+				 unsigned n)
+{
+	if (r->cfg->is_rte_ring) {
+		return rte_ring_sc_dequeue_burst(back ? r->ring_back : r->ring_fwd, (void **)mbufs,
+						 n, NULL);
+	}
+	return back ? mesh_pop_burst(r->mesh, 1, 0, mbufs, n)
+		    : mesh_pop_burst(r->mesh, 0, 1, mbufs, n);
+}
+
 static int bench_consume(void *arg)
 {
 	struct bench_run *r = arg;
@@ -81,7 +112,7 @@ static int bench_consume(void *arg)
 		rte_pause();
 	}
 	while (got < r->objects) {
-		unsigned n = mesh_pop_burst(r->mesh, 0, 1, buf, r->burst);
+		unsigned n = bench_pop(r, false, buf, r->burst);
 		if (n == 0) {
 			continue;
 		}
@@ -93,7 +124,7 @@ static int bench_consume(void *arg)
 		/* The producer pops ring (1, 0) while it pushes and, once it has sent
 		 * everything, until this lcore is done (bench_once()): the retry ends. */
 		unsigned done = 0;
-		while ((done += mesh_push_burst(r->mesh, 1, 0, buf + done, n - done)) < n) {
+		while ((done += bench_push(r, true, buf + done, n - done)) < n) {
 			back_refused++;
 		}
 	}
@@ -123,8 +154,8 @@ static unsigned bench_get(struct bench_run *r, struct bench_stash *s, struct rte
 		return want;
 	}
 	unsigned room = s->cap - s->count;
-	s->count += mesh_pop_burst(r->mesh, 1, 0, s->mbufs + s->count,
-				   room < BENCH_BURST_MAX ? room : BENCH_BURST_MAX);
+	s->count += bench_pop(r, true, s->mbufs + s->count,
+			      room < BENCH_BURST_MAX ? room : BENCH_BURST_MAX);
 	if (s->count < want) {
 		return 0;
 	}
@@ -154,7 +185,7 @@ static uint64_t bench_produce(struct bench_run *r, struct bench_stash *s)
 				continue;
 			}
 		}
-		unsigned k = mesh_push_burst(r->mesh, 0, 1, buf, pending);
+		unsigned k = bench_push(r, false, buf, pending);
 		sent += k;
 		if (k < pending) {
 			refused_pushes++;
@@ -181,8 +212,7 @@ static double bench_once(struct bench_run *r, struct bench_stash *s, unsigned wo
 	uint64_t start = bench_produce(r, s);
 	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
 		if (r->cfg->is_return) {
-			s->count += mesh_pop_burst(r->mesh, 1, 0, s->mbufs + s->count,
-						   s->cap - s->count);
+			s->count += bench_pop(r, true, s->mbufs + s->count, s->cap - s->count);
 		}
 	}
 	rc = rte_eal_wait_lcore(worker);
@@ -200,11 +230,14 @@ static int bench_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int bench_burst(struct mesh *m, struct rte_mempool *pool, const struct bench_cfg *cfg,
-		       struct bench_stash *s, unsigned burst, unsigned worker)
+static int bench_burst(struct mesh *m, struct rte_ring *const rings[2], struct rte_mempool *pool,
+		       const struct bench_cfg *cfg, struct bench_stash *s, unsigned burst,
+		       unsigned worker)
 {
 	struct bench_run r = {
 		.mesh = m,
+		.ring_fwd = rings[0],
+		.ring_back = rings[1],
 		.pool = pool,
 		.cfg = cfg,
 		.burst = burst,
@@ -227,15 +260,46 @@ static int bench_burst(struct mesh *m, struct rte_mempool *pool, const struct be
 	qsort(ns, cfg->runs, sizeof(ns[0]), bench_cmp_double);
 	double med =
 		cfg->runs % 2 ? ns[cfg->runs / 2] : (ns[cfg->runs / 2 - 1] + ns[cfg->runs / 2]) / 2;
-	printf("{\"bench\":\"mesh\",\"mode\":\"%s\",\"burst\":%u,\"runs\":%u,\"objects\":%" PRIu64
+	printf("{\"bench\":\"mesh\",\"ring\":\"%s\",\"mode\":\"%s\",\"burst\":%u,\"runs\":%u,"
+	       "\"objects\":%" PRIu64
 	       ",\"ring_slots\":%u,\"ns_per_handoff\":%.3f,\"ns_min\":%.3f,\"ns_max\":%.3f,"
 	       "\"handoffs_per_s\":%.0f,\"refused_pushes\":%" PRIu64 ",\"refused_objects\":%" PRIu64
 	       ",\"pool_empty\":%" PRIu64 ",\"back_refused\":%" PRIu64 ",\"tsc_hz\":%" PRIu64 "}\n",
-	       cfg->is_return ? "return" : "free", burst, cfg->runs, cfg->objects, cfg->ring_slots,
-	       med, ns[0], ns[cfg->runs - 1], 1e9 / med, r.refused_pushes, r.refused_objects,
-	       r.pool_empty, r.back_refused, rte_get_tsc_hz());
+	       cfg->is_rte_ring ? "rte_ring" : "mesh", cfg->is_return ? "return" : "free", burst,
+	       cfg->runs, cfg->objects, cfg->ring_slots, med, ns[0], ns[cfg->runs - 1], 1e9 / med,
+	       r.refused_pushes, r.refused_objects, r.pool_empty, r.back_refused, rte_get_tsc_hz());
 	(void)fflush(stdout);
 	return 0;
+}
+
+/* --ring rte_ring: the two rings made as mesh_create() makes its own, each on its
+ * consumer's node: [0] 0 -> 1, [1] 1 -> 0. Returns 0 or -ENOMEM with nothing made. */
+static int bench_rings_create(uint32_t ring_slots, const int sockets[2], struct rte_ring *rings[2])
+{
+	const unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
+
+	rings[0] = rte_ring_create("bench_fwd", ring_slots, sockets[1], flags);
+	rings[1] = rte_ring_create("bench_back", ring_slots, sockets[0], flags);
+	if (rings[0] == NULL || rings[1] == NULL) {
+		rte_ring_free(rings[0]);
+		rte_ring_free(rings[1]);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Frees the mbufs left in rings[] (return mode leaves some on the way back), then the
+ * rings; NULL rings are skipped. */
+static void bench_rings_destroy(struct rte_ring *rings[2])
+{
+	for (unsigned i = 0; i < 2; i++) {
+		void *m;
+		while (rings[i] != NULL && rte_ring_sc_dequeue(rings[i], &m) == 0) {
+			rte_pktmbuf_free(m);
+		}
+		rte_ring_free(rings[i]);
+		rings[i] = NULL;
+	}
 }
 
 static int bench_parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -260,6 +324,7 @@ static int bench_parse(int argc, char **argv, struct bench_cfg *cfg)
 		{"objects", required_argument, NULL, 'o'},
 		{"ring-slots", required_argument, NULL, 's'},
 		{"mode", required_argument, NULL, 'm'},
+		{"ring", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -295,10 +360,20 @@ static int bench_parse(int argc, char **argv, struct bench_cfg *cfg)
 			}
 			cfg->is_return = strcmp(optarg, "return") == 0;
 			break;
+		case 'R':
+			if (strcmp(optarg, "mesh") != 0 && strcmp(optarg, "rte_ring") != 0) {
+				(void)fprintf(stderr,
+					      "sluice-bench-mesh: --ring is mesh or rte_ring\n");
+				return -EINVAL;
+			}
+			cfg->is_rte_ring = strcmp(optarg, "rte_ring") == 0;
+			break;
 		default:
-			(void)fprintf(stderr,
-				      "usage: sluice-bench-mesh [--runs N] [--objects N] "
-				      "[--ring-slots N] [--mode free|return] [-- EAL arguments]\n");
+			(void)fprintf(
+				stderr,
+				"usage: sluice-bench-mesh [--runs N] [--objects N] "
+				"[--ring-slots N] [--mode free|return] [--ring mesh|rte_ring] "
+				"[-- EAL arguments]\n");
 			return -EINVAL;
 		}
 	}
@@ -353,6 +428,12 @@ int main(int argc, char **argv)
 		(void)fprintf(stderr, "sluice-bench-mesh: mesh_create: %s\n", strerror(-err));
 		goto out_cleanup;
 	}
+	struct rte_ring *rings[2] = {NULL, NULL};
+	if (cfg.is_rte_ring && bench_rings_create(cfg.ring_slots, sockets, rings) != 0) {
+		(void)fprintf(stderr, "sluice-bench-mesh: rte_ring_create: %s\n",
+			      rte_strerror(rte_errno));
+		goto out_mesh;
+	}
 	/* Twice the ring so a fast producer can fill ring (0, 1) in both modes, plus what
 	 * the two lcores' mempool caches may hold. */
 	unsigned in_flight = 2 * cfg.ring_slots;
@@ -361,7 +442,7 @@ int main(int argc, char **argv)
 					BENCH_POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sockets[0]);
 	if (pool == NULL) {
 		(void)fprintf(stderr, "sluice-bench-mesh: mempool: %s\n", rte_strerror(rte_errno));
-		goto out_mesh;
+		goto out_rings;
 	}
 	struct bench_stash stash = {.cap = in_flight};
 	stash.mbufs = calloc(in_flight, sizeof(*stash.mbufs));
@@ -377,7 +458,7 @@ int main(int argc, char **argv)
 	}
 	rc = EXIT_SUCCESS;
 	for (size_t i = 0; i < RTE_DIM(bench_bursts) && rc == EXIT_SUCCESS; i++) {
-		if (bench_burst(m, pool, &cfg, &stash, bench_bursts[i], worker) != 0) {
+		if (bench_burst(m, rings, pool, &cfg, &stash, bench_bursts[i], worker) != 0) {
 			(void)fprintf(stderr, "sluice-bench-mesh: run failed\n");
 			rc = EXIT_FAILURE;
 		}
@@ -389,7 +470,10 @@ out_pool:
 	/* The mesh frees what is left in its rings into the pool: destroy it first. */
 	mesh_destroy(m);
 	m = NULL;
+	bench_rings_destroy(rings);
 	rte_mempool_free(pool);
+out_rings:
+	bench_rings_destroy(rings);
 out_mesh:
 	mesh_destroy(m);
 out_cleanup:

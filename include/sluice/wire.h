@@ -375,6 +375,7 @@ enum sl_stat {
 	SL_STAT_CREDIT_TIMEOUTS, /* credit not returned within --ack-timeout-ms: taken back */
 	SL_STAT_JOURNAL_SEGMENTS_RECYCLED, /* removed by retention, kept as spares */
 	SL_STAT_JOURNAL_SEGMENTS_REUSED,   /* created from a spare (--segment-spares) */
+	SL_STAT_NUMA_REMOTE, /* pieces of the shard's memory found on another NUMA node at start */
 	SL_STAT_COUNT,
 };
 

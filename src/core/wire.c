@@ -174,6 +174,7 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_ZERO_FILL_BYTES] = "journal_zero_fill_bytes",
 	[SL_STAT_JOURNAL_SEGMENTS_RECYCLED] = "journal_segments_recycled",
 	[SL_STAT_JOURNAL_SEGMENTS_REUSED] = "journal_segments_reused",
+	[SL_STAT_NUMA_REMOTE] = "numa_remote",
 	[SL_STAT_JOURNAL_MAINT_ERRORS] = "journal_maint_errors",
 	[SL_STAT_DROP_BAD_PATTERN] = "drop_bad_pattern",
 	[SL_STAT_DROP_BAD_CREDIT] = "drop_bad_credit",

@@ -11,6 +11,7 @@
 #include "shard/shard.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Largest EAL argv sluiced builds itself. */
@@ -64,6 +65,56 @@ uint16_t daemon_lcore_map(struct daemon_place *places, uint16_t max);
 void daemon_lcore_map_log(const struct daemon_place *places, uint16_t shards,
 			  const struct route_table *routes, const struct daemon_flags *f,
 			  const char *driver);
+
+/* A node not known: SOCKET_ID_ANY from DPDK, or a page the kernel has not placed. */
+#define DAEMON_NUMA_UNKNOWN (-1)
+
+/* Where one piece of a shard's memory was found. */
+struct daemon_numa_probe {
+	const char *what; /* "mbuf pool", "journal buffers"... */
+	int node;	  /* NUMA node, or DAEMON_NUMA_UNKNOWN */
+};
+
+/*
+ * Writes into line (cap bytes, always terminated, truncated if need be) the verdict on
+ * the memory of a shard whose lcore is on NUMA `node`: "memory on node N: ok (...)" when
+ * every probe is on it, else each probe on another node named with its node; probes of
+ * unknown node are listed apart and are not counted. Returns the number of probes on
+ * another node. Pure.
+ */
+unsigned daemon_numa_memory_line(int node, const struct daemon_numa_probe *probes, unsigned n,
+				 char *line, size_t cap);
+
+/*
+ * Writes into line the verdict on port port_id, on node port_node (negative: unknown,
+ * SOCKET_ID_ANY, which the line says), for shards whose lcores are on shard_nodes[].
+ * Returns the number of shards on another node than a known port_node. Pure.
+ */
+unsigned daemon_numa_port_line(uint16_t port_id, int port_node, const int *shard_nodes,
+			       uint16_t shards, char *line, size_t cap);
+
+/* NUMA node of the page holding addr (move_pages query), or DAEMON_NUMA_UNKNOWN when
+ * the page is not present (never touched) or the kernel cannot say. */
+int daemon_numa_node_of_page(const void *addr);
+
+/* NUMA node of DPDK memory at addr: its memory segment's socket, else the page's node. */
+int daemon_numa_node_of_dpdk(const void *addr);
+
+/*
+ * Start-up, before the shards run: finds where shard `shard`'s memory is (every chunk of
+ * its mbuf pool, its state, the mesh rings into it when mesh is not NULL, its journal's
+ * write buffers when journal_buffer is not NULL), logs the daemon_numa_memory_line()
+ * verdict for it (a warning when some is on another node than `node`) and returns the
+ * number of pieces on another node.
+ */
+unsigned daemon_numa_check_shard(uint16_t shard, int node, struct rte_mempool *pool,
+				 const void *shard_state, const struct mesh *mesh,
+				 const void *journal_buffer);
+
+/* Start-up: logs the daemon_numa_port_line() verdict for DPDK port port_id and the
+ * shards at places[] (a warning when some is on another node); returns its count. */
+unsigned daemon_numa_check_port(uint16_t port_id, const struct daemon_place *places,
+				uint16_t shards);
 
 /* Installs SIGINT/SIGTERM handlers that end daemon_control_run(). */
 int daemon_signals_install(void);

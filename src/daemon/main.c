@@ -297,6 +297,23 @@ static int daemon_maint_create(struct daemon *d)
 	return rc;
 }
 
+/* The NUMA lines of the start-up map: each shard's memory, then the DPDK port. */
+static void daemon_numa_check(struct daemon *d)
+{
+	for (uint16_t i = 0; i < d->shards; i++) {
+		const void *journal_buffer =
+			d->flags->journal ? journal_write_buffer(shard_journal(d->shard[i])) : NULL;
+		unsigned remote = daemon_numa_check_shard(i, d->places[i].socket, d->pools[i],
+							  d->shard[i], d->mesh, journal_buffer);
+		/* Before the shard runs: its launch orders this store before its own. */
+		__atomic_store_n(&d->env.counters[i].v[SL_STAT_NUMA_REMOTE], remote,
+				 __ATOMIC_RELAXED);
+	}
+	if (d->flags->driver == DAEMON_DRIVER_DPDK) {
+		(void)daemon_numa_check_port(d->flags->dpdk_port, d->places, d->shards);
+	}
+}
+
 static void daemon_destroy(struct daemon *d)
 {
 	journal_maint_destroy(d->maint);
@@ -354,6 +371,7 @@ static int daemon_run(struct daemon *d)
 		goto out_destroy;
 	}
 	daemon_lcore_map_log(d->places, d->shards, d->routes, d->flags, d->netdev->driver);
+	daemon_numa_check(d);
 	for (uint16_t i = 0; i < d->shards; i++) {
 		rc = rte_eal_remote_launch(shard_run, d->shard[i], d->places[i].lcore);
 		if (rc != 0) {

@@ -230,6 +230,10 @@ bool journal_has_failed(const struct journal *j);
  * next segment ahead of use excepted). */
 bool journal_is_idle(const struct journal *j);
 
+/* The first of the journal's write buffers (NUMA memory, faulted in at open): for a
+ * start-up check of which node its memory is on. */
+const void *journal_write_buffer(const struct journal *j);
+
 /* The I/O back end in use. */
 enum journal_io_kind journal_io_kind_used(const struct journal *j);
 

@@ -4,7 +4,8 @@
 # (2 queue pairs, 2 shards) on one end of a veth pair, `sluice produce` on ordinary
 # kernel UDP sockets in a network namespace on the other end, with no static ARP entry:
 # the router's own ARP replies must make it work. Checks every event is acked, the
-# shards handed batches to each other, and the router answered ARP and ping.
+# shards handed batches to each other, and the router answered ARP and ping, and that
+# the start-up map carries the NUMA check of both shards' memory and of the port.
 # Usage: test_dpdk_veth.sh SLUICED SLUICE. Exits 77 (skipped) without root or veth.
 set -euo pipefail
 . "$(dirname "$0")/veth_lib.sh"
@@ -34,6 +35,15 @@ pid=$!
 
 router_wait 2
 
+# The NUMA check runs before the shards start, so its lines precede "ready". This VM
+# has one node: everything must be found on it.
+for shard in 0 1; do
+	grep -q "sluiced: shard $shard: memory on node [0-9]*: ok (mbuf pool, shard state, mesh rings in, journal buffers)" "$log" ||
+		fail "no NUMA memory line for shard $shard: $(cat "$log")"
+done
+grep -Eq "sluiced: port 0 (on numa node [0-9]+: ok|: numa node unknown)" "$log" ||
+	fail "no NUMA line for the port: $(cat "$log")"
+
 pinged=0
 if command -v ping >/dev/null; then
 	ip netns exec "$ns" ping -c 1 -W 2 "$router_ip" >/dev/null || fail "no ICMP echo reply"
@@ -53,5 +63,6 @@ total() {
 [ "$(total mesh_out)" -gt 0 ] || fail "no cross-shard hand-off: $stats"
 [ "$(total net_arp_requests_answered)" -gt 0 ] || fail "no ARP request answered: $stats"
 [ "$(total net_icmp_echo_answered)" -eq "$pinged" ] || fail "ping not counted: $stats"
+[ "$(total numa_remote)" -eq 0 ] || fail "memory off the shards' node on a 1-node VM: $stats"
 echo "ok: 20000 events acked, mesh_out $(total mesh_out), arp answered" \
 	"$(total net_arp_requests_answered)"

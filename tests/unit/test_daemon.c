@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -592,6 +594,92 @@ static void test_daemon_cpus_allowed_nonempty(void **state)
 	assert_true(daemon_cpus_allowed(cpus, CPU_SETSIZE) >= 1);
 }
 
+static void test_daemon_numa_memory_line_all_local(void **state)
+{
+	const struct daemon_numa_probe probes[] = {{"mbuf pool", 1}, {"shard state", 1}};
+	char line[256];
+
+	(void)state;
+	assert_int_equal(daemon_numa_memory_line(1, probes, 2, line, sizeof(line)), 0);
+	assert_string_equal(line, "memory on node 1: ok (mbuf pool, shard state)");
+}
+
+static void test_daemon_numa_memory_line_names_what_is_elsewhere(void **state)
+{
+	const struct daemon_numa_probe probes[] = {
+		{"mbuf pool", 1}, {"shard state", 0}, {"mesh rings in", 0}, {"journal buffers", 3}};
+	char line[256];
+
+	(void)state;
+	assert_int_equal(daemon_numa_memory_line(0, probes, 4, line, sizeof(line)), 2);
+	assert_string_equal(line, "memory on node 0: NOT ALL LOCAL: mbuf pool on node 1, journal "
+				  "buffers on node 3 (every access to it crosses the "
+				  "interconnect); local: shard state, mesh rings in");
+	/* Nothing local at all. */
+	assert_int_equal(daemon_numa_memory_line(2, probes, 1, line, sizeof(line)), 1);
+	assert_non_null(strstr(line, "mbuf pool on node 1"));
+	assert_non_null(strstr(line, "; local: none"));
+}
+
+static void test_daemon_numa_memory_line_unknown_not_counted(void **state)
+{
+	const struct daemon_numa_probe probes[] = {{"mbuf pool", 0},
+						   {"journal buffers", DAEMON_NUMA_UNKNOWN}};
+	char line[256];
+
+	(void)state;
+	assert_int_equal(daemon_numa_memory_line(0, probes, 2, line, sizeof(line)), 0);
+	assert_string_equal(line,
+			    "memory on node 0: ok (mbuf pool); node unknown: journal buffers");
+}
+
+static void test_daemon_numa_memory_line_truncated_terminated(void **state)
+{
+	const struct daemon_numa_probe probes[] = {{"mbuf pool", 1}, {"shard state", 2}};
+	char line[24];
+
+	(void)state;
+	memset(line, 'x', sizeof(line));
+	assert_int_equal(daemon_numa_memory_line(0, probes, 2, line, 20), 2);
+	assert_int_equal(strlen(line), 19);
+	assert_int_equal(line[20], 'x');
+}
+
+static void test_daemon_numa_port_line_cases(void **state)
+{
+	const int nodes[] = {1, 0, 1, 0};
+	char line[256];
+
+	(void)state;
+	/* SOCKET_ID_ANY: said, not counted. */
+	assert_int_equal(daemon_numa_port_line(0, -1, nodes, 4, line, sizeof(line)), 0);
+	assert_non_null(strstr(line, "port 0: numa node unknown"));
+	assert_non_null(strstr(line, "SOCKET_ID_ANY"));
+	/* Every shard on the port's node. */
+	assert_int_equal(daemon_numa_port_line(2, 1, nodes, 1, line, sizeof(line)), 0);
+	assert_string_equal(line, "port 2 on numa node 1: ok, every shard is on it");
+	/* Shards 1 and 3 elsewhere. */
+	assert_int_equal(daemon_numa_port_line(2, 1, nodes, 4, line, sizeof(line)), 2);
+	assert_string_equal(line, "port 2 on numa node 1, but shard 1 on node 0, shard 3 on node "
+				  "0: their frames cross the interconnect (give them worker "
+				  "lcores on node 1)");
+}
+
+static void test_daemon_numa_node_of_page_touched_only(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	/* Never touched: no page, no node. */
+	assert_int_equal(daemon_numa_node_of_page(p), DAEMON_NUMA_UNKNOWN);
+	p[100] = 1;
+	assert_true(daemon_numa_node_of_page(p + 100) >= 0);
+	assert_int_equal(munmap(p, (size_t)page), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -618,6 +706,12 @@ int main(void)
 		cmocka_unit_test(test_daemon_eal_args_default_wraps_cpus),
 		cmocka_unit_test(test_daemon_eal_args_default_too_many_lcores),
 		cmocka_unit_test(test_daemon_cpus_allowed_nonempty),
+		cmocka_unit_test(test_daemon_numa_memory_line_all_local),
+		cmocka_unit_test(test_daemon_numa_memory_line_names_what_is_elsewhere),
+		cmocka_unit_test(test_daemon_numa_memory_line_unknown_not_counted),
+		cmocka_unit_test(test_daemon_numa_memory_line_truncated_terminated),
+		cmocka_unit_test(test_daemon_numa_port_line_cases),
+		cmocka_unit_test(test_daemon_numa_node_of_page_touched_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

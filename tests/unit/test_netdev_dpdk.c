@@ -570,6 +570,86 @@ static void test_netdev_dpdk_tx_queue_full_counted(void **state)
 	assert_int_equal(counter(fx, NETDEV_STAT_TX_DROP_FULL), 5);
 }
 
+/* The UDP checksum of the IPv4 datagram at ip, computed independently: 0 when valid. */
+static uint16_t udp_sum_check(const uint8_t *ip)
+{
+	uint32_t udp_len = (uint32_t)(ip[20 + 4] << 8 | ip[20 + 5]);
+	uint32_t pseudo = 17u + udp_len;
+
+	for (unsigned i = 12; i < 20; i += 2) {
+		pseudo += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	}
+	return inet_sum(ip + 20, udp_len, pseudo);
+}
+
+/*
+ * A DELIVER as the shard builds it: a head mbuf of its own chained to an indirect clone
+ * of the received mbuf's records. The frame on the wire is exactly head + records with
+ * valid checksums, and the received mbuf gets its reference back.
+ */
+static void test_netdev_dpdk_tx_two_segment_chain_exact_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	static const char head_bytes[] = "DELIVER-HEAD-16b";	       /* 16 bytes */
+	static const char produced[] = "PRODUCE-HDR:records one, two"; /* records after 12 */
+	const uint16_t skip = 12;
+	const uint16_t head_len = sizeof(head_bytes) - 1;
+	const uint16_t rec_len = (uint16_t)(sizeof(produced) - 1 - skip);
+
+	struct rte_mbuf *received = rte_pktmbuf_alloc(fx->pool);
+	assert_non_null(received);
+	memcpy(rte_pktmbuf_append(received, sizeof(produced) - 1), produced, sizeof(produced) - 1);
+	struct rte_mbuf *rec = rte_pktmbuf_clone(received, fx->pool);
+	assert_non_null(rec);
+	assert_true(RTE_MBUF_CLONED(rec));
+	assert_non_null(rte_pktmbuf_adj(rec, skip));
+	assert_int_equal(rte_mbuf_refcnt_read(received), 2);
+
+	struct rte_mbuf *head = rte_pktmbuf_alloc(fx->pool);
+	assert_non_null(head);
+	memcpy(rte_pktmbuf_append(head, head_len), head_bytes, head_len);
+	*netdev_mbuf_peer(head) = (struct netdev_peer){
+		.ip4 = ip_of(peer_ip), .port = htons(PEER_PORT), .mac = {2, 0, 0, 0, 0, 2}};
+	assert_int_equal(rte_pktmbuf_chain(head, rec), 0);
+	assert_int_equal(head->nb_segs, 2);
+	assert_int_equal(rte_mempool_avail_count(fx->pool), POOL_MBUFS - 3);
+
+	assert_int_equal(netdev_tx_burst(fx->nd, 0, &head, 1), 1);
+	netdev_flush(fx->nd, 0);
+	struct rte_mbuf *out = sent(fx);
+	/* The indirect segment is gone and the received mbuf is ours alone again. */
+	assert_int_equal(rte_mbuf_refcnt_read(received), 1);
+	assert_int_equal(rte_mempool_avail_count(fx->pool), POOL_MBUFS - 2);
+
+	const uint32_t frame_len = 14u + 20u + 8u + head_len + rec_len;
+	uint8_t copy[128];
+	assert_int_equal(out->pkt_len, frame_len);
+	assert_int_equal(out->nb_segs, 1);
+	const uint8_t *frame = rte_pktmbuf_read(out, 0, frame_len, copy);
+	assert_non_null(frame);
+	assert_memory_equal(frame, peer_mac, 6);
+	assert_int_equal(frame[12], 0x08);
+	assert_int_equal(frame[13], 0x00);
+	const uint8_t *ip = frame + 14;
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(ip[2] << 8 | ip[3], 20 + 8 + head_len + rec_len);
+	assert_int_equal(ip[9], 17);
+	assert_memory_equal(ip + 12, our_ip, 4);
+	assert_memory_equal(ip + 16, peer_ip, 4);
+	assert_int_equal(inet_sum(ip, 20, 0), 0);
+	assert_int_equal(ip[20] << 8 | ip[21], OUR_PORT);
+	assert_int_equal(ip[22] << 8 | ip[23], PEER_PORT);
+	assert_int_equal(ip[24] << 8 | ip[25], 8 + head_len + rec_len);
+	assert_true(ip[26] != 0 || ip[27] != 0); /* a checksum, not "none" */
+	assert_int_equal(udp_sum_check(ip), 0);
+	assert_memory_equal(ip + 28, head_bytes, head_len);
+	assert_memory_equal(ip + 28 + head_len, produced + skip, rec_len);
+	rte_pktmbuf_free(out);
+	rte_pktmbuf_free(received);
+	assert_int_equal(counter(fx, NETDEV_STAT_TX_FRAMES), 1);
+	/* teardown: the pool is full again */
+}
+
 /* net_ring's MAC is all zeros: the source MAC is checked on a queue made by hand. */
 static void test_dpdk_tx_encap_source_mac_and_headroom(void **state)
 {
@@ -716,6 +796,8 @@ int main(void)
 						setup_small_tx, teardown),
 		cmocka_unit_test_setup_teardown(test_dpdk_tx_encap_source_mac_and_headroom, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_netdev_dpdk_tx_two_segment_chain_exact_bytes,
+						setup, teardown),
 		cmocka_unit_test(test_dpdk_arp_table_insert_age_out_capacity),
 		cmocka_unit_test(test_netdev_dpdk_open_rejects_bad_conf),
 	};
