@@ -352,21 +352,26 @@ static void expect_cache(const struct match_trie *m, uint64_t hits, uint64_t mis
  * makes them stale, while the long one itself is served from the ring. */
 static void test_match_cache_short_lists_outlive_ring_wraps(void **state)
 {
-	struct match_trie *m = create_cache(8, 6);
+	const uint32_t n = MATCH_CACHE_INLINE_IDS;
+	struct match_trie *m = create_cache(8, n + 2);
+	uint64_t b = 0x02, d = 0x02;
 
 	(void)state;
 	assert_int_equal(add(m, 0, "a"), 0);
 	assert_int_equal(add(m, 1, "*"), 0);
-	for (uint32_t id = 2; id < 6; id++) {
+	for (uint32_t id = 2; id < 2 + n; id++) {
 		assert_int_equal(add(m, id, "b"), 0);
-		assert_int_equal(add(m, id + 4, "d"), 0);
+		assert_int_equal(add(m, id + n, "d"), 0);
+		b |= 1ull << id;
+		d |= 1ull << (id + n);
 	}
-	/* b and d have 5 ids each: the ring of 6 holds one of them at a time. */
+	/* b and d have n + 1 ids each, one too many to live in their entries: the ring
+	 * of n + 2 holds one of them at a time. */
 	for (int round = 0; round < 6; round++) {
 		assert_int_equal(match_mask(m, "a"), 0x03);
-		assert_int_equal(match_mask(m, "b"), 0x3e);
+		assert_int_equal(match_mask(m, "b"), b);
 		assert_int_equal(match_mask(m, "c"), 0x02);
-		assert_int_equal(match_mask(m, "d"), 0x3c2);
+		assert_int_equal(match_mask(m, "d"), d);
 	}
 	/* a and c missed once, then hit; b and d overwrote each other every time. */
 	expect_cache(m, 10, 14, 0);
@@ -474,23 +479,26 @@ static void test_match_cache_evicts_entry_not_hit_lately(void **state)
  * matched afresh each time until its list fits again. */
 static void test_match_cache_stale_entry_outgrown(void **state)
 {
-	struct match_trie *m = create_cache(8, 4);
+	const uint32_t n = MATCH_CACHE_INLINE_IDS;
+	struct match_trie *m = create_cache(8, n);
+	uint64_t all = (1ull << (n + 2)) - 1;
 
 	(void)state;
 	assert_int_equal(add(m, 0, "a"), 0);
 	assert_int_equal(match_mask(m, "a"), 0x01);
 	assert_int_equal(match_mask(m, "a"), 0x01);
 	expect_cache(m, 1, 1, 0);
-	for (uint32_t id = 1; id < 6; id++) {
+	/* n + 2 ids: more than an entry holds inline and than the ring of n holds. */
+	for (uint32_t id = 1; id < n + 2; id++) {
 		assert_int_equal(add(m, id, "*"), 0);
 	}
-	assert_int_equal(match_mask(m, "a"), 0x3f);
-	assert_int_equal(match_mask(m, "a"), 0x3f);
+	assert_int_equal(match_mask(m, "a"), all);
+	assert_int_equal(match_mask(m, "a"), all);
 	expect_cache(m, 1, 3, 0);
-	assert_int_equal(match_remove(m, 4), 0);
-	assert_int_equal(match_remove(m, 5), 0);
-	assert_int_equal(match_mask(m, "a"), 0x0f);
-	assert_int_equal(match_mask(m, "a"), 0x0f);
+	assert_int_equal(match_remove(m, n), 0);
+	assert_int_equal(match_remove(m, n + 1), 0);
+	assert_int_equal(match_mask(m, "a"), all >> 2);
+	assert_int_equal(match_mask(m, "a"), all >> 2);
 	expect_cache(m, 2, 4, 0);
 	match_destroy(m);
 }
