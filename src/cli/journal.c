@@ -5,14 +5,17 @@
  * directory. Every shard is read whole with journal_scan(), the walk the router recovers
  * the tail with, so the tools also see damage in old segments that start-up no longer
  * reads; verify also checks each sealed segment's index against a rebuild. verify, dump
- * and stats open files O_RDONLY and work while the router runs; index writes the missing
- * or damaged segment indexes (atomically, the same bytes the router would write).
+ * and stats open files O_RDONLY and work while the router runs (they only probe the data
+ * directory's lock, to say so, and skip the segments retention removes as they read);
+ * index writes the missing or damaged segment indexes (atomically, the same bytes the
+ * router would write) under the data directory's lock, refused while a router holds it.
  */
 #include "cli/cli.h"
 
 #include "core/assert.h"
 #include "core/wire.h"
 #include "journal/index.h"
+#include "journal/lock.h"
 #include "journal/scan.h"
 
 #include <dirent.h>
@@ -62,7 +65,8 @@ static void journal_usage(FILE *f)
 	      "       sluice journal index DIR\n"
 	      "Reads journals offline (verify, dump, stats: read-only, safe while the router\n"
 	      "runs). DIR is a router's --data-dir (shard-NNN directories inside) or one\n"
-	      "shard's directory.\n"
+	      "shard's directory. index takes the data directory's LOCK and is refused while\n"
+	      "a router runs there.\n"
 	      "\n"
 	      "  verify           check every segment, entry CRC, per-partition offset\n"
 	      "                   continuity and segment index; exit 0 only when every shard\n"
@@ -216,6 +220,9 @@ struct journal_shard_dir {
 struct journal_target {
 	struct journal_shard_dir *shards;
 	unsigned count;
+	/* The data directory whose LOCK the router holds: DIR, or the parent of a shard-NNN
+	 * directory given alone. */
+	char lock_dir[PATH_MAX];
 };
 
 /* "shard-" then only digits: the shard's number. */
@@ -262,6 +269,27 @@ static int journal_target_add(struct journal_target *t, const char *dir, const c
 	return 0;
 }
 
+/* The data directory of shard directory `dir`: its parent when it is named shard-NNN as
+ * the router names them, else dir itself. */
+static void journal_lock_dir_of_shard(const char *dir, char *out)
+{
+	unsigned number;
+	size_t len = strlen(dir);
+
+	snprintf(out, PATH_MAX, "%s", dir);
+	while (len > 1 && out[len - 1] == '/') {
+		out[--len] = '\0';
+	}
+	char *slash = strrchr(out, '/');
+	if (!journal_shard_name_parse(slash != NULL ? slash + 1 : out, &number)) {
+		snprintf(out, PATH_MAX, "%s", dir); /* not the router's layout */
+	} else if (slash == NULL) {
+		snprintf(out, PATH_MAX, "."); /* "shard-000" */
+	} else {
+		slash[slash == out ? 1 : 0] = '\0'; /* "/shard-000" is in "/" */
+	}
+}
+
 /*
  * Finds the shard directories of `dir`: its shard-NNN subdirectories, or dir itself when
  * it holds segment files. Returns 0, -errno of opendir, -ENOMEM, or -ENODATA when it is
@@ -275,6 +303,7 @@ static int journal_target_find(const char *dir, struct journal_target *t)
 
 	t->count = 0;
 	t->shards = NULL;
+	snprintf(t->lock_dir, sizeof(t->lock_dir), "%s", dir);
 	if (d == NULL) {
 		return -errno;
 	}
@@ -304,6 +333,7 @@ static int journal_target_find(const char *dir, struct journal_target *t)
 		snprintf(s->path, sizeof(s->path), "%s", dir);
 		snprintf(s->name, sizeof(s->name), "%.31s", name);
 		t->count = 1;
+		journal_lock_dir_of_shard(dir, t->lock_dir);
 	} else if (err == 0) {
 		err = -ENODATA;
 	}
@@ -321,6 +351,7 @@ struct journal_part {
 	uint64_t first_offset;
 	uint64_t next_offset; /* after the newest batch */
 	uint64_t events;
+	unsigned removed_seen; /* the scan's removed_segments at its newest batch */
 };
 
 /* Open-addressed index over a growing array. */
@@ -465,9 +496,14 @@ static int journal_account(struct journal_shard *sh, const struct journal_entry 
 	if (is_new) {
 		/* Retention deletes old segments: a partition may start anywhere. */
 		p->first_offset = e->hdr.base_offset;
-	} else if (e->hdr.base_offset != p->next_offset) {
+	} else if (e->hdr.base_offset != p->next_offset &&
+		   p->removed_seen == sh->res.removed_segments) {
 		journal_note_break(sh, e, p);
 	}
+	/* Its previous batch was in a segment retention removed while it was read (the scan
+	 * updates sh->res before the next entry): the reads of that segment may have
+	 * stopped short of its end, so this batch need not continue it. */
+	p->removed_seen = sh->res.removed_segments;
 	p->next_offset = e->hdr.base_offset + e->hdr.record_count;
 	p->events += e->hdr.record_count;
 	sh->events += e->hdr.record_count;
@@ -959,6 +995,15 @@ static int journal_shard_scan(struct journal_shard *sh)
 		return err;
 	}
 	err = journal_scan(&sh->d, fn, sh, &sh->res);
+	if (err == 0 && sh->res.removed_segments > 0) {
+		fprintf(stderr,
+			"sluice journal: note: %s: retention removed %u segment%s (up to %s) while "
+			"they were read: skipped, not damage; the journal now starts at position "
+			"%" PRIu64 "\n",
+			sh->sd->path, sh->res.removed_segments,
+			journal_plural(sh->res.removed_segments), sh->res.removed_last,
+			sh->d.count > 0 ? sh->d.segments[0].base_position : sh->res.end_position);
+	}
 	if (err == -EPROTO) {
 		fprintf(stderr, "sluice journal: %s\n", sh->res.message);
 	} else if (err != 0) {
@@ -1018,6 +1063,56 @@ out_free:
 	return ok;
 }
 
+/* "a router (pid N)", or "a router" when the holder has not written its pid yet. */
+static void journal_lock_holder(pid_t holder, char *out, size_t len)
+{
+	if (holder != 0) {
+		snprintf(out, len, "a router (pid %ld)", (long)holder);
+	}
+}
+
+/*
+ * index takes the lock of data directory lock_dir (*lock_fd, held until the command
+ * ends): a running router indexes its sealed segments itself, and two writers of the
+ * same index files must not meet. verify, dump and stats only probe it, to say on stderr
+ * that they read beside a running router. Returns 0, or -errno when index may not run
+ * (reported).
+ */
+static int journal_lock_router(const struct cli_journal_opts *o, const char *lock_dir, int *lock_fd)
+{
+	char who[48] = "a router";
+	pid_t holder;
+	int rc;
+
+	*lock_fd = -1;
+	if (o->cmd != CLI_JOURNAL_INDEX) {
+		if (journal_lock_is_held(lock_dir, &holder) == 1) {
+			journal_lock_holder(holder, who, sizeof(who));
+			fprintf(stderr,
+				"sluice journal: note: %s runs on %s: reading beside it; segments "
+				"retention removes meanwhile are skipped\n",
+				who, lock_dir);
+		}
+		return 0;
+	}
+	rc = journal_lock_open(lock_dir, &holder);
+	if (rc == -EWOULDBLOCK) {
+		journal_lock_holder(holder, who, sizeof(who));
+		fprintf(stderr,
+			"sluice journal: %s runs on %s: it holds %s/" JOURNAL_LOCK_NAME
+			"; stop it first (a running router writes its indexes itself)\n",
+			who, lock_dir, lock_dir);
+		return rc;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sluice journal: cannot lock %s/" JOURNAL_LOCK_NAME ": %s\n",
+			lock_dir, strerror(-rc));
+		return rc;
+	}
+	*lock_fd = rc;
+	return 0;
+}
+
 static int journal_run(const struct cli_journal_opts *o)
 {
 	struct journal_target t;
@@ -1039,6 +1134,11 @@ static int journal_run(const struct cli_journal_opts *o)
 		free(t.shards);
 		return CLI_EXIT_FAILED;
 	}
+	int lock_fd = -1;
+	if (journal_lock_router(o, t.lock_dir, &lock_fd) != 0) {
+		free(t.shards);
+		return CLI_EXIT_FAILED;
+	}
 	bool stats_json = o->cmd == CLI_JOURNAL_STATS && o->json;
 	if (stats_json) {
 		cli_json_init(&j, stdout);
@@ -1055,6 +1155,7 @@ static int journal_run(const struct cli_journal_opts *o)
 		cli_json_finish(&j);
 	}
 	free(t.shards);
+	journal_lock_close(lock_fd);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "sluice journal: writing the output: %s\n", strerror(errno));
 		return CLI_EXIT_FAILED;

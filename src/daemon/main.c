@@ -3,7 +3,8 @@
  * sluiced: parses its flags, brings up the EAL (with its own defaults when given no EAL
  * arguments), builds every shard's memory on the shard's NUMA node, launches one shard
  * per worker lcore and runs the control plane (with the journal maintenance thread on the
- * main lcore's CPUs) until SIGINT/SIGTERM.
+ * main lcore's CPUs) until SIGINT/SIGTERM. Before anything else it takes the lock of its
+ * --data-dir (journal/lock.h), held for its whole life: one router per data directory.
  * Start-up errors are logged once and exit 1; flag errors exit 2.
  */
 #include "daemon/daemon.h"
@@ -12,6 +13,7 @@
 #include "core/log.h"
 #include "drivers/dpdk/netdev_dpdk.h"
 #include "drivers/udp/netdev_udp.h"
+#include "journal/lock.h"
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -400,6 +402,46 @@ out_destroy:
 	return rc;
 }
 
+/*
+ * Takes the lock of --data-dir before any shard journal is touched (none without a
+ * journal: nothing is read or written there). *lock_fd receives the lock's fd, kept open
+ * until exit (the kernel releases it however the process ends), or -1. Returns 0 or a
+ * negative errno, logged.
+ */
+static int daemon_data_dir_lock(const struct daemon_flags *f, int *lock_fd)
+{
+	pid_t holder;
+	int fd;
+
+	*lock_fd = -1;
+	if (!f->journal) {
+		return 0;
+	}
+	fd = journal_lock_open(f->data_dir, &holder);
+	if (fd == -EWOULDBLOCK && holder != 0) {
+		sl_log(SL_LOG_ERR, "sluiced",
+		       "another sluiced holds %s/" JOURNAL_LOCK_NAME
+		       " (pid %ld): one router per --data-dir; stop it or choose another "
+		       "directory",
+		       f->data_dir, (long)holder);
+	} else if (fd == -EWOULDBLOCK) {
+		sl_log(SL_LOG_ERR, "sluiced",
+		       "another sluiced holds %s/" JOURNAL_LOCK_NAME
+		       " (pid not written yet): one router per --data-dir; stop it or choose "
+		       "another directory",
+		       f->data_dir);
+	} else if (fd < 0) {
+		sl_log(SL_LOG_ERR, "sluiced",
+		       "cannot lock the data directory: %s/" JOURNAL_LOCK_NAME ": %s", f->data_dir,
+		       strerror(-fd));
+	}
+	if (fd < 0) {
+		return fd;
+	}
+	*lock_fd = fd;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon_flags flags;
@@ -424,11 +466,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	sl_log_set_level(flags.log_level);
+	int lock_fd;
+	if (daemon_data_dir_lock(&flags, &lock_fd) != 0) {
+		return 1;
+	}
 	if (daemon_eal_init(argc, argv, eal_argc, &flags) != 0) {
+		journal_lock_close(lock_fd);
 		return 1;
 	}
 	d.flags = &flags;
 	rc = daemon_run(&d);
 	(void)rte_eal_cleanup();
+	journal_lock_close(lock_fd);
 	return rc == 0 ? 0 : 1;
 }

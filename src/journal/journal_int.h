@@ -231,4 +231,7 @@ int journal_recover_hand_over(struct journal_recovered *r, const struct journal_
 
 void journal_recovered_free(struct journal_recovered *r);
 
+/* Creates directory dir and its missing parents (mode 0755). Returns 0 or -errno. */
+int journal_mkdir_parents(const char *dir);
+
 #endif

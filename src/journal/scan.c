@@ -5,6 +5,9 @@
  * first blocks (unknown versions fail before anything is replayed, and it finds the
  * newest segment holding data); a second pass walks the entries with large sequential
  * reads and classifies the first damage it meets as a torn tail or as corruption.
+ * journal_scan() reads beside a running router: a segment that retention removed while it
+ * was being read is dropped with the older ones (they went first), not reported as
+ * damage.
  */
 #include "journal/scan.h"
 
@@ -261,6 +264,8 @@ struct scan {
 	unsigned first_unfinished; /* trailing segments from here on are unfinished */
 	unsigned first;		   /* segments before this one are trusted, not read */
 	uint64_t first_base;	   /* where segment `first` must start (first > 0) */
+	bool beside_router;	   /* retention may remove segments meanwhile */
+	bool fn_stopped;	   /* the error being returned is fn's */
 };
 
 /* What the search after a bad entry found in the rest of its segment. */
@@ -558,7 +563,9 @@ static int scan_deliver(struct scan *sc, const struct journal_entry *e, unsigned
 	if (sc->fn == NULL) {
 		return 0;
 	}
-	return sc->fn(sc->ctx, e, i);
+	int rc = sc->fn(sc->ctx, e, i);
+	sc->fn_stopped = rc != 0;
+	return rc;
 }
 
 /*
@@ -741,32 +748,128 @@ static void scan_fill_end(struct scan *sc)
 	}
 }
 
-static int scan_run(struct scan *sc)
+/* ---- segments removed while being read ---- */
+
+/* True when reading beside the router and segment i's name is gone from the directory:
+ * retention renamed it to a spare or unlinked it since it was listed. Names are never
+ * reused (positions only grow), so a name still there is the segment that was listed. */
+static bool scan_is_removed(const struct scan *sc, unsigned i)
+{
+	struct stat st;
+
+	return sc->beside_router && fstatat(sc->dfd, sc->d->segments[i].name, &st, 0) != 0 &&
+	       errno == ENOENT;
+}
+
+/*
+ * Forgets the damage recorded while reading a segment found removed: a spare being
+ * overwritten by the writer reads as damage, and an unlinked file as missing. Only the
+ * segment just read can have recorded any (the scan stops at corruption; a torn tail is
+ * in the newest segment, the last one read).
+ */
+static void scan_forget_damage(struct journal_scan_result *res)
+{
+	res->torn = false;
+	res->torn_position = 0;
+	res->torn_reason = JOURNAL_OK;
+	res->torn_bytes = 0;
+	res->corrupt = false;
+	res->corrupt_segment = 0;
+	res->corrupt_position = 0;
+	res->corrupt_reason = JOURNAL_OK;
+	res->message[0] = '\0';
+}
+
+/*
+ * Drops segments [0, i] from d (and their first-pass state): i was removed, and
+ * retention removes oldest first, so every older one went before it. The journal now
+ * starts at the next segment; indexes shift down by i + 1.
+ */
+static void scan_drop_removed(struct scan *sc, unsigned i)
 {
 	struct journal_dir *d = sc->d;
-	uint64_t next_base = sc->first_base;
-	bool have_prev = sc->first > 0;
-	int err;
+	unsigned n = i + 1;
 
-	for (unsigned i = sc->first; i < d->count; i++) {
-		err = scan_probe(sc, i);
-		while (err == -ENOENT && i == 0 && d->count > 0) {
-			/* Retention deleted the oldest segment since it was listed (a tool
-			 * reading beside a running router): the journal starts later. */
-			memmove(&d->segments[0], &d->segments[1],
-				(d->count - 1) * sizeof(d->segments[0]));
-			d->count--;
-			err = d->count > 0 ? scan_probe(sc, 0) : 0;
+	scan_forget_damage(sc->res);
+	sc->res->removed_segments += n;
+	memcpy(sc->res->removed_last, d->segments[i].name, sizeof(sc->res->removed_last));
+	memmove(d->segments, d->segments + n, (size_t)(d->count - n) * sizeof(*d->segments));
+	memmove(sc->segs, sc->segs + n, (size_t)(d->count - n) * sizeof(*sc->segs));
+	d->count -= n;
+	sc->first = sc->first > n ? sc->first - n : 0;
+	sc->first_unfinished = sc->first_unfinished > n ? sc->first_unfinished - n : 0;
+	sc->last_data = sc->last_data >= (int)n ? sc->last_data - (int)n : -1;
+}
+
+/* First pass over every segment from sc->first: headers, where the data ends. */
+static int scan_probe_all(struct scan *sc)
+{
+	struct journal_dir *d = sc->d;
+	unsigned i = sc->first;
+
+	while (i < d->count) {
+		int err = scan_probe(sc, i);
+		if (err != 0 && scan_is_removed(sc, i)) {
+			/* Every segment probed so far goes with it: start over at the new
+			 * oldest, not probed yet. */
+			scan_drop_removed(sc, i);
+			i = 0;
+			continue;
 		}
 		if (err != 0) {
 			return err;
 		}
-		if (d->count == 0) {
-			break;
-		}
 		if (sc->segs[i].has_data) {
 			sc->last_data = (int)i;
 		}
+		i++;
+	}
+	return 0;
+}
+
+/* Second pass: every segment's entries, up to the first corruption. */
+static int scan_walk_all(struct scan *sc)
+{
+	uint64_t next_base = sc->first_base;
+	bool have_prev = sc->first > 0;
+	unsigned i = sc->first;
+
+	while (i < sc->first_unfinished && !sc->res->corrupt) {
+		int err = scan_segment(sc, i, &next_base, &have_prev);
+		if (sc->fn_stopped) {
+			return err;
+		}
+		/*
+		 * Checked after every segment, read clean or not: a spare the writer reuses
+		 * can read as damage, as missing, or as a clean end (zeros of its new life)
+		 * before the segment's real end. Whatever fn was given from it is still
+		 * exact: each entry was read whole, its CRC matched, and it names the
+		 * position it was read at, in this segment's range; an entry of the file's
+		 * new life names a position of its new range and is refused, and stale bytes
+		 * of its old life still valid are this segment's own entries. Only the
+		 * entries after the point where the reads were overtaken may be missing.
+		 */
+		if (scan_is_removed(sc, i)) {
+			scan_drop_removed(sc, i);
+			i = 0;
+			have_prev = false; /* the journal now starts at the next segment */
+			continue;
+		}
+		if (err != 0) {
+			return err;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int scan_run(struct scan *sc)
+{
+	struct journal_dir *d = sc->d;
+	int err = scan_probe_all(sc);
+
+	if (err != 0) {
+		return err;
 	}
 	sc->first_unfinished = d->count;
 	while (sc->first_unfinished > sc->first &&
@@ -774,11 +877,9 @@ static int scan_run(struct scan *sc)
 		sc->first_unfinished--;
 	}
 	sc->res->unfinished_segments = d->count - sc->first_unfinished;
-	for (unsigned i = sc->first; i < sc->first_unfinished && !sc->res->corrupt; i++) {
-		err = scan_segment(sc, i, &next_base, &have_prev);
-		if (err != 0) {
-			return err;
-		}
+	err = scan_walk_all(sc);
+	if (err != 0) {
+		return err;
 	}
 	if (!sc->res->corrupt) {
 		scan_fill_end(sc);
@@ -790,14 +891,9 @@ static int scan_run(struct scan *sc)
 	return 0;
 }
 
-int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
-		 struct journal_scan_result *res)
-{
-	return journal_scan_from(d, 0, 0, fn, ctx, res);
-}
-
-int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base,
-		      journal_entry_fn *fn, void *ctx, struct journal_scan_result *res)
+static int scan_start(struct journal_dir *d, unsigned first, uint64_t first_base,
+		      bool beside_router, journal_entry_fn *fn, void *ctx,
+		      struct journal_scan_result *res)
 {
 	struct scan sc = {
 		.d = d,
@@ -807,6 +903,7 @@ int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base
 		.last_data = -1,
 		.first = first,
 		.first_base = first_base,
+		.beside_router = beside_router,
 	};
 	int err;
 
@@ -840,4 +937,16 @@ out_free_segs:
 out_close_dir:
 	(void)close(sc.dfd);
 	return err;
+}
+
+int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
+		 struct journal_scan_result *res)
+{
+	return scan_start(d, 0, 0, true, fn, ctx, res);
+}
+
+int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base,
+		      journal_entry_fn *fn, void *ctx, struct journal_scan_result *res)
+{
+	return scan_start(d, first, first_base, false, fn, ctx, res);
 }

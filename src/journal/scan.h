@@ -62,6 +62,11 @@ struct journal_scan_result {
 	uint64_t corrupt_position;
 	enum journal_reject corrupt_reason;
 	char message[512]; /* a sentence naming file, position and reason; "" when clean */
+	/* journal_scan() only: oldest segments retention removed (renamed to a spare or
+	 * unlinked) while the scan read them, beside a running router. Dropped from d, not
+	 * damage; updated before fn sees an entry of a later segment. */
+	unsigned removed_segments;
+	char removed_last[JOURNAL_SEGMENT_NAME_BYTES]; /* the newest of them */
 };
 
 /* Called for every valid entry in position order; `segment` indexes d->segments. The
@@ -75,9 +80,15 @@ typedef int journal_entry_fn(void *ctx, const struct journal_entry *e, unsigned 
  * each entry, calls fn (may be NULL) for each valid entry and fills res and the
  * segments' end_position/entries. Damage in the newest segment holding data is a torn
  * tail when no valid entry lies more than the segment's window_bytes past it; any other
- * damage is corruption. Oldest segments deleted since journal_dir_list() (retention,
- * while a tool reads beside the router) are dropped from d. Returns 0 (res says whether
- * it was torn or corrupt), what fn returned, -ENOMEM, -EIO style -errno of a read, or
+ * damage is corruption.
+ * Reading beside a running router, retention may remove the oldest segments meanwhile
+ * (rename them to spares that the writer then overwrites, or unlink them): when reading
+ * segment i fails in any way (open, read, header, entry) or ends, and its name is gone
+ * from the directory, segments [0, i] are dropped from d and counted in
+ * res->removed_segments, not as damage, and the scan goes on with the next segment. The
+ * entries fn saw from segment i are still exact (each was read whole, CRC-checked, at
+ * the position it names), but may stop short of its end. Returns 0 (res says whether it
+ * was torn or corrupt), what fn returned, -ENOMEM, -EIO style -errno of a read, or
  * -EPROTO for an unknown format version (res->message names the file and version).
  */
 int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
@@ -88,7 +99,9 @@ int journal_scan(struct journal_dir *d, journal_entry_fn *fn, void *ctx,
  * were indexed and are trusted (start-up recovery reads only the segments after the
  * newest valid index). Segment `first` must be based at first_base when first > 0. The
  * torn-tail rule applies to the newest of the scanned segments holding data; when none
- * holds data or has a valid header, res->end_segment is d->count.
+ * holds data or has a valid header, res->end_segment is d->count. For start-up, under
+ * the data directory's lock (journal/lock.h): nothing removes segments meanwhile, so a
+ * segment that cannot be read is an error or damage, never skipped.
  */
 int journal_scan_from(struct journal_dir *d, unsigned first, uint64_t first_base,
 		      journal_entry_fn *fn, void *ctx, struct journal_scan_result *res);

@@ -172,7 +172,7 @@ static int journal_fdatasync_now(int fd)
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
-static int journal_mkdir_parents(const char *dir)
+int journal_mkdir_parents(const char *dir)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(dir);

@@ -181,6 +181,55 @@ gen unfinished
 expect 0 "$SLUICE" journal verify "$TMP/data"
 contains "$TMP/out" "1 unfinished segment (removed at next start)"
 
+# ---- reading beside retention ----
+# dump blocked writing its output (a one-page pipe nobody reads) while it prints segment
+# 0; meanwhile retention renames segment 0 to a spare and unlinks segment 1. dump must
+# finish with exit 0, a note naming them, and print segment 0 whole (it was read before it
+# went) and then segments 2 and 3: nothing from 1, nothing twice.
+gen none
+shard0="$TMP/data/shard-000"
+mkdir "$TMP/head" "$TMP/tail"
+cp "$shard0/00000000000000000000.seg" "$TMP/head/"
+cp "$shard0/00000000000000122880.seg" "$shard0/00000000000000184320.seg" "$TMP/tail/"
+"$SLUICE" journal dump "$TMP/head" --format json >"$TMP/want" || fail "dump of segment 0"
+"$SLUICE" journal dump "$TMP/tail" --format json >>"$TMP/want" || fail "dump of segments 2-3"
+python3 - "$SLUICE" "$shard0" "$TMP/got" "$TMP/err" <<'EOF_PY' || fail "dump beside retention"
+import array, fcntl, os, subprocess, sys, termios, time
+
+sluice, shard, got_path, err_path = sys.argv[1:5]
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+with open(err_path, "wb") as err:
+    p = subprocess.Popen([sluice, "journal", "dump", shard, "--format", "json"],
+                         stdout=w, stderr=err)
+os.close(w)
+
+def queued():
+    n = array.array("i", [0])
+    fcntl.ioctl(r, termios.FIONREAD, n)
+    return n[0]
+
+# Full pipe: dump is blocked in a write, inside segment 0 (~95 KB of output).
+deadline = time.monotonic() + 20
+while queued() < 4096:
+    if p.poll() is not None or time.monotonic() > deadline:
+        sys.exit("dump never filled the pipe")
+    time.sleep(0.01)
+os.rename(os.path.join(shard, "00000000000000000000.seg"),
+          os.path.join(shard, "00000000000000000000.spare"))
+os.unlink(os.path.join(shard, "00000000000000061440.seg"))
+with open(got_path, "wb") as got:
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        got.write(chunk)
+sys.exit(p.wait())
+EOF_PY
+cmp -s "$TMP/want" "$TMP/got" ||
+	fail "dump beside retention: $(wc -l <"$TMP/got") lines, $(wc -l <"$TMP/want") expected"
+contains "$TMP/err" "retention removed 2 segments (up to 00000000000000061440.seg) while they were read: skipped, not damage"
+
 # ---- errors and usage ----
 expect 1 "$SLUICE" journal verify "$TMP/missing"
 contains "$TMP/err" "$TMP/missing: No such file or directory"

@@ -275,6 +275,10 @@ static uint8_t *tj_entry(struct tjournal *j, unsigned i)
 struct seen {
 	unsigned n;
 	unsigned stop_at; /* return 7 at this call (0: never) */
+	/* Called once after the hook_at-th entry (0: never): retention acting mid-scan. */
+	unsigned hook_at;
+	void (*hook)(void *arg);
+	void *hook_arg;
 	uint64_t pos[ENTRIES_MAX];
 	unsigned seg[ENTRIES_MAX];
 };
@@ -287,6 +291,9 @@ static int collect(void *ctx, const struct journal_entry *e, unsigned segment)
 	s->pos[s->n] = e->hdr.position;
 	s->seg[s->n] = segment;
 	s->n++;
+	if (s->hook_at != 0 && s->n == s->hook_at) {
+		s->hook(s->hook_arg);
+	}
 	if (s->stop_at != 0 && s->n == s->stop_at) {
 		return 7;
 	}
@@ -843,6 +850,186 @@ static void test_journal_scan_oldest_segment_deleted_after_listing(void **state)
 	tj_free(j);
 }
 
+/* What retention does to the oldest segments in the hooks below. */
+struct tj_removal {
+	struct tjournal *j;
+	unsigned count;	       /* segments [0, count) go, oldest first */
+	bool recycle;	       /* renamed to spares (else unlinked) */
+	uint64_t overwrite_at; /* recycle: the writer then overwrites segment 0 from here */
+	uint8_t fill;	       /* with this byte */
+};
+
+static void tj_remove_oldest(void *arg)
+{
+	struct tj_removal *r = arg;
+	char path[128];
+	char spare[160];
+
+	for (unsigned k = 0; k < r->count; k++) {
+		tj_path(r->j, r->j->segs[k].base, path, sizeof(path));
+		if (!r->recycle) {
+			assert_int_equal(unlink(path), 0);
+			continue;
+		}
+		(void)snprintf(spare, sizeof(spare), "%s/" JOURNAL_SPARE_NAME_FORMAT, r->j->dir,
+			       (unsigned long long)r->j->segs[k].base);
+		assert_int_equal(rename(path, spare), 0);
+		if (k > 0) {
+			continue;
+		}
+		/* The writer reuses the spare: new bytes over what the scan has yet to read. */
+		uint64_t len = r->j->seg_bytes - r->overwrite_at;
+		uint8_t *junk = malloc(len);
+		assert_non_null(junk);
+		memset(junk, r->fill, len);
+		int fd = open(spare, O_WRONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, junk, len, (off_t)r->overwrite_at), (ssize_t)len);
+		assert_int_equal(close(fd), 0);
+		free(junk);
+	}
+}
+
+/* First entry of segment k. */
+static unsigned tj_first_of(const struct tjournal *j, unsigned k)
+{
+	unsigned i = 0;
+
+	while (j->seg_of[i] < k) {
+		i++;
+	}
+	return i;
+}
+
+static void test_journal_scan_segments_removed_between_passes_are_skipped(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 4096);
+	struct journal_scan_result res;
+	struct journal_dir d;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	tj_append_n(j, 400, 500);
+	assert_true(j->nsegs >= 5);
+	tj_write(j);
+	assert_int_equal(journal_dir_list(j->dir, &d), 0);
+	/* Every header was probed; while the scan reads segment 0's entries retention
+	 * unlinks segments 0..2: the reads of 1 and 2 find them gone. */
+	struct tj_removal r = {.j = j, .count = 3};
+	seen->hook_at = 1;
+	seen->hook = tj_remove_oldest;
+	seen->hook_arg = &r;
+	assert_int_equal(journal_scan(&d, collect, seen, &res), 0);
+	assert_false(res.corrupt);
+	assert_false(res.torn);
+	assert_string_equal(res.message, "");
+	assert_int_equal(res.removed_segments, 3);
+	char name[JOURNAL_SEGMENT_NAME_BYTES];
+	(void)snprintf(name, sizeof(name), JOURNAL_SEGMENT_NAME_FORMAT,
+		       (unsigned long long)j->segs[2].base);
+	assert_string_equal(res.removed_last, name);
+	assert_int_equal(d.count, j->nsegs - 3);
+	assert_int_equal(d.segments[0].base_position, j->segs[3].base);
+	/* Segment 0 was read whole before it went; then segments 3.. with their new
+	 * indexes. */
+	unsigned first0 = tj_first_of(j, 1);
+	unsigned first3 = tj_first_of(j, 3);
+	assert_int_equal(seen->n, first0 + j->nentries - first3);
+	for (unsigned i = 0; i < first0; i++) {
+		assert_int_equal(seen->pos[i], j->pos[i]);
+	}
+	for (unsigned i = first3; i < j->nentries; i++) {
+		assert_int_equal(seen->pos[first0 + i - first3], j->pos[i]);
+		assert_int_equal(seen->seg[first0 + i - first3], j->seg_of[i] - 3);
+	}
+	assert_int_equal(res.end_segment, d.count - 1);
+	struct tseg *last = &j->segs[j->nsegs - 1];
+	assert_int_equal(res.end_position, last->base + last->used);
+	journal_dir_free(&d);
+	free(seen);
+	tj_free(j);
+}
+
+/* Segment 0 (4 MiB) renamed to a spare while the scan reads it, and overwritten by the
+ * writer past the scan's first 1 MiB read with `fill`: zeros (reads as a clean end) or
+ * other bytes (reads as damage). Either way: skipped, what was delivered is exact. */
+static void scan_recycled_midway(uint8_t fill)
+{
+	struct tjournal *j = tj_new(4u << 20, 1u << 20);
+	struct journal_scan_result res;
+	struct journal_dir d;
+	struct seen *seen = seen_new();
+
+	for (unsigned i = 0; j->nsegs < 3; i++) {
+		tj_append(j, 3000 + (i * 37) % 5000);
+	}
+	tj_write(j);
+	assert_int_equal(journal_dir_list(j->dir, &d), 0);
+	struct tj_removal r = {
+		.j = j, .count = 1, .recycle = true, .overwrite_at = 2u << 20, .fill = fill};
+	seen->hook_at = 1;
+	seen->hook = tj_remove_oldest;
+	seen->hook_arg = &r;
+	assert_int_equal(journal_scan(&d, collect, seen, &res), 0);
+	assert_false(res.corrupt);
+	assert_false(res.torn);
+	assert_string_equal(res.message, "");
+	assert_int_equal(res.removed_segments, 1);
+	assert_int_equal(d.count, j->nsegs - 1);
+	/* A prefix of segment 0 (at least its first read), then every later entry. */
+	unsigned first1 = tj_first_of(j, 1);
+	unsigned got0 = seen->n - (j->nentries - first1);
+	assert_true(got0 > 0 && got0 < first1);
+	for (unsigned i = 0; i < got0; i++) {
+		assert_int_equal(seen->pos[i], j->pos[i]);
+		assert_true(j->pos[i] + j->bytes[i] <= (2u << 20) - JOURNAL_BLOCK_BYTES);
+	}
+	for (unsigned i = first1; i < j->nentries; i++) {
+		assert_int_equal(seen->pos[got0 + i - first1], j->pos[i]);
+		assert_int_equal(seen->seg[got0 + i - first1], j->seg_of[i] - 1);
+	}
+	journal_dir_free(&d);
+	free(seen);
+	tj_free(j);
+}
+
+static void test_journal_scan_segment_recycled_midway_zeros_is_skipped(void **state)
+{
+	(void)state;
+	scan_recycled_midway(0);
+}
+
+static void test_journal_scan_segment_recycled_midway_junk_is_skipped(void **state)
+{
+	(void)state;
+	scan_recycled_midway(0xab);
+}
+
+static void test_journal_scan_from_missing_segment_is_an_error(void **state)
+{
+	struct tjournal *j = tj_new(SEG_SMALL, 4096);
+	struct journal_scan_result res;
+	struct journal_dir d;
+	struct seen *seen = seen_new();
+	(void)state;
+
+	tj_append_n(j, 300, 500);
+	assert_true(j->nsegs >= 3);
+	tj_write(j);
+	assert_int_equal(journal_dir_list(j->dir, &d), 0);
+	/* Start-up holds the data directory's lock: nothing may remove a segment, so one
+	 * gone is not skipped. */
+	struct tj_removal r = {.j = j, .count = 2};
+	seen->hook_at = 1;
+	seen->hook = tj_remove_oldest;
+	seen->hook_arg = &r;
+	assert_int_equal(journal_scan_from(&d, 0, 0, collect, seen, &res), -ENOENT);
+	assert_int_equal(res.removed_segments, 0);
+	journal_dir_free(&d);
+	free(seen);
+	tj_free(j);
+}
+
 /* ---- recycled segments ---- */
 
 /* Three zero-filled segments, the oldest removed; returns the first entry kept. Then a
@@ -1051,6 +1238,10 @@ int main(void)
 		cmocka_unit_test(test_journal_scan_only_empty_segments),
 		cmocka_unit_test(test_journal_scan_first_write_of_new_segment_lost),
 		cmocka_unit_test(test_journal_scan_oldest_segment_deleted_after_listing),
+		cmocka_unit_test(test_journal_scan_segments_removed_between_passes_are_skipped),
+		cmocka_unit_test(test_journal_scan_segment_recycled_midway_zeros_is_skipped),
+		cmocka_unit_test(test_journal_scan_segment_recycled_midway_junk_is_skipped),
+		cmocka_unit_test(test_journal_scan_from_missing_segment_is_an_error),
 		cmocka_unit_test(test_journal_scan_fn_nonzero_stops),
 		cmocka_unit_test(test_journal_scan_recycled_segment_ignores_stale_entries),
 		cmocka_unit_test(test_journal_scan_recycled_end_at_block_boundary_is_clean),
