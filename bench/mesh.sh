@@ -15,7 +15,7 @@
 # those functions after looking its ring up in the from x to table, so the ratio
 # mesh / direct is the mesh's own overhead and should stay near 1; run-to-run noise on
 # a shared 2-vCPU machine is larger than that lookup, so read it over several RUNS.
-# A second baseline is DPDK's ring_perf_autotest (dpdk-test, package dpdk), run RUNS times
+# A second baseline is DPDK's ring_perf_autotest (dpdk-test, package dpdk-dev), run RUNS times
 # with the same EAL memory profile and two lcores; its "two physical cores" section
 # (legacy API, SP/SC bulk, sizes 8 and 32; it has no burst-1 two-core figure) is
 # parsed. Read its figure with care: test_ring_perf.c prints TSC cycles per object,
@@ -44,7 +44,7 @@ if [ ! -d "$build" ]; then
 fi
 ninja -C "$build" bench/sluice-bench-mesh >/dev/null
 bench="$build/bench/sluice-bench-mesh"
-command -v dpdk-test >/dev/null || { echo "mesh.sh: needs dpdk-test (package dpdk)" >&2; exit 1; }
+command -v dpdk-test >/dev/null || { echo "mesh.sh: needs dpdk-test (package dpdk-dev)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "mesh.sh: needs jq" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || echo "mesh.sh: fewer than 2 CPUs: both lcores share one, numbers mean little" >&2
 

@@ -61,7 +61,7 @@ ninja -C "$build" bench/sluice-bench src/daemon/sluiced src/cli/sluice >/dev/nul
 bench="$build/bench/sluice-bench"
 sluiced="$build/src/daemon/sluiced"
 sluice="$build/src/cli/sluice"
-command -v dpdk-testpmd >/dev/null || { echo "pipeline.sh: needs dpdk-testpmd (package dpdk)" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "pipeline.sh: needs dpdk-testpmd (package dpdk-dev)" >&2; exit 1; }
 [ "$secs" -ge 2 ] || { echo "pipeline.sh: SECONDS must be at least 2" >&2; exit 1; }
 
 work=$(mktemp -d)

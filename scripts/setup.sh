@@ -12,7 +12,7 @@ packages=(
 	# tests: unit tests, sanitizer and fuzz builds, format check, network namespaces
 	libcmocka-dev clang clang-format libclang-rt-14-dev iproute2 ethtool iputils-ping python3
 	# benchmarks: testpmd baseline, pcap PMD, fio baseline, NATS core fan-out baseline
-	dpdk libpcap-dev fio nats-server
+	dpdk dpdk-dev libpcap-dev fio nats-server
 )
 
 missing=()
