@@ -1728,7 +1728,7 @@ static void test_shard_replay_earliest_then_live_without_gap_or_duplicate(void *
 		shard_poll(fx.shard[0]);
 	}
 	expect_no_reply(0);
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 5);
 }
 
@@ -1754,7 +1754,7 @@ static void test_shard_replay_policy_resumes_from_the_journal(void **state)
 	for (unsigned i = 0; i < 100; i++) {
 		shard_poll(fx.shard[0]);
 	}
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	produce_to(0, TOPIC, 3);
 	expect_deliver(1, 3);
 	expect_no_reply(0);
@@ -1849,7 +1849,7 @@ static void test_shard_replay_start_offsets_per_partition(void **state)
 	poll_until_sent(2 + 3);
 	expect_partitions_from(0, 1, 5, (const uint64_t[]){2, UINT64_MAX, 1, UINT64_MAX});
 	expect_all_quiet();
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	/* Caught up and live: every partition from here on, once. */
 	for (uint32_t p = 0; p < 3; p++) {
 		produce_partition(0, p, 4, 1);
@@ -1857,7 +1857,7 @@ static void test_shard_replay_start_offsets_per_partition(void **state)
 	expect_partitions_from(0, 1, 3, (const uint64_t[]){4, 4, 4, UINT64_MAX});
 	expect_all_quiet();
 	/* The start offsets went back to the pool. */
-	assert_int_equal(fx.shard[0]->sub_state[0].start.first, SHARD_SLOT_NONE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.start.first, SHARD_SLOT_NONE);
 }
 
 static void test_shard_replay_start_offsets_fall_back_to_earliest(void **state)
@@ -1936,7 +1936,7 @@ static void test_shard_group_starts_earliest_then_live(void **state)
 	}
 	assert_true(per_member[1] > 0 && per_member[2] > 0);
 	expect_all_quiet();
-	assert_int_equal(fx.shard[0]->groups[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_LIVE);
 	produce_partition(0, 0, 6, 2);
 	for (uint64_t q = 6; q < 8; q++) {
 		uint32_t id = take_deliver(0, &base, topic);
