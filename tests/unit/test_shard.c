@@ -1911,6 +1911,131 @@ static void test_shard_start_offsets_reach_the_owner_shard(void **state)
 	expect_all_quiet(); /* shard 0's partition starts latest */
 }
 
+/* Entries of shard `shard`'s start offset pool taken off its free list by
+ * start_offsets_exhaust(), as if other readers held them. */
+static uint32_t start_offsets_held = SHARD_SLOT_NONE;
+
+/* Leaves only `keep` entries free in the start offset pool of `shard`. */
+static void start_offsets_exhaust(uint16_t shard, unsigned keep)
+{
+	struct shard *s = fx.shard[shard];
+	uint32_t *link = &s->start_offsets_free;
+
+	for (unsigned i = 0; i < keep; i++) {
+		assert_int_not_equal(*link, SHARD_SLOT_NONE);
+		link = &s->start_offsets[*link].next;
+	}
+	start_offsets_held = *link;
+	*link = SHARD_SLOT_NONE;
+}
+
+/* Entries free in the start offset pool of `shard`. */
+static uint32_t start_offsets_free_count(uint16_t shard)
+{
+	const struct shard *s = fx.shard[shard];
+	uint32_t n = 0;
+
+	for (uint32_t i = s->start_offsets_free; i != SHARD_SLOT_NONE;
+	     i = s->start_offsets[i].next) {
+		n++;
+	}
+	return n;
+}
+
+/* Gives back what start_offsets_exhaust() took. */
+static void start_offsets_restore(uint16_t shard)
+{
+	struct shard *s = fx.shard[shard];
+	uint32_t *link = &s->start_offsets_free;
+
+	while (*link != SHARD_SLOT_NONE) {
+		link = &s->start_offsets[*link].next;
+	}
+	*link = start_offsets_held;
+	start_offsets_held = SHARD_SLOT_NONE;
+	assert_int_equal(start_offsets_free_count(shard), SHARD_START_OFFSETS_POOL);
+}
+
+/* The receiving shard's pool has room for one of the two start offsets it owns: the
+ * SUBSCRIBE is refused "subscription table full" (strict), the one taken goes back, and
+ * nothing reaches the other shard. */
+static void test_shard_start_offsets_full_pool_is_nacked_on_the_receiving_shard(void **state)
+{
+	struct sl_wire_start_offset offs[PARTITIONS];
+	uint32_t n = 0;
+
+	(void)state;
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		if (route_owner((const uint8_t *)TOPIC, strlen(TOPIC), p, 2) == 0) {
+			produce_partition(0, p, 0, 2);
+			offs[n++] = (struct sl_wire_start_offset){.partition = p, .offset = 1};
+		}
+	}
+	assert_true(n >= 2);
+	start_offsets_exhaust(0, 1);
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+				.start_fallback = SL_START_LATEST, .offset_count = n,
+				.offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), 1);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subscribers), 0);
+	assert_int_equal(counter(0, SL_STAT_SUBSCRIBES), 0);
+	assert_int_equal(counter(0, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 0);
+	expect_all_quiet();
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), 0);
+	/* With room again, the same SUBSCRIBE is taken and starts at its offsets. */
+	start_offsets_restore(0);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = n, .offsets = offs));
+	poll_shard_until_sent(0, n);
+	uint64_t first[PARTITIONS] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	for (uint32_t i = 0; i < n; i++) {
+		first[offs[i].partition] = 1;
+	}
+	expect_partitions_from(0, 1, n, first);
+	expect_all_quiet();
+}
+
+/* The pool of a shard that is not the receiving one is full: that shard counts the
+ * subscription diverged and starts its partitions at the fallback (earliest for id 1,
+ * latest for id 2), while the receiving shard answered SUBSCRIBED. */
+static void test_shard_start_offsets_full_pool_elsewhere_starts_at_the_fallback(void **state)
+{
+	uint32_t p1 = partition_of(1);
+	const struct sl_wire_start_offset offs[] = {{.partition = p1, .offset = 2}};
+	uint64_t first[PARTITIONS] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+
+	(void)state;
+	produce_partition(1, p1, 0, 4);
+	start_offsets_exhaust(1, 0);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_EARLIEST, .offset_count = 1, .offsets = offs));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = 1, .offsets = offs));
+	/* Id 1 gets p1 from its earliest batch, not from offset 2; id 2 nothing yet. */
+	first[p1] = 0;
+	poll_shard_until_sent(1, 4);
+	expect_partitions_from(1, 1, 4, first);
+	expect_all_quiet();
+	assert_int_equal(counter(1, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 2);
+	assert_int_equal(counter(0, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 0);
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), 2);
+	/* Both are live at shard 1 from here on. */
+	start_offsets_restore(1);
+	produce_partition(1, p1, 4, 1);
+	poll_shard_until_sent(1, 2);
+	uint64_t base;
+	char topic[256];
+	uint32_t a = take_deliver(1, &base, topic);
+	assert_true(base == 4);
+	uint32_t b = take_deliver(1, &base, topic);
+	assert_true(base == 4);
+	assert_int_equal(a + b, 3);
+	expect_all_quiet();
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -2547,6 +2672,12 @@ int main(void)
 			teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_start_offsets_reach_the_owner_shard,
 						setup_two_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_start_offsets_full_pool_is_nacked_on_the_receiving_shard,
+			setup_two_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_start_offsets_full_pool_elsewhere_starts_at_the_fallback,
+			setup_two_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_group_starts_earliest_then_live,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(
