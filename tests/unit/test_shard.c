@@ -2036,6 +2036,82 @@ static void test_shard_start_offsets_full_pool_elsewhere_starts_at_the_fallback(
 	expect_all_quiet();
 }
 
+/* Unsubscribes id on shard 0 and checks the answer. */
+static void unsubscribe(uint32_t id)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, id, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, id, SL_SUB_REMOVED);
+}
+
+/* One cursor: id 1 holds it (out of credit mid-replay), id 2 waits for it. Removing the
+ * waiting one leaves nothing waiting; removing the replaying one frees the cursor, so a
+ * new replay takes it at once and reads everything. */
+static void test_shard_replay_removed_subscriptions_give_up_their_cursor(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 4; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	inject_subscribe(
+		0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST, .window_batches = 1));
+	inject_subscribe(0, SUB(.id = 2, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	expect_subscribed(0, 2, SL_SUB_ACTIVE);
+	poll_until_sent(1);
+	expect_deliver(1, 0);
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	assert_int_equal(fx.shard[0]->replay_waiting, 1);
+	unsubscribe(2);
+	assert_int_equal(fx.shard[0]->replay_waiting, 0);
+	unsubscribe(1);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	subscribe(0, SUB(.id = 3, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(4);
+	for (uint64_t q = 0; q < 4; q++) {
+		expect_deliver(3, q);
+	}
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
+}
+
+/* A group replaying from start offsets loses its last member mid-replay: the group goes,
+ * and with it its cursor and start offsets; a new group replays at once. */
+static void test_shard_group_gone_mid_replay_gives_up_cursor_and_start(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 1}};
+
+	(void)state;
+	produce_partition(0, 0, 0, 4);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g", .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_EARLIEST, .offset_count = 1, .offsets = offs,
+			 .window_batches = 1));
+	poll_until_sent(1);
+	expect_deliver(1, 1);
+	expect_all_quiet();
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_REPLAYING);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL - 1);
+	unsubscribe(1);
+	assert_int_equal(fx.shard[0]->groups[0].count, 0);
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_LIVE);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "h", .start = SL_START_EARLIEST));
+	poll_until_sent(4);
+	for (uint64_t q = 0; q < 4; q++) {
+		expect_deliver(2, q);
+	}
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 0);
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -2647,6 +2723,12 @@ int main(void)
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_removed_subscriptions_give_up_their_cursor,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_gone_mid_replay_gives_up_cursor_and_start,
+			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_listed_batches,
