@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -2112,6 +2114,55 @@ static void test_shard_group_gone_mid_replay_gives_up_cursor_and_start(void **st
 	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 0);
 }
 
+/* Flips a byte of the entry at journal `position` of shard 0 on disk (first segment). */
+static void journal_damage(uint64_t position)
+{
+	char path[256];
+	uint8_t v;
+
+	(void)snprintf(path, sizeof(path),
+		       "%s/" JOURNAL_SHARD_DIR_FORMAT "/" JOURNAL_SEGMENT_NAME_FORMAT, journal_root,
+		       0u, 0ull);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t off = (off_t)journal_segment_offset(0, position);
+	assert_int_equal(pread(fd, &v, 1, off), 1);
+	v ^= 0x5a;
+	assert_int_equal(pwrite(fd, &v, 1, off), 1);
+	assert_int_equal(close(fd), 0);
+}
+
+/* The journal is damaged under a replay (the second batch's first byte, on disk): the
+ * cursor fails, counted; the subscription got what lay before the damage and turns live,
+ * giving its cursor back: what lay beyond is not delivered, later appends are. */
+static void test_shard_replay_damaged_journal_turns_the_subscription_live(void **state)
+{
+	const struct journal *j = fx.shard[0]->journal;
+	uint64_t damaged = 0;
+
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) {
+		if (q == 1) {
+			damaged = journal_appended_end(j);
+		}
+		inject_produce(0, P(.sequence = q, .head = q == 0, .acks = TEST_ACKS_DURABLE));
+		poll_until_reply();
+		expect_ack(0, q, SL_ACK_APPENDED, q);
+	}
+	/* Durable, so written: the cursor reads the batches from the file. */
+	journal_damage(damaged);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(1);
+	expect_deliver(1, 0);
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_FAILURES), 1);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	produce_to(0, TOPIC, 3);
+	expect_deliver(1, 3);
+	expect_all_quiet();
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -2723,6 +2774,9 @@ int main(void)
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_damaged_journal_turns_the_subscription_live,
+			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(
 			test_shard_replay_removed_subscriptions_give_up_their_cursor,
 			setup_one_journal, teardown_journal),
