@@ -1155,6 +1155,7 @@ static void test_shard_create_rejects_bad_conf(void **state)
 #define SUBSCRIBER 0x5151u
 
 struct subscribe {
+	uint64_t subscriber; /* 0 stands for SUBSCRIBER */
 	uint32_t id;
 	const char *pattern;
 	const char *group;
@@ -1171,7 +1172,7 @@ static void inject_subscribe(uint16_t shard, struct subscribe p)
 {
 	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
 	struct wire_subscribe sub = {
-		.subscriber_id = SUBSCRIBER,
+		.subscriber_id = p.subscriber != 0 ? p.subscriber : SUBSCRIBER,
 		.subscription_id = p.id,
 		.pattern_len = (uint8_t)strlen(p.pattern),
 		.pattern = (const uint8_t *)p.pattern,
@@ -2163,6 +2164,42 @@ static void test_shard_replay_damaged_journal_turns_the_subscription_live(void *
 	expect_all_quiet();
 }
 
+/* A SUBSCRIBE at offsets refused after it took its start offsets (a group conflict, the
+ * subscriber table full, the subscription table full) gives them back. */
+static void test_shard_subscribe_refused_at_offsets_holds_no_start_offsets(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 0}};
+
+	(void)state;
+	produce_partition(0, 0, 0, 1); /* partition 0 in the table: its offset is kept */
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	inject_subscribe(0, SUB(.id = 2, .pattern = ">", .group = "g", .start = SL_START_OFFSETS,
+				.offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_CONFLICT, 0).detail, SL_SUB_CONFLICT_GROUP);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	/* 63 more subscribers of one subscription each: both tables are full. */
+	for (uint64_t sc = 1; sc < 64; sc++) {
+		inject_subscribe(0,
+				 SUB(.subscriber = SUBSCRIBER + sc, .id = 1, .pattern = "other"));
+		shard_poll(fx.shard[0]);
+		assert_int_equal(take_reply(0).hdr.type, SL_WIRE_SUBSCRIBED);
+	}
+	inject_subscribe(0, SUB(.subscriber = SUBSCRIBER + 64, .id = 1, .pattern = TOPIC,
+				.start = SL_START_OFFSETS, .offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	inject_subscribe(0, SUB(.id = 3, .pattern = TOPIC, .start = SL_START_OFFSETS,
+				.offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 64);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subscribers), 64);
+	expect_all_quiet();
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -2774,6 +2811,9 @@ int main(void)
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_subscribe_refused_at_offsets_holds_no_start_offsets,
+			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(
 			test_shard_replay_damaged_journal_turns_the_subscription_live,
 			setup_one_journal, teardown_journal),
