@@ -104,8 +104,8 @@ struct fixture {
 static struct fixture fx;
 static unsigned pool_id;
 
-static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
-		       uint32_t dedupe_window, bool auto_create)
+static void fixture_up_subs(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
+			    uint32_t dedupe_window, bool auto_create, uint32_t subscriptions_max)
 {
 	struct route_topic topic = {.partitions = PARTITIONS, .name_len = sizeof(TOPIC) - 1};
 	struct route_conf rc = {.partitions_default = 8,
@@ -139,7 +139,7 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .producer_idle_s = 1,
 				      .idle_sleep_us = 0,
 				      .durable_acks_max = 64,
-				      .subscriptions_max = 64,
+				      .subscriptions_max = subscriptions_max,
 				      .consumer_timeout_ms = 1000,
 				      .replay_cursors = 1,
 				      .replay_buffer_bytes = 65536,
@@ -151,6 +151,12 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 		assert_int_equal(
 			shard_create(&fx.env, i, rte_lcore_id(), 0, fx.pool[i], &fx.shard[i]), 0);
 	}
+}
+
+static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
+		       uint32_t dedupe_window, bool auto_create)
+{
+	fixture_up_subs(shards, partitions_max, producers_max, dedupe_window, auto_create, 64);
 }
 
 static int setup_one(void **state)
@@ -2200,6 +2206,71 @@ static void test_shard_subscribe_refused_at_offsets_holds_no_start_offsets(void 
 	expect_all_quiet();
 }
 
+/* One shard with room for more subscriptions than a group has members
+ * (SHARD_GROUP_MEMBERS_MAX) or than the shard has groups (SHARD_GROUPS_MAX). */
+#define MANY_SUBSCRIPTIONS (SHARD_GROUP_MEMBERS_MAX + 64u)
+
+static int setup_one_many_subscriptions(void **state)
+{
+	(void)state;
+	fixture_up_subs(1, 64, 64, WINDOW, true, MANY_SUBSCRIPTIONS);
+	return 0;
+}
+
+/* A group holds SHARD_GROUP_MEMBERS_MAX members: one more is refused "subscription table
+ * full", leaving the group and the tables as they were; once a member leaves, it fits. */
+static void test_shard_group_full_refuses_another_member(void **state)
+{
+	(void)state;
+	for (uint32_t id = 1; id <= SHARD_GROUP_MEMBERS_MAX; id++) {
+		subscribe(0, SUB(.id = id, .pattern = TOPIC, .group = "g"));
+	}
+	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "g"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUP_MEMBERS_MAX);
+	/* Every batch still goes to one member, the refused one never. */
+	produce_to(0, TOPIC, 0);
+	uint64_t base;
+	char topic[256];
+	uint32_t got = take_deliver(0, &base, topic);
+	assert_true(got >= 1 && got <= SHARD_GROUP_MEMBERS_MAX);
+	expect_no_reply(0);
+	unsubscribe(1);
+	subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "g"));
+	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
+}
+
+/* The shard holds SHARD_GROUPS_MAX groups: another group is refused "subscription table
+ * full" (nothing of it is kept) while members still join existing groups; once a group
+ * goes, a new one fits. */
+static void test_shard_groups_full_refuses_another_group(void **state)
+{
+	char name[16];
+
+	(void)state;
+	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
+		(void)snprintf(name, sizeof(name), "g%u", g);
+		subscribe(0, SUB(.id = g + 1, .pattern = TOPIC, .group = name));
+	}
+	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "another"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUPS_MAX);
+	subscribe(0, SUB(.id = 1000, .pattern = TOPIC, .group = "g0"));
+	/* One batch to one member of each group, none for the refused one. */
+	produce_to(0, TOPIC, 0);
+	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
+		uint64_t base;
+		char topic[256];
+		assert_int_not_equal(take_deliver(0, &base, topic), 999);
+	}
+	expect_no_reply(0);
+	unsubscribe(2); /* group g1's only member */
+	subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "another"));
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -2856,6 +2927,10 @@ int main(void)
 			setup_two_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_group_starts_earliest_then_live,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_full_refuses_another_member,
+						setup_one_many_subscriptions, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_groups_full_refuses_another_group,
+						setup_one_many_subscriptions, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_shard_dead_letter_goes_to_the_dead_letter_topic, setup_one_journal,
 			teardown_journal),
