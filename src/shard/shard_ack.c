@@ -228,8 +228,7 @@ static void shard_inflight_expire(struct shard *s, uint32_t slot)
 	uint64_t from = oldest->position;
 	/* Everything from `from` on is sent again and tracked anew. */
 	sub->inflight_head = sub->inflight_tail;
-	shard_replay_end(s, slot);
-	shard_replay_begin(s, slot, SHARD_SEEK_POSITION, from);
+	shard_replay_rewind(s, slot, from);
 }
 
 void shard_acks_sweep(struct shard *s, unsigned steps)

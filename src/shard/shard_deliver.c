@@ -122,7 +122,7 @@ static void shard_deliver_one(struct shard *s, struct rte_mbuf *m, const struct 
 	struct shard_sub *sub = &s->sub_state[slot];
 	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
 
-	if (sub->mode != SHARD_SUB_LIVE) {
+	if (sub->reader.mode != SHARD_READER_LIVE) {
 		return; /* reading from the journal: the batch comes that way */
 	}
 	if (!shard_sub_can_take(s, slot, bytes)) {
@@ -210,7 +210,7 @@ static void shard_deliver_group(struct shard *s, struct rte_mbuf *m, const struc
 {
 	uint32_t bytes = wire_deliver_head_bytes(f->hdr.topic_len) + f->body_len;
 
-	if (s->groups[g].mode != SHARD_SUB_LIVE) {
+	if (s->groups[g].reader.mode != SHARD_READER_LIVE) {
 		return; /* the group reads from the journal: the batch comes that way */
 	}
 	uint32_t slot = shard_group_pick_ready(s, g, topic_hash, f->hdr.partition, bytes);

@@ -80,13 +80,6 @@ struct shard_subscriber {
 	uint32_t first;		/* slot of the first of them: a list through shard_sub.next */
 };
 
-/* Where a subscription's batches come from at this shard. */
-enum shard_sub_mode {
-	SHARD_SUB_LIVE = 0,	   /* delivered as they are appended */
-	SHARD_SUB_REPLAY_WAIT = 1, /* to be read from the journal: waits for a free cursor */
-	SHARD_SUB_REPLAYING = 2,   /* read from the journal by cursor `cursor` */
-};
-
 /* Where a replay starts (a SUBSCRIBE's start, or a live subscription out of credit). */
 enum shard_seek {
 	SHARD_SEEK_EARLIEST = 0,
@@ -108,6 +101,27 @@ struct shard_start {
 	bool is_active; /* false: every entry the pattern matches is delivered */
 	uint8_t topic_len;
 	uint8_t topic[SL_WIRE_TOPIC_BYTES_MAX]; /* of the start offsets: the cursor seeks in it */
+};
+
+/* Where a reader's batches come from at this shard. */
+enum shard_reader_mode {
+	SHARD_READER_LIVE = 0,	      /* delivered as they are appended */
+	SHARD_READER_REPLAY_WAIT = 1, /* to be read from the journal: waits for a free cursor */
+	SHARD_READER_REPLAYING = 2,   /* read from the journal by cursor `cursor` */
+};
+
+/*
+ * A reader of this shard's batches: a subscription, or a consumer group (which reads the
+ * journal once for all its members). Its id is its matcher id: the subscription's slot,
+ * or subscriptions_max + g for group g (shard_reader_of()). Live, or replaying from where
+ * `seek` and `seek_value` say, through a cursor of the shard's pool (shard_replay.c).
+ */
+struct shard_reader {
+	uint64_t seek_value;	  /* enum shard_seek's value */
+	uint16_t cursor;	  /* SHARD_READER_REPLAYING: index in shard.replays */
+	uint8_t mode;		  /* enum shard_reader_mode */
+	uint8_t seek;		  /* enum shard_seek */
+	struct shard_start start; /* start offsets: in force while it first replays */
 };
 
 /* One start offset of a reader, for a partition this shard owns: entries holding
@@ -167,18 +181,15 @@ struct shard_sub {
 	struct credit credit;		 /* of this subscription at this shard */
 	uint64_t credit_tsc;		 /* when its credit last moved: the first DELIVER
 					  * outstanding sent, or consumed totals advanced */
-	uint64_t seek_value;		 /* enum shard_seek's value */
 	uint64_t sent_end;		 /* journal position after the last batch sent */
 	uint64_t redeliver_end;		 /* batches below it are sent again: attempt */
 	uint32_t inflight_head;		 /* ring of unacked batches: next to free */
 	uint32_t inflight_tail;		 /* next free */
 	uint16_t redeliver_attempt;	 /* attempt of batches sent below redeliver_end */
-	uint16_t cursor;		 /* SHARD_SUB_REPLAYING: index in shard.replays */
-	uint8_t mode;			 /* enum shard_sub_mode */
-	uint8_t seek;			 /* enum shard_seek */
 	uint8_t pattern_len;
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
-	struct shard_start start; /* start offsets: in force while it first replays */
+	/* Outside a group; a member is always live (its group reads for it). */
+	struct shard_reader reader;
 };
 
 /* A consumer group of this shard: a matcher entry of its own (id subscriptions_max +
@@ -193,11 +204,7 @@ struct shard_group {
 	uint8_t pattern_len;
 	/* The group's own replay, from the start its first member asked for: while it
 	 * reads the journal, live delivery passes the group by. */
-	uint8_t mode;	 /* enum shard_sub_mode */
-	uint8_t seek;	 /* enum shard_seek */
-	uint16_t cursor; /* SHARD_SUB_REPLAYING: index in shard.replays */
-	uint64_t seek_value;
-	struct shard_start start;
+	struct shard_reader reader;
 	uint8_t name[SL_WIRE_GROUP_BYTES_MAX];
 	uint8_t pattern[SL_WIRE_TOPIC_BYTES_MAX];
 };
@@ -205,9 +212,8 @@ struct shard_group {
 /* A replay cursor of the shard and the reader reading through it. */
 struct shard_replay {
 	struct journal_cursor *cursor;
-	/* subscription slot; subscriptions_max + g for group g; SHARD_SLOT_REDELIVERY; or
-	 * SHARD_SLOT_NONE: free */
-	uint32_t slot;
+	/* reader id (struct shard_reader); SHARD_SLOT_REDELIVERY; or SHARD_SLOT_NONE: free */
+	uint32_t reader;
 };
 
 /* A subscription change broadcast to every shard through the control rings, in the
@@ -375,14 +381,25 @@ void shard_subs_destroy(struct shard *s);
 void shard_deliver(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f,
 		   uint32_t topic_hash, uint64_t base, const struct shard_batch_ref *ref);
 
+/* The reader of id `reader`: subscription `reader`, or group reader - subscriptions_max. */
+static inline struct shard_reader *shard_reader_of(struct shard *s, uint32_t reader)
+{
+	return reader < s->subscriptions_max ? &s->sub_state[reader].reader
+					     : &s->groups[reader - s->subscriptions_max].reader;
+}
+
 /*
- * Replay (shard_replay.c). shard_replay_begin() sends subscription `slot` to the journal
- * from where `seek` says (REPLAY_WAIT until a cursor is free); shard_replay_end() takes
- * it off its cursor (removal); shard_replay_poll() lets every replaying subscription
- * read on within its credit and turns the caught-up ones live. Returns entries handled.
+ * Replay (shard_replay.c). shard_replay_begin() sends live reader `reader` to the journal
+ * from where `seek` says (REPLAY_WAIT until a cursor is free), with the start offsets the
+ * caller put in its start; shard_replay_end() takes it off its cursor, live again, and
+ * gives its start offsets back (caught up, failed, or removed); shard_replay_rewind()
+ * sends subscription `slot` back to journal `position`, its start offsets kept (the ack
+ * timer). shard_replay_poll() lets every replaying reader read on within its credit and
+ * turns the caught-up ones live. Returns entries handled.
  */
-void shard_replay_begin(struct shard *s, uint32_t slot, enum shard_seek seek, uint64_t value);
-void shard_replay_end(struct shard *s, uint32_t slot);
+void shard_replay_begin(struct shard *s, uint32_t reader, enum shard_seek seek, uint64_t value);
+void shard_replay_end(struct shard *s, uint32_t reader);
+void shard_replay_rewind(struct shard *s, uint32_t slot, uint64_t position);
 unsigned shard_replay_poll(struct shard *s);
 int shard_replays_create(struct shard *s);
 void shard_replays_destroy(struct shard *s);
@@ -405,11 +422,6 @@ bool shard_start_admits(const struct shard *s, const struct shard_start *st,
 bool shard_start_needs_replay(const struct shard_start *st);
 void shard_start_seek(struct shard *s, const struct shard_start *st, struct journal_cursor *c);
 void shard_start_release(struct shard *s, struct shard_start *st);
-
-/* A consumer group's own replay from its start (shard_replay.c), like a subscription's;
- * the end takes it off its cursor and releases its start offsets. */
-void shard_group_replay_begin(struct shard *s, uint32_t g, enum shard_seek seek, uint64_t value);
-void shard_group_replay_end(struct shard *s, uint32_t g);
 
 /* Sends subscription `slot` a DELIVER of a batch read from the journal (records copied
  * into an mbuf of their own). False when no mbuf was free: nothing sent. */

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Replay from the journal. A subscription that starts earliest, at a time or at offsets,
- * a consumer group that does (as its first member asked: its batches are shared by the
- * members, so the group reads once for all of them), and a live subscription of policy
- * replay that ran out of credit, read the shard's journal through
- * a cursor of the shard's pool (made when the journal opens; when none is free the
- * subscription waits, counted). The cursor's entries are filtered by the subscription's
- * pattern and sent within credit; once the cursor is caught up (it handed out everything
- * up to journal_appended_end()), the subscription turns live in the same loop iteration,
- * so every later append is delivered live: no gap, no duplicate. While a subscription
- * reads from the journal, live delivery passes it by.
+ * Replay from the journal. A reader (struct shard_reader) reads the shard's journal
+ * through a cursor of the shard's pool (made when the journal opens; when none is free
+ * the reader waits, counted): a subscription that starts earliest, at a time or at
+ * offsets; a consumer group that does (as its first member asked: its batches are shared
+ * by the members, so the group reads once for all of them and hands each entry to the
+ * member it picks); a live subscription of policy replay that ran out of credit, or
+ * whose oldest unacked batch timed out. The cursor's entries are filtered by the
+ * reader's pattern and start and sent within credit; once the cursor is caught up (it
+ * handed out everything up to journal_appended_end()), the reader turns live in the same
+ * loop iteration, so every later append is delivered live: no gap, no duplicate. While a
+ * reader reads from the journal, live delivery passes it by.
  */
 #include "shard/shard_int.h"
 
@@ -33,7 +34,7 @@ int shard_replays_create(struct shard *s)
 	}
 	s->replay_cursors = n;
 	for (uint32_t i = 0; i < n; i++) {
-		s->replays[i].slot = SHARD_SLOT_NONE;
+		s->replays[i].reader = SHARD_SLOT_NONE;
 		int rc = journal_cursor_create(s->journal, s->env->conf->replay_buffer_bytes,
 					       &s->replays[i].cursor);
 		if (rc != 0) {
@@ -57,7 +58,7 @@ void shard_replays_destroy(struct shard *s)
 static uint32_t shard_replay_free(const struct shard *s)
 {
 	for (uint32_t i = 0; i < s->replay_cursors; i++) {
-		if (s->replays[i].slot == SHARD_SLOT_NONE) {
+		if (s->replays[i].reader == SHARD_SLOT_NONE) {
 			return i;
 		}
 	}
@@ -84,106 +85,76 @@ static void shard_replay_seek(struct shard *s, struct journal_cursor *c, enum sh
 	}
 }
 
-/* Puts waiting subscription `slot` on cursor i, positioned where it asked. */
-static void shard_replay_attach(struct shard *s, uint32_t slot, uint32_t i)
+/* Puts waiting reader `reader` on cursor i, positioned where it asked. */
+static void shard_replay_attach(struct shard *s, uint32_t reader, uint32_t i)
 {
-	struct shard_sub *sub = &s->sub_state[slot];
+	struct shard_reader *r = shard_reader_of(s, reader);
 
-	SL_ASSERT(sub->mode == SHARD_SUB_REPLAY_WAIT && s->replay_waiting > 0);
+	SL_ASSERT(r->mode == SHARD_READER_REPLAY_WAIT && s->replay_waiting > 0);
 	s->replay_waiting--;
-	s->replays[i].slot = slot;
-	sub->mode = SHARD_SUB_REPLAYING;
-	sub->cursor = (uint16_t)i;
-	shard_replay_seek(s, s->replays[i].cursor, (enum shard_seek)sub->seek, sub->seek_value,
-			  &sub->start);
+	s->replays[i].reader = reader;
+	r->mode = SHARD_READER_REPLAYING;
+	r->cursor = (uint16_t)i;
+	shard_replay_seek(s, s->replays[i].cursor, (enum shard_seek)r->seek, r->seek_value,
+			  &r->start);
 }
 
-/* Puts waiting group g on cursor i, positioned where its first member asked. */
-static void shard_group_replay_attach(struct shard *s, uint32_t g, uint32_t i)
+void shard_replay_begin(struct shard *s, uint32_t reader, enum shard_seek seek, uint64_t value)
 {
-	struct shard_group *grp = &s->groups[g];
+	struct shard_reader *r = shard_reader_of(s, reader);
 
-	SL_ASSERT(grp->mode == SHARD_SUB_REPLAY_WAIT && s->replay_waiting > 0);
-	s->replay_waiting--;
-	s->replays[i].slot = s->subscriptions_max + g;
-	grp->mode = SHARD_SUB_REPLAYING;
-	grp->cursor = (uint16_t)i;
-	shard_replay_seek(s, s->replays[i].cursor, (enum shard_seek)grp->seek, grp->seek_value,
-			  &grp->start);
-}
-
-void shard_group_replay_begin(struct shard *s, uint32_t g, enum shard_seek seek, uint64_t value)
-{
-	struct shard_group *grp = &s->groups[g];
-
-	SL_ASSERT(s->journal != NULL && grp->mode == SHARD_SUB_LIVE);
-	grp->mode = SHARD_SUB_REPLAY_WAIT;
-	grp->seek = (uint8_t)seek;
-	grp->seek_value = value;
+	SL_ASSERT(s->journal != NULL && r->mode == SHARD_READER_LIVE);
+	r->mode = SHARD_READER_REPLAY_WAIT;
+	r->seek = (uint8_t)seek;
+	r->seek_value = value;
 	s->replay_waiting++;
 	uint32_t i = shard_replay_free(s);
 	if (i == SHARD_SLOT_NONE) {
 		shard_count(s, SL_STAT_REPLAY_CURSOR_WAITS, 1);
 		return;
 	}
-	shard_group_replay_attach(s, g, i);
+	shard_replay_attach(s, reader, i);
 }
 
-void shard_group_replay_end(struct shard *s, uint32_t g)
+/* Takes reader `reader` off its cursor (or out of the wait for one): live again. */
+static void shard_replay_detach(struct shard *s, uint32_t reader)
 {
-	struct shard_group *grp = &s->groups[g];
+	struct shard_reader *r = shard_reader_of(s, reader);
 
-	if (grp->mode == SHARD_SUB_REPLAY_WAIT) {
+	if (r->mode == SHARD_READER_REPLAY_WAIT) {
 		s->replay_waiting--;
-	} else if (grp->mode == SHARD_SUB_REPLAYING) {
-		s->replays[grp->cursor].slot = SHARD_SLOT_NONE;
-	}
-	grp->mode = SHARD_SUB_LIVE;
-	shard_start_release(s, &grp->start);
-}
-
-void shard_replay_begin(struct shard *s, uint32_t slot, enum shard_seek seek, uint64_t value)
-{
-	struct shard_sub *sub = &s->sub_state[slot];
-
-	SL_ASSERT(s->journal != NULL && sub->mode == SHARD_SUB_LIVE);
-	sub->mode = SHARD_SUB_REPLAY_WAIT;
-	sub->seek = (uint8_t)seek;
-	sub->seek_value = value;
-	s->replay_waiting++;
-	uint32_t i = shard_replay_free(s);
-	if (i == SHARD_SLOT_NONE) {
-		shard_count(s, SL_STAT_REPLAY_CURSOR_WAITS, 1);
-		return;
-	}
-	shard_replay_attach(s, slot, i);
-}
-
-void shard_replay_end(struct shard *s, uint32_t slot)
-{
-	struct shard_sub *sub = &s->sub_state[slot];
-
-	if (sub->mode == SHARD_SUB_REPLAY_WAIT) {
-		s->replay_waiting--;
-	} else if (sub->mode == SHARD_SUB_REPLAYING) {
+	} else if (r->mode == SHARD_READER_REPLAYING) {
 		/* Reads in flight complete into the cursor; its next seek ignores them. */
-		s->replays[sub->cursor].slot = SHARD_SLOT_NONE;
+		s->replays[r->cursor].reader = SHARD_SLOT_NONE;
 	}
-	sub->mode = SHARD_SUB_LIVE;
+	r->mode = SHARD_READER_LIVE;
+}
+
+void shard_replay_end(struct shard *s, uint32_t reader)
+{
+	shard_replay_detach(s, reader);
+	shard_start_release(s, &shard_reader_of(s, reader)->start);
+}
+
+void shard_replay_rewind(struct shard *s, uint32_t slot, uint64_t position)
+{
+	shard_replay_detach(s, slot);
+	shard_replay_begin(s, slot, SHARD_SEEK_POSITION, position);
 }
 
 /* Hands free cursors to waiting groups first (few, and each serves several members). */
 static void shard_group_replay_assign(struct shard *s)
 {
 	for (uint32_t g = 0; g < SHARD_GROUPS_MAX && s->replay_waiting > 0; g++) {
-		if (s->groups[g].count == 0 || s->groups[g].mode != SHARD_SUB_REPLAY_WAIT) {
+		if (s->groups[g].count == 0 ||
+		    s->groups[g].reader.mode != SHARD_READER_REPLAY_WAIT) {
 			continue;
 		}
 		uint32_t i = shard_replay_free(s);
 		if (i == SHARD_SLOT_NONE) {
 			return;
 		}
-		shard_group_replay_attach(s, g, i);
+		shard_replay_attach(s, s->subscriptions_max + g, i);
 	}
 }
 
@@ -204,83 +175,40 @@ static void shard_replay_assign(struct shard *s)
 			s->replay_scan_next = 0;
 			continue;
 		}
-		if (s->sub_state[pos].mode == SHARD_SUB_REPLAY_WAIT) {
+		if (s->sub_state[pos].reader.mode == SHARD_READER_REPLAY_WAIT) {
 			shard_replay_attach(s, (uint32_t)pos, i);
 		}
 	}
 }
 
-/* The partition slot of journal entry e when a reader of `pattern` with start st takes
- * it, else -1. */
-static int32_t shard_replay_match(struct shard *s, const uint8_t *pattern, uint8_t pattern_len,
-				  const struct shard_start *st, const struct journal_entry *e)
+/* True when the pattern of reader `reader` matches the topic of journal entry e. */
+static bool shard_replay_pattern_matches(const struct shard *s, uint32_t reader,
+					 const struct journal_entry *e)
 {
-	if (!wire_pattern_matches(pattern, pattern_len, e->topic, e->hdr.topic_len)) {
+	if (reader < s->subscriptions_max) {
+		const struct shard_sub *sub = &s->sub_state[reader];
+		return wire_pattern_matches(sub->pattern, sub->pattern_len, e->topic,
+					    e->hdr.topic_len);
+	}
+	const struct shard_group *grp = &s->groups[reader - s->subscriptions_max];
+	return wire_pattern_matches(grp->pattern, grp->pattern_len, e->topic, e->hdr.topic_len);
+}
+
+/* The partition slot of journal entry e when reader `reader` takes it (its pattern
+ * matches, its start admits it), else -1. */
+static int32_t shard_replay_match(struct shard *s, uint32_t reader, const struct journal_entry *e)
+{
+	if (!shard_replay_pattern_matches(s, reader, e)) {
 		return -1;
 	}
 	/* Entries of this shard's journal are of partitions it owns: in its table. */
 	int32_t ppos = shard_partition_find(s, e->topic, e->hdr.topic_len, e->hdr.partition,
 					    route_topic_hash(e->topic, e->hdr.topic_len));
 	SL_ASSERT_HOT(ppos >= 0);
+	const struct shard_start *st = &shard_reader_of(s, reader)->start;
 	return shard_start_admits(s, st, (uint32_t)ppos, e) ? ppos : -1;
 }
 
-/* Reads on for the subscription on cursor i, at most a burst of entries. */
-static unsigned shard_replay_step(struct shard *s, uint32_t i)
-{
-	uint32_t slot = s->replays[i].slot;
-	struct shard_sub *sub = &s->sub_state[slot];
-	struct journal_cursor *c = s->replays[i].cursor;
-	unsigned handled = 0;
-
-	while (handled < s->burst) {
-		/* The entry's size is known only once it is taken, and a taken entry must be
-		 * sent: ask for room for the largest DELIVER. */
-		if (!credit_allows(&sub->credit, s->frame_bytes_max) ||
-		    !shard_inflight_has_room(s, sub)) {
-			break;
-		}
-		struct journal_entry e;
-		uint64_t at = journal_cursor_position(c);
-		int rc = journal_cursor_next(c, &e);
-		if (rc == 0) {
-			if (journal_cursor_caught_up(c)) {
-				/* Live from the next append on. */
-				shard_replay_end(s, slot);
-				shard_start_release(s, &sub->start);
-			}
-			break;
-		}
-		if (rc < 0) {
-			/* Damage or a missing segment: the cursor refuses to go on (logged by
-			 * nothing on this lcore; the counter says it). The subscription turns
-			 * live: what lay beyond the damage is not delivered. */
-			shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
-			shard_replay_end(s, slot);
-			shard_start_release(s, &sub->start);
-			break;
-		}
-		handled++;
-		int32_t ppos =
-			shard_replay_match(s, sub->pattern, sub->pattern_len, &sub->start, &e);
-		if (ppos < 0) {
-			continue;
-		}
-		if (!shard_deliver_entry(s, slot, &e, (uint32_t)ppos, 0)) {
-			/* No mbuf: read this entry again next time. */
-			journal_cursor_seek_position(c, at);
-			break;
-		}
-	}
-	return handled;
-}
-
-/*
- * Reads on for group g on cursor i, at most a burst of entries: each matching entry goes
- * to the member the group picks (shard_group_pick_ready()). When no member can take it,
- * the group waits on that entry (read again next time), so its members get every batch
- * from the start exactly once, in order, and the group turns live once caught up.
- */
 /* True when some member of group g has room for the largest DELIVER: reading on is
  * worth it (an entry no member can take is read again later). */
 static bool shard_group_has_room(const struct shard *s, uint32_t g)
@@ -295,39 +223,69 @@ static bool shard_group_has_room(const struct shard *s, uint32_t g)
 	return false;
 }
 
-static unsigned shard_group_replay_step(struct shard *s, uint32_t i, uint32_t g)
+/* True when reader `reader` can be sent the largest DELIVER: the entry's size is known
+ * only once it is taken, and a taken entry must be sent. */
+static bool shard_replay_has_room(const struct shard *s, uint32_t reader)
 {
-	struct shard_group *grp = &s->groups[g];
+	if (reader < s->subscriptions_max) {
+		return shard_sub_can_take(s, reader, s->frame_bytes_max);
+	}
+	return shard_group_has_room(s, reader - s->subscriptions_max);
+}
+
+/*
+ * Sends entry e of partition slot ppos to reader `reader`: a subscription gets it; a
+ * group gives it to the member shard_group_pick_ready() names. False when it could not
+ * be sent now (no member can take it, or no mbuf): the entry is read again next time, so
+ * a group's members get every batch from its start exactly once, in order.
+ */
+static bool shard_replay_send(struct shard *s, uint32_t reader, const struct journal_entry *e,
+			      int32_t ppos)
+{
+	if (reader < s->subscriptions_max) {
+		return shard_deliver_entry(s, reader, e, (uint32_t)ppos, 0);
+	}
+	uint32_t topic_hash = route_topic_hash(e->topic, e->hdr.topic_len);
+	uint32_t bytes = wire_deliver_head_bytes(e->hdr.topic_len) + e->body_len;
+	uint32_t slot = shard_group_pick_ready(s, reader - s->subscriptions_max, topic_hash,
+					       e->hdr.partition, bytes);
+	SL_ASSERT_HOT(slot != SHARD_SLOT_NONE); /* a group with no member is freed */
+	return shard_sub_can_take(s, slot, bytes) &&
+	       shard_deliver_entry(s, slot, e, (uint32_t)ppos, 0);
+}
+
+/* Reads on for the reader on cursor i, at most a burst of entries, filtered by its
+ * pattern and start. */
+static unsigned shard_replay_step(struct shard *s, uint32_t i)
+{
+	uint32_t reader = s->replays[i].reader;
 	struct journal_cursor *c = s->replays[i].cursor;
 	unsigned handled = 0;
 
-	while (handled < s->burst && shard_group_has_room(s, g)) {
+	while (handled < s->burst && shard_replay_has_room(s, reader)) {
 		struct journal_entry e;
 		uint64_t at = journal_cursor_position(c);
 		int rc = journal_cursor_next(c, &e);
 		if (rc == 0) {
 			if (journal_cursor_caught_up(c)) {
-				shard_group_replay_end(s, g);
+				shard_replay_end(s, reader); /* live from the next append on */
 			}
 			break;
 		}
 		if (rc < 0) {
+			/* Damage or a missing segment: the cursor refuses to go on (logged by
+			 * nothing on this lcore; the counter says it). The reader turns live:
+			 * what lay beyond the damage is not delivered. */
 			shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
-			shard_group_replay_end(s, g);
+			shard_replay_end(s, reader);
 			break;
 		}
 		handled++;
-		int32_t ppos =
-			shard_replay_match(s, grp->pattern, grp->pattern_len, &grp->start, &e);
+		int32_t ppos = shard_replay_match(s, reader, &e);
 		if (ppos < 0) {
 			continue;
 		}
-		uint32_t topic_hash = route_topic_hash(e.topic, e.hdr.topic_len);
-		uint32_t bytes = wire_deliver_head_bytes(e.hdr.topic_len) + e.body_len;
-		uint32_t slot = shard_group_pick_ready(s, g, topic_hash, e.hdr.partition, bytes);
-		SL_ASSERT_HOT(slot != SHARD_SLOT_NONE); /* a group with no member is freed */
-		if (!shard_sub_can_take(s, slot, bytes) ||
-		    !shard_deliver_entry(s, slot, &e, (uint32_t)ppos, 0)) {
+		if (!shard_replay_send(s, reader, &e, ppos)) {
 			journal_cursor_seek_position(c, at); /* this entry again, later */
 			break;
 		}
@@ -343,13 +301,8 @@ unsigned shard_replay_poll(struct shard *s)
 		shard_replay_assign(s);
 	}
 	for (uint32_t i = 0; i < s->replay_cursors; i++) {
-		uint32_t slot = s->replays[i].slot;
-		if (slot == SHARD_SLOT_NONE || slot == SHARD_SLOT_REDELIVERY) {
-			continue;
-		}
-		if (slot >= s->subscriptions_max) {
-			work += shard_group_replay_step(s, i, slot - s->subscriptions_max);
-		} else {
+		uint32_t reader = s->replays[i].reader;
+		if (reader != SHARD_SLOT_NONE && reader != SHARD_SLOT_REDELIVERY) {
 			work += shard_replay_step(s, i);
 		}
 	}
@@ -373,7 +326,7 @@ static void shard_redelivery_pop(struct shard *s)
 		shard_redelivery_seek(s);
 		return;
 	}
-	s->replays[s->redelivery_cursor].slot = SHARD_SLOT_NONE;
+	s->replays[s->redelivery_cursor].reader = SHARD_SLOT_NONE;
 	s->redelivery_cursor = SHARD_SLOT_NONE;
 }
 
@@ -409,7 +362,7 @@ unsigned shard_redeliveries_poll(struct shard *s)
 		if (i == SHARD_SLOT_NONE) {
 			return 0; /* every cursor replays: the redeliveries wait */
 		}
-		s->replays[i].slot = SHARD_SLOT_REDELIVERY;
+		s->replays[i].reader = SHARD_SLOT_REDELIVERY;
 		s->redelivery_cursor = i;
 		shard_redelivery_seek(s);
 	}

@@ -75,7 +75,7 @@ int shard_subs_create(struct shard *s, int socket)
 	}
 	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
 		struct shard_group *grp = &s->groups[g];
-		grp->start.first = SHARD_SLOT_NONE;
+		grp->reader.start.first = SHARD_SLOT_NONE;
 		grp->member_slot = rte_zmalloc_socket(
 			"shard_group_members", members * sizeof(*grp->member_slot), 0, socket);
 		if (grp->member_slot == NULL ||
@@ -240,7 +240,7 @@ static void shard_group_leave(struct shard *s, uint32_t slot)
 		}
 	}
 	if (grp->count == 0) {
-		shard_group_replay_end(s, sub->group);
+		shard_replay_end(s, s->subscriptions_max + sub->group);
 		rc = match_remove(s->matcher, s->subscriptions_max + sub->group);
 		SL_ASSERT(rc == 0);
 		grp->epoch++; /* redeliveries queued for it find it gone */
@@ -264,7 +264,7 @@ static enum sl_nack_reason shard_sub_add(struct shard *s, uint32_t slot, uint32_
 		.member_id = group_member_id(c->subscriber_id, c->subscription_id),
 		.params = c->params,
 		.pattern_len = c->pattern_len,
-		.start = {.first = SHARD_SLOT_NONE},
+		.reader = {.start = {.first = SHARD_SLOT_NONE}},
 	};
 	memcpy(sub->pattern, c->pattern, c->pattern_len);
 	credit_init(&sub->credit, c->params.window_batches, c->params.window_bytes);
@@ -336,23 +336,21 @@ static int shard_start_plan(struct shard *s, const struct shard_ctl *c,
  */
 static void shard_sub_start(struct shard *s, uint32_t slot, struct shard_start_plan *plan)
 {
-	struct shard_sub *sub = &s->sub_state[slot];
+	const struct shard_sub *sub = &s->sub_state[slot];
+	uint32_t reader = slot;
 
 	if (!plan->is_replay) {
 		return;
 	}
-	if (sub->group == SHARD_SLOT_NONE) {
-		sub->start = plan->start;
-		shard_replay_begin(s, slot, plan->seek, sub->params.start_value);
-		return;
+	if (sub->group != SHARD_SLOT_NONE) {
+		if (s->groups[sub->group].count > 1) {
+			shard_start_release(s, &plan->start);
+			return;
+		}
+		reader = s->subscriptions_max + sub->group;
 	}
-	struct shard_group *grp = &s->groups[sub->group];
-	if (grp->count > 1) {
-		shard_start_release(s, &plan->start);
-		return;
-	}
-	grp->start = plan->start;
-	shard_group_replay_begin(s, sub->group, plan->seek, sub->params.start_value);
+	shard_reader_of(s, reader)->start = plan->start;
+	shard_replay_begin(s, reader, plan->seek, sub->params.start_value);
 }
 
 /*
@@ -438,7 +436,6 @@ static void shard_sub_remove(struct shard *s, uint32_t slot)
 	struct shard_subscriber *sc = &s->subscriber_state[sub->subscriber];
 
 	shard_replay_end(s, slot);
-	shard_start_release(s, &sub->start);
 	if (sub->group != SHARD_SLOT_NONE) {
 		shard_inflight_hand_over(s, slot);
 		shard_group_leave(s, slot);

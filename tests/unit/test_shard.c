@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -102,8 +104,8 @@ struct fixture {
 static struct fixture fx;
 static unsigned pool_id;
 
-static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
-		       uint32_t dedupe_window, bool auto_create)
+static void fixture_up_subs(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
+			    uint32_t dedupe_window, bool auto_create, uint32_t subscriptions_max)
 {
 	struct route_topic topic = {.partitions = PARTITIONS, .name_len = sizeof(TOPIC) - 1};
 	struct route_conf rc = {.partitions_default = 8,
@@ -137,7 +139,7 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 				      .producer_idle_s = 1,
 				      .idle_sleep_us = 0,
 				      .durable_acks_max = 64,
-				      .subscriptions_max = 64,
+				      .subscriptions_max = subscriptions_max,
 				      .consumer_timeout_ms = 1000,
 				      .replay_cursors = 1,
 				      .replay_buffer_bytes = 65536,
@@ -149,6 +151,12 @@ static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t produc
 		assert_int_equal(
 			shard_create(&fx.env, i, rte_lcore_id(), 0, fx.pool[i], &fx.shard[i]), 0);
 	}
+}
+
+static void fixture_up(uint16_t shards, uint32_t partitions_max, uint32_t producers_max,
+		       uint32_t dedupe_window, bool auto_create)
+{
+	fixture_up_subs(shards, partitions_max, producers_max, dedupe_window, auto_create, 64);
 }
 
 static int setup_one(void **state)
@@ -1153,6 +1161,7 @@ static void test_shard_create_rejects_bad_conf(void **state)
 #define SUBSCRIBER 0x5151u
 
 struct subscribe {
+	uint64_t subscriber; /* 0 stands for SUBSCRIBER */
 	uint32_t id;
 	const char *pattern;
 	const char *group;
@@ -1169,7 +1178,7 @@ static void inject_subscribe(uint16_t shard, struct subscribe p)
 {
 	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
 	struct wire_subscribe sub = {
-		.subscriber_id = SUBSCRIBER,
+		.subscriber_id = p.subscriber != 0 ? p.subscriber : SUBSCRIBER,
 		.subscription_id = p.id,
 		.pattern_len = (uint8_t)strlen(p.pattern),
 		.pattern = (const uint8_t *)p.pattern,
@@ -1728,7 +1737,7 @@ static void test_shard_replay_earliest_then_live_without_gap_or_duplicate(void *
 		shard_poll(fx.shard[0]);
 	}
 	expect_no_reply(0);
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	assert_int_equal(counter(0, SL_STAT_DELIVERIES), 5);
 }
 
@@ -1754,7 +1763,7 @@ static void test_shard_replay_policy_resumes_from_the_journal(void **state)
 	for (unsigned i = 0; i < 100; i++) {
 		shard_poll(fx.shard[0]);
 	}
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	produce_to(0, TOPIC, 3);
 	expect_deliver(1, 3);
 	expect_no_reply(0);
@@ -1849,7 +1858,7 @@ static void test_shard_replay_start_offsets_per_partition(void **state)
 	poll_until_sent(2 + 3);
 	expect_partitions_from(0, 1, 5, (const uint64_t[]){2, UINT64_MAX, 1, UINT64_MAX});
 	expect_all_quiet();
-	assert_int_equal(fx.shard[0]->sub_state[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
 	/* Caught up and live: every partition from here on, once. */
 	for (uint32_t p = 0; p < 3; p++) {
 		produce_partition(0, p, 4, 1);
@@ -1857,7 +1866,7 @@ static void test_shard_replay_start_offsets_per_partition(void **state)
 	expect_partitions_from(0, 1, 3, (const uint64_t[]){4, 4, 4, UINT64_MAX});
 	expect_all_quiet();
 	/* The start offsets went back to the pool. */
-	assert_int_equal(fx.shard[0]->sub_state[0].start.first, SHARD_SLOT_NONE);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.start.first, SHARD_SLOT_NONE);
 }
 
 static void test_shard_replay_start_offsets_fall_back_to_earliest(void **state)
@@ -1911,6 +1920,357 @@ static void test_shard_start_offsets_reach_the_owner_shard(void **state)
 	expect_all_quiet(); /* shard 0's partition starts latest */
 }
 
+/* Entries of shard `shard`'s start offset pool taken off its free list by
+ * start_offsets_exhaust(), as if other readers held them. */
+static uint32_t start_offsets_held = SHARD_SLOT_NONE;
+
+/* Leaves only `keep` entries free in the start offset pool of `shard`. */
+static void start_offsets_exhaust(uint16_t shard, unsigned keep)
+{
+	struct shard *s = fx.shard[shard];
+	uint32_t *link = &s->start_offsets_free;
+
+	for (unsigned i = 0; i < keep; i++) {
+		assert_int_not_equal(*link, SHARD_SLOT_NONE);
+		link = &s->start_offsets[*link].next;
+	}
+	start_offsets_held = *link;
+	*link = SHARD_SLOT_NONE;
+}
+
+/* Entries free in the start offset pool of `shard`. */
+static uint32_t start_offsets_free_count(uint16_t shard)
+{
+	const struct shard *s = fx.shard[shard];
+	uint32_t n = 0;
+
+	for (uint32_t i = s->start_offsets_free; i != SHARD_SLOT_NONE;
+	     i = s->start_offsets[i].next) {
+		n++;
+	}
+	return n;
+}
+
+/* Gives back what start_offsets_exhaust() took. */
+static void start_offsets_restore(uint16_t shard)
+{
+	struct shard *s = fx.shard[shard];
+	uint32_t *link = &s->start_offsets_free;
+
+	while (*link != SHARD_SLOT_NONE) {
+		link = &s->start_offsets[*link].next;
+	}
+	*link = start_offsets_held;
+	start_offsets_held = SHARD_SLOT_NONE;
+	assert_int_equal(start_offsets_free_count(shard), SHARD_START_OFFSETS_POOL);
+}
+
+/* The receiving shard's pool has room for one of the two start offsets it owns: the
+ * SUBSCRIBE is refused "subscription table full" (strict), the one taken goes back, and
+ * nothing reaches the other shard. */
+static void test_shard_start_offsets_full_pool_is_nacked_on_the_receiving_shard(void **state)
+{
+	struct sl_wire_start_offset offs[PARTITIONS];
+	uint32_t n = 0;
+
+	(void)state;
+	for (uint32_t p = 0; p < PARTITIONS; p++) {
+		if (route_owner((const uint8_t *)TOPIC, strlen(TOPIC), p, 2) == 0) {
+			produce_partition(0, p, 0, 2);
+			offs[n++] = (struct sl_wire_start_offset){.partition = p, .offset = 1};
+		}
+	}
+	assert_true(n >= 2);
+	start_offsets_exhaust(0, 1);
+	inject_subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+				.start_fallback = SL_START_LATEST, .offset_count = n,
+				.offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), 1);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subscribers), 0);
+	assert_int_equal(counter(0, SL_STAT_SUBSCRIBES), 0);
+	assert_int_equal(counter(0, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 0);
+	expect_all_quiet();
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), 0);
+	/* With room again, the same SUBSCRIBE is taken and starts at its offsets. */
+	start_offsets_restore(0);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = n, .offsets = offs));
+	poll_shard_until_sent(0, n);
+	uint64_t first[PARTITIONS] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	for (uint32_t i = 0; i < n; i++) {
+		first[offs[i].partition] = 1;
+	}
+	expect_partitions_from(0, 1, n, first);
+	expect_all_quiet();
+}
+
+/* The pool of a shard that is not the receiving one is full: that shard counts the
+ * subscription diverged and starts its partitions at the fallback (earliest for id 1,
+ * latest for id 2), while the receiving shard answered SUBSCRIBED. */
+static void test_shard_start_offsets_full_pool_elsewhere_starts_at_the_fallback(void **state)
+{
+	uint32_t p1 = partition_of(1);
+	const struct sl_wire_start_offset offs[] = {{.partition = p1, .offset = 2}};
+	uint64_t first[PARTITIONS] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+
+	(void)state;
+	produce_partition(1, p1, 0, 4);
+	start_offsets_exhaust(1, 0);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_EARLIEST, .offset_count = 1, .offsets = offs));
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = 1, .offsets = offs));
+	/* Id 1 gets p1 from its earliest batch, not from offset 2; id 2 nothing yet. */
+	first[p1] = 0;
+	poll_shard_until_sent(1, 4);
+	expect_partitions_from(1, 1, 4, first);
+	expect_all_quiet();
+	assert_int_equal(counter(1, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 2);
+	assert_int_equal(counter(0, SL_STAT_DROP_SUBSCRIPTION_DIVERGED), 0);
+	assert_int_equal(rte_hash_count(fx.shard[1]->subs), 2);
+	/* Both are live at shard 1 from here on. */
+	start_offsets_restore(1);
+	produce_partition(1, p1, 4, 1);
+	poll_shard_until_sent(1, 2);
+	uint64_t base;
+	char topic[256];
+	uint32_t a = take_deliver(1, &base, topic);
+	assert_true(base == 4);
+	uint32_t b = take_deliver(1, &base, topic);
+	assert_true(base == 4);
+	assert_int_equal(a + b, 3);
+	expect_all_quiet();
+}
+
+/* Unsubscribes id on shard 0 and checks the answer. */
+static void unsubscribe(uint32_t id)
+{
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	assert_int_equal(wire_unsubscribe_encode(buf, sizeof(buf), SUBSCRIBER, id, &len), 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, id, SL_SUB_REMOVED);
+}
+
+/* One cursor: id 1 holds it (out of credit mid-replay), id 2 waits for it. Removing the
+ * waiting one leaves nothing waiting; removing the replaying one frees the cursor, so a
+ * new replay takes it at once and reads everything. */
+static void test_shard_replay_removed_subscriptions_give_up_their_cursor(void **state)
+{
+	(void)state;
+	for (uint64_t q = 0; q < 4; q++) {
+		produce_to(0, TOPIC, q);
+	}
+	inject_subscribe(
+		0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST, .window_batches = 1));
+	inject_subscribe(0, SUB(.id = 2, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	shard_poll(fx.shard[0]);
+	expect_subscribed(0, 1, SL_SUB_ACTIVE);
+	expect_subscribed(0, 2, SL_SUB_ACTIVE);
+	poll_until_sent(1);
+	expect_deliver(1, 0);
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	assert_int_equal(fx.shard[0]->replay_waiting, 1);
+	unsubscribe(2);
+	assert_int_equal(fx.shard[0]->replay_waiting, 0);
+	unsubscribe(1);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	subscribe(0, SUB(.id = 3, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(4);
+	for (uint64_t q = 0; q < 4; q++) {
+		expect_deliver(3, q);
+	}
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 1);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
+}
+
+/* A group replaying from start offsets loses its last member mid-replay: the group goes,
+ * and with it its cursor and start offsets; a new group replays at once. */
+static void test_shard_group_gone_mid_replay_gives_up_cursor_and_start(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 1}};
+
+	(void)state;
+	produce_partition(0, 0, 0, 4);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g", .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_EARLIEST, .offset_count = 1, .offsets = offs,
+			 .window_batches = 1));
+	poll_until_sent(1);
+	expect_deliver(1, 1);
+	expect_all_quiet();
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_REPLAYING);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL - 1);
+	unsubscribe(1);
+	assert_int_equal(fx.shard[0]->groups[0].count, 0);
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_LIVE);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	subscribe(0, SUB(.id = 2, .pattern = TOPIC, .group = "h", .start = SL_START_EARLIEST));
+	poll_until_sent(4);
+	for (uint64_t q = 0; q < 4; q++) {
+		expect_deliver(2, q);
+	}
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_CURSOR_WAITS), 0);
+}
+
+/* Flips a byte of the entry at journal `position` of shard 0 on disk (first segment). */
+static void journal_damage(uint64_t position)
+{
+	char path[256];
+	uint8_t v;
+
+	(void)snprintf(path, sizeof(path),
+		       "%s/" JOURNAL_SHARD_DIR_FORMAT "/" JOURNAL_SEGMENT_NAME_FORMAT, journal_root,
+		       0u, 0ull);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t off = (off_t)journal_segment_offset(0, position);
+	assert_int_equal(pread(fd, &v, 1, off), 1);
+	v ^= 0x5a;
+	assert_int_equal(pwrite(fd, &v, 1, off), 1);
+	assert_int_equal(close(fd), 0);
+}
+
+/* The journal is damaged under a replay (the second batch's first byte, on disk): the
+ * cursor fails, counted; the subscription got what lay before the damage and turns live,
+ * giving its cursor back: what lay beyond is not delivered, later appends are. */
+static void test_shard_replay_damaged_journal_turns_the_subscription_live(void **state)
+{
+	const struct journal *j = fx.shard[0]->journal;
+	uint64_t damaged = 0;
+
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) {
+		if (q == 1) {
+			damaged = journal_appended_end(j);
+		}
+		inject_produce(0, P(.sequence = q, .head = q == 0, .acks = TEST_ACKS_DURABLE));
+		poll_until_reply();
+		expect_ack(0, q, SL_ACK_APPENDED, q);
+	}
+	/* Durable, so written: the cursor reads the batches from the file. */
+	journal_damage(damaged);
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_EARLIEST));
+	poll_until_sent(1);
+	expect_deliver(1, 0);
+	expect_all_quiet();
+	assert_int_equal(counter(0, SL_STAT_REPLAY_FAILURES), 1);
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
+	assert_int_equal(fx.shard[0]->replays[0].reader, SHARD_SLOT_NONE);
+	produce_to(0, TOPIC, 3);
+	expect_deliver(1, 3);
+	expect_all_quiet();
+}
+
+/* A SUBSCRIBE at offsets refused after it took its start offsets (a group conflict, the
+ * subscriber table full, the subscription table full) gives them back. */
+static void test_shard_subscribe_refused_at_offsets_holds_no_start_offsets(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 0}};
+
+	(void)state;
+	produce_partition(0, 0, 0, 1); /* partition 0 in the table: its offset is kept */
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .group = "g"));
+	inject_subscribe(0, SUB(.id = 2, .pattern = ">", .group = "g", .start = SL_START_OFFSETS,
+				.offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_CONFLICT, 0).detail, SL_SUB_CONFLICT_GROUP);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	/* 63 more subscribers of one subscription each: both tables are full. */
+	for (uint64_t sc = 1; sc < 64; sc++) {
+		inject_subscribe(0,
+				 SUB(.subscriber = SUBSCRIBER + sc, .id = 1, .pattern = "other"));
+		shard_poll(fx.shard[0]);
+		assert_int_equal(take_reply(0).hdr.type, SL_WIRE_SUBSCRIBED);
+	}
+	inject_subscribe(0, SUB(.subscriber = SUBSCRIBER + 64, .id = 1, .pattern = TOPIC,
+				.start = SL_START_OFFSETS, .offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	inject_subscribe(0, SUB(.id = 3, .pattern = TOPIC, .start = SL_START_OFFSETS,
+				.offset_count = 1, .offsets = offs));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 64);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subscribers), 64);
+	expect_all_quiet();
+}
+
+/* One shard with room for more subscriptions than a group has members
+ * (SHARD_GROUP_MEMBERS_MAX) or than the shard has groups (SHARD_GROUPS_MAX). */
+#define MANY_SUBSCRIPTIONS (SHARD_GROUP_MEMBERS_MAX + 64u)
+
+static int setup_one_many_subscriptions(void **state)
+{
+	(void)state;
+	fixture_up_subs(1, 64, 64, WINDOW, true, MANY_SUBSCRIPTIONS);
+	return 0;
+}
+
+/* A group holds SHARD_GROUP_MEMBERS_MAX members: one more is refused "subscription table
+ * full", leaving the group and the tables as they were; once a member leaves, it fits. */
+static void test_shard_group_full_refuses_another_member(void **state)
+{
+	(void)state;
+	for (uint32_t id = 1; id <= SHARD_GROUP_MEMBERS_MAX; id++) {
+		subscribe(0, SUB(.id = id, .pattern = TOPIC, .group = "g"));
+	}
+	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "g"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUP_MEMBERS_MAX);
+	/* Every batch still goes to one member, the refused one never. */
+	produce_to(0, TOPIC, 0);
+	uint64_t base;
+	char topic[256];
+	uint32_t got = take_deliver(0, &base, topic);
+	assert_true(got >= 1 && got <= SHARD_GROUP_MEMBERS_MAX);
+	expect_no_reply(0);
+	unsubscribe(1);
+	subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "g"));
+	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
+}
+
+/* The shard holds SHARD_GROUPS_MAX groups: another group is refused "subscription table
+ * full" (nothing of it is kept) while members still join existing groups; once a group
+ * goes, a new one fits. */
+static void test_shard_groups_full_refuses_another_group(void **state)
+{
+	char name[16];
+
+	(void)state;
+	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
+		(void)snprintf(name, sizeof(name), "g%u", g);
+		subscribe(0, SUB(.id = g + 1, .pattern = TOPIC, .group = name));
+	}
+	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "another"));
+	shard_poll(fx.shard[0]);
+	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUPS_MAX);
+	subscribe(0, SUB(.id = 1000, .pattern = TOPIC, .group = "g0"));
+	/* One batch to one member of each group, none for the refused one. */
+	produce_to(0, TOPIC, 0);
+	for (uint32_t g = 0; g < SHARD_GROUPS_MAX; g++) {
+		uint64_t base;
+		char topic[256];
+		assert_int_not_equal(take_deliver(0, &base, topic), 999);
+	}
+	expect_no_reply(0);
+	unsubscribe(2); /* group g1's only member */
+	subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "another"));
+}
+
 /* Two members; the first starts the group at earliest: every retained batch goes to
  * exactly one member, then live ones, with no gap and no duplicate. */
 static void test_shard_group_starts_earliest_then_live(void **state)
@@ -1936,7 +2296,7 @@ static void test_shard_group_starts_earliest_then_live(void **state)
 	}
 	assert_true(per_member[1] > 0 && per_member[2] > 0);
 	expect_all_quiet();
-	assert_int_equal(fx.shard[0]->groups[0].mode, SHARD_SUB_LIVE);
+	assert_int_equal(fx.shard[0]->groups[0].reader.mode, SHARD_READER_LIVE);
 	produce_partition(0, 0, 6, 2);
 	for (uint64_t q = 6; q < 8; q++) {
 		uint32_t id = take_deliver(0, &base, topic);
@@ -2522,6 +2882,18 @@ int main(void)
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_replay_waits_for_a_free_cursor,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_subscribe_refused_at_offsets_holds_no_start_offsets,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_damaged_journal_turns_the_subscription_live,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_replay_removed_subscriptions_give_up_their_cursor,
+			setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_group_gone_mid_replay_gives_up_cursor_and_start,
+			setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_delivered_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_listed_batches,
@@ -2547,8 +2919,18 @@ int main(void)
 			teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_start_offsets_reach_the_owner_shard,
 						setup_two_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_start_offsets_full_pool_is_nacked_on_the_receiving_shard,
+			setup_two_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(
+			test_shard_start_offsets_full_pool_elsewhere_starts_at_the_fallback,
+			setup_two_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_group_starts_earliest_then_live,
 						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_group_full_refuses_another_member,
+						setup_one_many_subscriptions, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_groups_full_refuses_another_group,
+						setup_one_many_subscriptions, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_shard_dead_letter_goes_to_the_dead_letter_topic, setup_one_journal,
 			teardown_journal),
