@@ -376,6 +376,7 @@ enum sl_stat {
 	SL_STAT_JOURNAL_SEGMENTS_RECYCLED, /* removed by retention, kept as spares */
 	SL_STAT_JOURNAL_SEGMENTS_REUSED,   /* created from a spare (--segment-spares) */
 	SL_STAT_NUMA_REMOTE, /* pieces of the shard's memory found on another NUMA node at start */
+	SL_STAT_REDELIVERIES_ORPHANED, /* queued for a group that has no member left */
 	SL_STAT_COUNT,
 };
 

@@ -175,6 +175,7 @@ static const char *const wire_stat_names[SL_STAT_COUNT] = {
 	[SL_STAT_JOURNAL_SEGMENTS_RECYCLED] = "journal_segments_recycled",
 	[SL_STAT_JOURNAL_SEGMENTS_REUSED] = "journal_segments_reused",
 	[SL_STAT_NUMA_REMOTE] = "numa_remote",
+	[SL_STAT_REDELIVERIES_ORPHANED] = "redeliveries_orphaned",
 	[SL_STAT_JOURNAL_MAINT_ERRORS] = "journal_maint_errors",
 	[SL_STAT_DROP_BAD_PATTERN] = "drop_bad_pattern",
 	[SL_STAT_DROP_BAD_CREDIT] = "drop_bad_credit",

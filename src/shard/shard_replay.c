@@ -338,7 +338,8 @@ static bool shard_redelivery_send(struct shard *s, const struct shard_redelivery
 	const struct shard_group *grp = &s->groups[r->group];
 
 	if (grp->count == 0 || grp->epoch != r->group_epoch) {
-		return true; /* the group is gone: nobody is left to receive it */
+		shard_count(s, SL_STAT_REDELIVERIES_ORPHANED, 1); /* went while it was read */
+		return true;
 	}
 	uint32_t topic_hash = route_topic_hash(e->topic, e->hdr.topic_len);
 	uint32_t bytes = wire_deliver_head_bytes(e->hdr.topic_len) + e->body_len;
@@ -352,8 +353,27 @@ static bool shard_redelivery_send(struct shard *s, const struct shard_redelivery
 	return shard_deliver_entry(s, slot, e, (uint32_t)ppos, r->attempt);
 }
 
+/* A queued redelivery for a group that is gone (not a dead letter, which still goes to
+ * the group's dead-letter topic): nobody is left to receive it. */
+static bool shard_redelivery_is_orphan(const struct shard *s, const struct shard_redelivery *r)
+{
+	if (r->is_dead) {
+		return false;
+	}
+	const struct shard_group *grp = &s->groups[r->group];
+	return grp->count == 0 || grp->epoch != r->group_epoch;
+}
+
 unsigned shard_redeliveries_poll(struct shard *s)
 {
+	/* Orphans go without a read, and without taking a cursor a replay may need. */
+	while (s->redelivery_head != s->redelivery_tail &&
+	       s->redelivery_cursor == SHARD_SLOT_NONE &&
+	       shard_redelivery_is_orphan(
+		       s, &s->redeliveries[s->redelivery_head & (SHARD_REDELIVERIES_QUEUED - 1)])) {
+		s->redelivery_head++;
+		shard_count(s, SL_STAT_REDELIVERIES_ORPHANED, 1);
+	}
 	if (s->redelivery_head == s->redelivery_tail) {
 		return 0;
 	}
