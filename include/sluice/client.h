@@ -60,7 +60,7 @@ struct sl_producer_config {
 	uint64_t send_window_bytes;    /* bytes sent and not yet answered: sealed batches
 				       * beyond it wait in the producer, in order, so the
 				       * router's socket never holds more of ours than
-				       * this (no overflow, short queues); default 1 MiB,
+				       * this (no overflow, short queues); default 256 KiB,
 				       * 0: no limit but inflight_bytes_max */
 };
 

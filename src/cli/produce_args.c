@@ -94,7 +94,7 @@ void cli_produce_usage(FILE *f)
 	      "  --inflight-bytes N      unacknowledged bytes before waiting\n"
 	      "                          (default 4194304)\n"
 	      "  --send-window-bytes N   sent and unanswered bytes; later batches wait in\n"
-	      "                          the producer (default 1048576, 0: no limit)\n"
+	      "                          the producer (default 262144, 0: no limit)\n"
 	      "  --retries N             unanswered retransmits before a batch fails\n"
 	      "                          (default 20)\n"
 	      "  --retry-timeout-us N    least first retransmit timeout (longer when round\n"

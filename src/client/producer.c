@@ -32,7 +32,7 @@ void sl_producer_config_init(struct sl_producer_config *cfg)
 	cfg->retry_timeout_max_us = 500000;
 	cfg->retries_max = 20;
 	cfg->inflight_bytes_max = 4u << 20;
-	cfg->send_window_bytes = 1u << 20;
+	cfg->send_window_bytes = 256u << 10;
 	cfg->metadata_timeout_ms = 5000;
 }
 
