@@ -67,8 +67,8 @@ struct match_sub {
  * MATCH_CACHE_INLINE_IDS, else cache_ids[ids_from .. ids_from + count) modulo the ring;
  * valid while the generation is the matcher's and (ring lists) the ring has not wrapped
  * over them since ids_at. The topic's bytes live in the entry so that a hit reads one
- * entry (its first cache line, the header with the short lists, and the next for topics
- * of up to 64 bytes) and, for lists longer than 8 only, the ring; never the trie. */
+ * entry (its first cache line for topics of up to 16 bytes, the next for longer ones)
+ * and, for long lists only, the ring; never the trie. */
 struct match_cache_entry {
 	alignas(64) uint64_t generation; /* the matcher's when filled */
 	uint64_t ids_at;		 /* ring position, counted from the matcher's creation */

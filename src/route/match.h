@@ -24,9 +24,8 @@
 /* match_conf_default()'s cache: topics, and ring room for ids per topic. */
 #define MATCH_CACHE_ENTRIES_DEFAULT 4096u
 #define MATCH_CACHE_IDS_PER_ENTRY 16u
-/* Lists of at most this many ids live in their cache entry, not in the ring: with 8,
- * an entry's header fills exactly its first cache line. */
-#define MATCH_CACHE_INLINE_IDS 8u
+/* Lists of at most this many ids live in their cache entry, not in the ring. */
+#define MATCH_CACHE_INLINE_IDS 4u
 
 /* Sizes of a matcher: start from match_conf_default(), then adjust. */
 struct match_conf {
