@@ -4,7 +4,8 @@
 # measured in the same run. sluice-bench-mesh pushes mbufs of a real mempool from
 # shard 0 (main lcore) to shard 1 (one worker lcore) through mesh_push_burst() and
 # mesh_pop_burst() in bursts of 1, 8 and 32; it reports wall time / objects (ns per
-# hand-off, rte_rdtsc) and hand-offs/s, median over RUNS, in two modes:
+# hand-off, rte_rdtsc) and hand-offs/s, median over RUNS (one process per run, the mesh
+# and the direct rings alternating run by run), in two modes:
 #   free    the consumer frees every mbuf into the producer's pool and the producer
 #           allocates every burst: what sluiced does, mempool round trip included;
 #   return  the consumer sends the mbufs back on ring (1, 0): ring traffic only.
@@ -53,13 +54,18 @@ trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2206 # EAL_MEM is a list of arguments, split on purpose
 eal=(--no-pci --no-shconf $eal_mem)
-for ring in mesh rte_ring; do
+# One run at a time, the mesh and the direct rings alternating, so that a noisy spell
+# of a shared machine weighs on both sides of the ratio alike (a process per run: its
+# own EAL, rings and pool).
+for ((i = 0; i < runs; i++)); do
 	for mode in free return; do
-		"$bench" --runs "$runs" --objects "$objects" --mode "$mode" --ring "$ring" -- \
-			"${eal[@]}" --lcores "$lcores" --log-level lib.eal:warning \
-			>"$work/$ring-$mode.json" 2>"$work/$ring-$mode.err" ||
-			{ cat "$work/$ring-$mode.err" >&2; exit 1; }
-		grep '^{' "$work/$ring-$mode.json" >>"$work/all.json"
+		for ring in mesh rte_ring; do
+			"$bench" --runs 1 --objects "$objects" --mode "$mode" --ring "$ring" -- \
+				"${eal[@]}" --lcores "$lcores" --log-level lib.eal:warning \
+				>"$work/run.json" 2>"$work/run.err" ||
+				{ cat "$work/run.err" >&2; exit 1; }
+			grep '^{' "$work/run.json" >>"$work/all.json"
+		done
 	done
 done
 tsc_hz=$(jq -s '.[0].tsc_hz' "$work/all.json")
@@ -77,9 +83,12 @@ done
 [ -s "$work/rp.cycles" ] || echo "mesh.sh: no SP/SC two-core lines in ring_perf_autotest output" >&2
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-field() { # ring mode burst key
+field() { # ring mode burst key: the median over the runs (refusals: the sum)
+	local how=median
+	case "$4" in refused_*) how=sum ;; esac
 	jq -r --arg r "$1" --arg m "$2" --argjson b "$3" --arg k "$4" \
-		'select(.ring == $r and .mode == $m and .burst == $b) | .[$k]' "$work/all.json"
+		'select(.ring == $r and .mode == $m and .burst == $b) | .[$k]' "$work/all.json" |
+		if [ "$how" = sum ]; then awk '{ s += $1 } END { print s + 0 }'; else median; fi
 }
 mops() { awk -v x="$1" 'BEGIN { printf "%.1f M", x / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
