@@ -55,13 +55,28 @@ void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batc
 }
 
 /* Frees the acknowledged batches at the head of the ring of `slot`. */
+bool shard_inflight_before(const struct shard *s, uint32_t slot, uint64_t position)
+{
+	const struct shard_sub *sub = &s->sub_state[slot];
+
+	/* Trimmed: the head is unacked, and positions grow along the ring. */
+	return sub->inflight_head != sub->inflight_tail &&
+	       shard_inflight_at(s, slot, sub->inflight_head)->position < position;
+}
+
 static void shard_inflight_trim(struct shard *s, uint32_t slot)
 {
 	struct shard_sub *sub = &s->sub_state[slot];
+	struct shard_reader *r = &sub->reader;
 
 	while (sub->inflight_head != sub->inflight_tail &&
 	       shard_inflight_at(s, slot, sub->inflight_head)->attempt == SHARD_INFLIGHT_ACKED) {
 		sub->inflight_head++;
+	}
+	/* A live subscription kept its start for rewinds below its end: no longer needed. */
+	if (r->mode == SHARD_READER_LIVE && r->start.is_active &&
+	    !shard_inflight_before(s, slot, r->start.until_position)) {
+		shard_start_release(s, &r->start);
 	}
 }
 

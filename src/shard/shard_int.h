@@ -93,10 +93,14 @@ enum shard_seek {
  * each partition of this shard while it first replays: the listed partitions at their
  * start offsets (a list through shard.start_offsets), every other partition at the
  * entries from journal position `from_position` on (0: fallback earliest; the journal's
- * end at SUBSCRIBE: fallback latest). Released once the reader is caught up.
+ * end at SUBSCRIBE: fallback latest). Every entry from `until_position` (the journal's
+ * end at SUBSCRIBE) on is past the start. Released once the reader is caught up and (a
+ * subscription) nothing it was sent from before until_position is unacknowledged: an ack
+ * timeout rewinds it there, and the rewind must skip what the start excluded.
  */
 struct shard_start {
 	uint64_t from_position;
+	uint64_t until_position;
 	uint32_t first; /* first start offset, or SHARD_SLOT_NONE */
 	bool is_active; /* false: every entry the pattern matches is delivered */
 	uint8_t topic_len;
@@ -454,6 +458,10 @@ void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batc
 			 const struct wire_deliver *d);
 void shard_consumer_ack(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f);
 void shard_acks_sweep(struct shard *s, unsigned steps);
+
+/* True when subscription `slot` has a batch sent from below journal `position` that is
+ * not acknowledged yet. */
+bool shard_inflight_before(const struct shard *s, uint32_t slot, uint64_t position);
 
 /* A group member leaves: its unacked batches are queued for the other members. */
 void shard_inflight_hand_over(struct shard *s, uint32_t slot);

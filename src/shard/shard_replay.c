@@ -254,6 +254,22 @@ static bool shard_replay_send(struct shard *s, uint32_t reader, const struct jou
 	       shard_deliver_entry(s, slot, e, (uint32_t)ppos, 0);
 }
 
+/* Reader `reader` caught up (or its cursor failed): live from the next append on. A
+ * subscription keeps its start offsets while a batch it was sent from before its start's
+ * end is unacknowledged: an ack timeout rewinds it to that batch, and the rewind must
+ * skip what the start excluded (shard_ack.c releases them once acks pass that end). */
+static void shard_replay_caught_up(struct shard *s, uint32_t reader)
+{
+	const struct shard_reader *r = shard_reader_of(s, reader);
+
+	if (reader < s->subscriptions_max && r->start.is_active &&
+	    shard_inflight_before(s, reader, r->start.until_position)) {
+		shard_replay_detach(s, reader);
+		return;
+	}
+	shard_replay_end(s, reader);
+}
+
 /* Reads on for the reader on cursor i, at most a burst of entries, filtered by its
  * pattern and start. */
 static unsigned shard_replay_step(struct shard *s, uint32_t i)
@@ -268,7 +284,7 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 		int rc = journal_cursor_next(c, &e);
 		if (rc == 0) {
 			if (journal_cursor_caught_up(c)) {
-				shard_replay_end(s, reader); /* live from the next append on */
+				shard_replay_caught_up(s, reader);
 			}
 			break;
 		}
@@ -277,7 +293,7 @@ static unsigned shard_replay_step(struct shard *s, uint32_t i)
 			 * nothing on this lcore; the counter says it). The reader turns live:
 			 * what lay beyond the damage is not delivered. */
 			shard_count(s, SL_STAT_REPLAY_FAILURES, 1);
-			shard_replay_end(s, reader);
+			shard_replay_caught_up(s, reader);
 			break;
 		}
 		handled++;

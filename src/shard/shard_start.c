@@ -79,6 +79,7 @@ int shard_start_init(struct shard *s, struct shard_start *st, const struct wire_
 		.from_position = sub->params.start_fallback == SL_START_EARLIEST
 					 ? 0
 					 : journal_appended_end(s->journal),
+		.until_position = journal_appended_end(s->journal),
 		.first = SHARD_SLOT_NONE,
 		.is_active = true,
 		.topic_len = topic_len,

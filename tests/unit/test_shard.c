@@ -1865,8 +1865,9 @@ static void test_shard_replay_start_offsets_per_partition(void **state)
 	}
 	expect_partitions_from(0, 1, 3, (const uint64_t[]){4, 4, 4, UINT64_MAX});
 	expect_all_quiet();
-	/* The start offsets went back to the pool. */
-	assert_int_equal(fx.shard[0]->sub_state[0].reader.start.first, SHARD_SLOT_NONE);
+	/* Kept while the batches replayed from before the SUBSCRIBE are unacknowledged (a
+	 * rewind must still skip what they excluded): test_shard_rewind_keeps_the_start. */
+	assert_true(fx.shard[0]->sub_state[0].reader.start.first != SHARD_SLOT_NONE);
 }
 
 static void test_shard_replay_start_offsets_fall_back_to_earliest(void **state)
@@ -2452,6 +2453,49 @@ static void test_shard_credit_timeout_frees_a_lost_deliver(void **state)
 	expect_no_reply(0);
 }
 
+/*
+ * Regression: a subscription started at offsets gave its start offsets back once caught
+ * up; an ack timeout then rewound it to its oldest unacked batch and the replay from
+ * there sent it batches its start had excluded (partition 1's, appended before the
+ * SUBSCRIBE, fallback latest). The start now stays until acks pass the SUBSCRIBE's end.
+ */
+static void test_shard_rewind_keeps_the_start(void **state)
+{
+	static const struct sl_wire_start_offset offs[] = {{.partition = 0, .offset = 1}};
+	const struct shard_start *st = &fx.shard[0]->sub_state[0].reader.start;
+	uint8_t buf[SL_WIRE_FRAME_BYTES_DEFAULT];
+	uint32_t len;
+
+	(void)state;
+	for (uint64_t q = 0; q < 3; q++) { /* p0 and p1 interleaved in the journal */
+		produce_partition(0, 0, q, 1);
+		produce_partition(0, 1, q, 1);
+	}
+	subscribe(0, SUB(.id = 1, .pattern = TOPIC, .start = SL_START_OFFSETS,
+			 .start_fallback = SL_START_LATEST, .offset_count = 1, .offsets = offs));
+	poll_until_sent(2);
+	expect_partitions_from(0, 1, 2, (const uint64_t[]){1, UINT64_MAX, UINT64_MAX, UINT64_MAX});
+	expect_all_quiet();
+	assert_int_equal(fx.shard[0]->sub_state[0].reader.mode, SHARD_READER_LIVE);
+	assert_true(st->is_active);
+	/* Late: partition 0 from offset 1 again, attempt 1, and nothing of partition 1. */
+	ack_timer_after(2);
+	poll_until_sent(2);
+	expect_partitions_from(0, 1, 2, (const uint64_t[]){1, UINT64_MAX, UINT64_MAX, UINT64_MAX});
+	assert_int_equal(last_attempt, 1);
+	expect_all_quiet();
+	/* Acks past the SUBSCRIBE's end give the start offsets back. */
+	assert_int_equal(wire_consumer_ack_encode(buf, sizeof(buf), SUBSCRIBER, 1,
+						  (const uint8_t *)TOPIC, strlen(TOPIC), 0, 3, NULL,
+						  0, &len),
+			 0);
+	inject_raw(0, buf, len);
+	shard_poll(fx.shard[0]);
+	assert_false(st->is_active);
+	assert_int_equal(st->first, SHARD_SLOT_NONE);
+	assert_int_equal(start_offsets_free_count(0), SHARD_START_OFFSETS_POOL);
+}
+
 static void test_shard_ack_timeout_redelivers_then_dead_letters(void **state)
 {
 	(void)state;
@@ -2913,6 +2957,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shard_consumer_ack_frees_listed_batches,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_ack_timeout_redelivers_then_dead_letters,
+						setup_one_journal, teardown_journal),
+		cmocka_unit_test_setup_teardown(test_shard_rewind_keeps_the_start,
 						setup_one_journal, teardown_journal),
 		cmocka_unit_test_setup_teardown(test_shard_credit_timeout_frees_a_lost_deliver,
 						setup_one_journal, teardown_journal),
