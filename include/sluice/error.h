@@ -35,6 +35,9 @@ enum sl_error {
 	SL_EUNKNOWNSUB = SL_ENACK_BASE + 17,
 	SL_ESUBSFULL = SL_ENACK_BASE + 18,
 	SL_EUNKNOWNOFFSET = SL_ENACK_BASE + 19,
+	SL_EGROUPSFULL = SL_ENACK_BASE + 20,
+	SL_EGROUPFULL = SL_ENACK_BASE + 21,
+	SL_ESTARTSFULL = SL_ENACK_BASE + 22,
 };
 
 /* Describes `err` (negative, as returned): errno text or the router's reason. Never NULL. */

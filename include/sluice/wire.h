@@ -190,7 +190,11 @@ enum sl_nack_reason {
 	SL_NACK_SUBSCRIPTIONS_FULL = 18,   /* --subscriptions-max reached; detail: the limit */
 	SL_NACK_UNKNOWN_OFFSET = 19,	   /* CONSUMER_ACK past what was delivered; expected: the
 				      * next offset not yet delivered to the subscription */
-	SL_NACK_REASON_MAX = 19,
+	SL_NACK_GROUPS_FULL = 20,	   /* every consumer group slot in use; detail: the limit */
+	SL_NACK_GROUP_FULL = 21,	   /* the group has its most members; detail: the limit */
+	SL_NACK_START_OFFSETS_FULL = 22,   /* the shard's start-offset pool is full (readers
+				      * still replaying hold them); detail: its size */
+	SL_NACK_REASON_MAX = 22,
 };
 
 /* NACK body. The header echoes the rejected frame's identity where it could be read. */

@@ -27,6 +27,11 @@ static const char *const error_router_names[] = {
 	[SL_EUNKNOWNSUB - SL_ENACK_BASE] = "router: unknown subscription",
 	[SL_ESUBSFULL - SL_ENACK_BASE] = "router: subscription table full",
 	[SL_EUNKNOWNOFFSET - SL_ENACK_BASE] = "router: ack for an offset not delivered",
+	[SL_EGROUPSFULL - SL_ENACK_BASE] = "router: consumer group table full (64 groups)",
+	[SL_EGROUPFULL - SL_ENACK_BASE] = "router: consumer group full (256 members)",
+	[SL_ESTARTSFULL - SL_ENACK_BASE] =
+		"router: start offset pool full (too many subscriptions replaying from offsets; "
+		"retry later)",
 };
 
 const char *sl_strerror(int err)

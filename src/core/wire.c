@@ -55,6 +55,9 @@ static const char *const wire_nack_names[] = {
 	[SL_NACK_UNKNOWN_SUBSCRIPTION] = "unknown subscription",
 	[SL_NACK_SUBSCRIPTIONS_FULL] = "subscription table full",
 	[SL_NACK_UNKNOWN_OFFSET] = "ack for an offset not delivered",
+	[SL_NACK_GROUPS_FULL] = "consumer group table full",
+	[SL_NACK_GROUP_FULL] = "consumer group full",
+	[SL_NACK_START_OFFSETS_FULL] = "start offset pool full",
 };
 
 static const char *const wire_type_names[] = {

@@ -199,7 +199,7 @@ static enum sl_nack_reason shard_group_join(struct shard *s, uint32_t slot,
 	} else {
 		g = shard_group_free_slot(s);
 		if (g == SHARD_SLOT_NONE) {
-			return SL_NACK_SUBSCRIPTIONS_FULL;
+			return SL_NACK_GROUPS_FULL;
 		}
 		grp = &s->groups[g];
 		if (match_add(s->matcher, s->subscriptions_max + g, c->pattern, c->pattern_len) !=
@@ -218,7 +218,7 @@ static enum sl_nack_reason shard_group_join(struct shard *s, uint32_t slot,
 		if (grp->count == 0) {
 			(void)match_remove(s->matcher, s->subscriptions_max + g);
 		}
-		return SL_NACK_SUBSCRIPTIONS_FULL;
+		return SL_NACK_GROUP_FULL;
 	}
 	grp->member_slot[grp->count++] = slot;
 	sub->group = g;
@@ -382,7 +382,7 @@ static enum sl_nack_reason shard_apply_subscribe(struct shard *s, const struct s
 	}
 	if (shard_start_plan(s, c, frame, &plan) != 0) {
 		if (strict) {
-			return SL_NACK_SUBSCRIPTIONS_FULL;
+			return SL_NACK_START_OFFSETS_FULL;
 		}
 		shard_count(s, SL_STAT_DROP_SUBSCRIPTION_DIVERGED, 1);
 		plan.is_replay = c->params.start_fallback == SL_START_EARLIEST;
@@ -664,6 +664,23 @@ static void shard_reply_subscribed(struct shard *s, struct rte_mbuf *m, const st
 	(void)rc;
 	shard_tx_push(s, out, len);
 }
+/* A refused SUBSCRIBE's NACK detail: the limit it met, or the problem (docs/PROTOCOL.md). */
+static uint32_t shard_subscribe_nack_detail(const struct shard *s, enum sl_nack_reason reason,
+					    enum sl_sub_error why)
+{
+	switch (reason) {
+	case SL_NACK_SUBSCRIPTIONS_FULL:
+		return s->subscriptions_max;
+	case SL_NACK_GROUPS_FULL:
+		return SHARD_GROUPS_MAX;
+	case SL_NACK_GROUP_FULL:
+		return SHARD_GROUP_MEMBERS_MAX;
+	case SL_NACK_START_OFFSETS_FULL:
+		return SHARD_START_OFFSETS_POOL;
+	default:
+		return (uint32_t)why;
+	}
+}
 
 void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_frame *f)
 {
@@ -688,9 +705,8 @@ void shard_subscribe(struct shard *s, struct rte_mbuf *m, const struct wire_fram
 	enum sl_nack_reason reason = shard_apply_subscribe(s, &c, &sub, true, &why);
 	if (reason != 0) {
 		shard_ctl_release(s, carriers);
-		uint32_t detail =
-			reason == SL_NACK_SUBSCRIPTIONS_FULL ? s->subscriptions_max : (uint32_t)why;
-		shard_reply_nack(s, m, &f->hdr, f->topic, reason, detail, 0);
+		shard_reply_nack(s, m, &f->hdr, f->topic, reason,
+				 shard_subscribe_nack_detail(s, reason, why), 0);
 		return;
 	}
 	if (s->shards > 1) {

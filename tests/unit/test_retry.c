@@ -88,7 +88,8 @@ static void test_sl_strerror_names_errno_and_router_errors(void **state)
 	assert_string_equal(sl_strerror(-EAGAIN), strerror(EAGAIN));
 	assert_string_equal(sl_strerror(-SL_EUNKNOWNTOPIC), "router: unknown topic or partition");
 	assert_string_equal(sl_strerror(-SL_ESTORAGE), "router: durable storage unavailable");
-	for (int e = SL_EMALFORMED; e <= SL_EUNSUPPORTED; e++) {
+	/* Every NACK reason has its own text. */
+	for (int e = SL_EMALFORMED; e <= SL_ENACK_BASE + SL_NACK_REASON_MAX; e++) {
 		const char *s = sl_strerror(-e);
 		assert_non_null(s);
 		assert_true(strncmp(s, "router: ", 8) == 0);

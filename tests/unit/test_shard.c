@@ -1987,7 +1987,8 @@ static void test_shard_start_offsets_full_pool_is_nacked_on_the_receiving_shard(
 				.start_fallback = SL_START_LATEST, .offset_count = n,
 				.offsets = offs));
 	shard_poll(fx.shard[0]);
-	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, 64);
+	assert_int_equal(expect_nack(0, SL_NACK_START_OFFSETS_FULL, 0).detail,
+			 SHARD_START_OFFSETS_POOL);
 	assert_int_equal(start_offsets_free_count(0), 1);
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), 0);
 	assert_int_equal(rte_hash_count(fx.shard[0]->subscribers), 0);
@@ -2232,8 +2233,8 @@ static int setup_one_many_subscriptions(void **state)
 	return 0;
 }
 
-/* A group holds SHARD_GROUP_MEMBERS_MAX members: one more is refused "subscription table
- * full", leaving the group and the tables as they were; once a member leaves, it fits. */
+/* A group holds SHARD_GROUP_MEMBERS_MAX members: one more is refused "consumer group
+ * full" (detail: that limit, not --subscriptions-max, which would not help), leaving the group and the tables as they were; once a member leaves, it fits. */
 static void test_shard_group_full_refuses_another_member(void **state)
 {
 	(void)state;
@@ -2242,7 +2243,7 @@ static void test_shard_group_full_refuses_another_member(void **state)
 	}
 	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "g"));
 	shard_poll(fx.shard[0]);
-	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(expect_nack(0, SL_NACK_GROUP_FULL, 0).detail, SHARD_GROUP_MEMBERS_MAX);
 	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUP_MEMBERS_MAX);
 	/* Every batch still goes to one member, the refused one never. */
@@ -2257,8 +2258,8 @@ static void test_shard_group_full_refuses_another_member(void **state)
 	assert_int_equal(fx.shard[0]->groups[0].count, SHARD_GROUP_MEMBERS_MAX);
 }
 
-/* The shard holds SHARD_GROUPS_MAX groups: another group is refused "subscription table
- * full" (nothing of it is kept) while members still join existing groups; once a group
+/* The shard holds SHARD_GROUPS_MAX groups: another group is refused "consumer group table
+ * full" (detail: that limit; nothing of it is kept) while members still join existing groups; once a group
  * goes, a new one fits. */
 static void test_shard_groups_full_refuses_another_group(void **state)
 {
@@ -2271,7 +2272,7 @@ static void test_shard_groups_full_refuses_another_group(void **state)
 	}
 	inject_subscribe(0, SUB(.id = 999, .pattern = TOPIC, .group = "another"));
 	shard_poll(fx.shard[0]);
-	assert_int_equal(expect_nack(0, SL_NACK_SUBSCRIPTIONS_FULL, 0).detail, MANY_SUBSCRIPTIONS);
+	assert_int_equal(expect_nack(0, SL_NACK_GROUPS_FULL, 0).detail, SHARD_GROUPS_MAX);
 	assert_int_equal(rte_hash_count(fx.shard[0]->subs), SHARD_GROUPS_MAX);
 	subscribe(0, SUB(.id = 1000, .pattern = TOPIC, .group = "g0"));
 	/* One batch to one member of each group, none for the refused one. */
