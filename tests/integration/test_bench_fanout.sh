@@ -14,24 +14,8 @@ set -euo pipefail
 sluiced=$1
 sluice=$2
 bench=$3
-tmp=$(mktemp -d /tmp/sluice-bench-fanout.XXXXXX)
-pid=""
-log="$tmp/log"
-
-fail() {
-	echo "FAIL: $*" >&2
-	cat "$log" >&2
-	exit 1
-}
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/router_lib.sh"
+router_lib_init bench-fanout
 
 port=$(( 20000 + ($$ * 11 + 29) % 20000 ))
 router=127.0.0.1:$port
@@ -39,17 +23,7 @@ router=127.0.0.1:$port
 start() { # sluiced flags...
 	"$sluiced" --listen "$router" --shards 2 --ack-timeout-ms 1000 "$@" >>"$log" 2>&1 &
 	pid=$!
-	for _ in $(seq 100); do
-		"$sluice" ping --router "$router" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "sluiced $* did not start"
-}
-
-stop() {
-	kill -TERM "$pid"
-	wait "$pid" || fail "sluiced did not exit 0 on SIGTERM"
-	pid=""
+	router_wait_ready "sluiced $*"
 }
 
 # run NAME ARGS...: one second at 2000 events/s; prints the JSON line's checks or fails.

@@ -10,25 +10,9 @@ set -uo pipefail
 
 sluiced=$1
 sluice=$2
-tmp=$(mktemp -d /tmp/sluice-lock.XXXXXX)
-pid=""
-log="$tmp/log"
+. "$(dirname "$0")/router_lib.sh"
+router_lib_init lock
 data="$tmp/data"
-
-fail() {
-	echo "FAIL: $*" >&2
-	cat "$log" >&2
-	exit 1
-}
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 port=$(( 20000 + ($$ * 7 + 29) % 20000 ))
 router=127.0.0.1:$port
@@ -37,17 +21,7 @@ port2=$(( port + 1 ))
 start() {
 	"$sluiced" --listen "$router" --data-dir "$data" --topic lock.test:1 >>"$log" 2>&1 &
 	pid=$!
-	for _ in $(seq 100); do
-		"$sluice" ping --router "$router" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "sluiced did not start"
-}
-
-stop() {
-	kill -TERM "$pid"
-	wait "$pid" || fail "sluiced did not exit 0 on SIGTERM"
-	pid=""
+	router_wait_ready
 }
 
 start
