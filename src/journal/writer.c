@@ -632,7 +632,25 @@ static int journal_start_segment(struct journal *j, const struct journal_dir *d,
 	if (!exists) {
 		s->limit = base + j->conf.segment_bytes - JOURNAL_BLOCK_BYTES;
 		s->fd = journal_create_segment_now(j, base, s->path);
-		return s->fd < 0 ? s->fd : journal_stage_tail(j, s, base);
+		if (s->fd < 0) {
+			return s->fd;
+		}
+		/* Later segments are zero-filled ahead of use while the disk is idle; the
+		 * first one is used at once, so it is zero-filled now, before any append:
+		 * its data writes then overwrite written blocks too (a fresh journal only,
+		 * about segment_bytes / disk bandwidth of start-up). */
+		if (j->conf.zero_fill) {
+			rc = journal_zero_range(j, s->fd, JOURNAL_BLOCK_BYTES,
+						j->conf.segment_bytes);
+			if (rc != 0) {
+				sl_log(SL_LOG_ERR, JOURNAL_LOG, "cannot zero-fill %s: %s", s->path,
+				       strerror(-rc));
+				return rc;
+			}
+			journal_count(j, JOURNAL_STAT_ZERO_FILL_BYTES,
+				      j->conf.segment_bytes - JOURNAL_BLOCK_BYTES);
+		}
+		return journal_stage_tail(j, s, base);
 	}
 	s->limit = base + d->segments[res->end_segment].capacity;
 	s->data_end = res->end_position;

@@ -20,6 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +661,69 @@ static void test_file_path(const struct test_ctx *t, uint64_t base, char *out, s
 		       (unsigned long long)base);
 }
 
+/* Extents of the file at `path` that are allocated but unwritten (fallocated only), or -1
+ * when the file system cannot say (FIEMAP unsupported: tmpfs, for one). */
+static int test_unwritten_extents(const char *path)
+{
+	enum { EXTENTS = 64 };
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[EXTENTS];
+	} q;
+	int fd = open(path, O_RDONLY);
+	int n = 0;
+
+	assert_true(fd >= 0);
+	memset(&q, 0, sizeof(q));
+	q.fm.fm_length = FIEMAP_MAX_OFFSET;
+	q.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	q.fm.fm_extent_count = EXTENTS;
+	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) != 0) {
+		(void)close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < q.fm.fm_mapped_extents; i++) {
+		n += (q.ext[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+	}
+	(void)close(fd);
+	return n;
+}
+
+/* A fresh journal's first segment is used at once, so it is zero-filled before the first
+ * append (later ones are zero-filled ahead while the disk is idle): its data writes then
+ * overwrite written blocks. With --no-zero-fill it stays fallocated only. */
+static void test_journal_first_segment_zero_filled_at_creation(void **state)
+{
+	struct test_ctx *t = *state;
+	uint64_t area = 64u * 1024u - JOURNAL_BLOCK_BYTES;
+	char path[512];
+	struct test_replay r;
+
+	t->conf.segment_bytes = 64u * 1024u;
+	struct journal *j = test_open(t, &r);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES), area);
+	test_file_path(t, 0, path, sizeof(path));
+	int unwritten = test_unwritten_extents(path);
+	if (unwritten >= 0) {
+		assert_int_equal(unwritten, 0);
+	}
+	assert_int_equal(journal_close(j), 0);
+
+	test_teardown(state);
+	assert_int_equal(test_setup(state), 0);
+	t = *state;
+	t->conf.segment_bytes = 64u * 1024u;
+	t->conf.zero_fill = false;
+	j = test_open(t, &r);
+	assert_int_equal(journal_counter(j, JOURNAL_STAT_ZERO_FILL_BYTES), 0);
+	test_file_path(t, 0, path, sizeof(path));
+	unwritten = test_unwritten_extents(path);
+	if (unwritten >= 0) {
+		assert_true(unwritten > 0);
+	}
+	assert_int_equal(journal_close(j), 0);
+}
+
 static void test_flip_byte(const struct test_ctx *t, uint64_t base, uint64_t position)
 {
 	char path[256];
@@ -1124,6 +1190,7 @@ int main(void)
 		TEST(test_journal_append_rolls_segments),
 		TEST(test_journal_append_rolls_segments_direct_io),
 		TEST(test_journal_zero_fill_on_off),
+		TEST(test_journal_first_segment_zero_filled_at_creation),
 		TEST(test_journal_open_close_thread_backend),
 		TEST(test_journal_append_rolls_segments_thread_backend),
 		TEST(test_journal_append_rolls_segments_thread_direct_io),
