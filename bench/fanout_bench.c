@@ -60,8 +60,9 @@ struct fanout_conf {
 	uint32_t subscribers;
 	uint32_t producers;
 	uint32_t event_bytes;
-	uint32_t window_batches;  /* credit per subscription per shard, in DELIVERs */
-	uint32_t ack_interval_us; /* consumers' CONSUMER_ACK and CREDIT period */
+	uint32_t window_batches;     /* credit per subscription per shard, in DELIVERs */
+	uint32_t window_batches_max; /* how far it may grow (0: fixed) */
+	uint32_t ack_interval_us;    /* consumers' CONSUMER_ACK and CREDIT period */
 	uint32_t linger_us;
 	uint32_t frame_bytes; /* producers' frame_bytes_max */
 	bool send_window_set;
@@ -147,6 +148,7 @@ static void fanout_usage(FILE *out)
 		"  --slow-rate R        one more subscriber, reading R events/s (default 0: none;\n"
 		"                       not with --group)\n"
 		"  --window-batches N   consumer credit window per shard (default 256, 1..65536)\n"
+		"  --window-batches-max N  let that window grow up to N (default 0: fixed)\n"
 		"  --ack-interval-us US consumer ack and credit period (default 5000)\n"
 		"  --linger-us US       producer linger (default 1000)\n"
 		"  --send-window-bytes N producer send window (default: the library's)\n"
@@ -204,6 +206,8 @@ static int fanout_parse_option(int opt, struct fanout_conf *c)
 		return fanout_parse_u64(optarg, &c->slow_rate);
 	case 'W':
 		return fanout_parse_u32(optarg, 1, 65536, &c->window_batches);
+	case 'G':
+		return fanout_parse_u32(optarg, 0, 65536, &c->window_batches_max);
 	case 'A':
 		return fanout_parse_u32(optarg, 0, 10000000, &c->ack_interval_us);
 	case 'L':
@@ -234,6 +238,7 @@ static int fanout_parse(int argc, char **argv, struct fanout_conf *c)
 		{"producers", required_argument, NULL, 'p'},
 		{"slow-rate", required_argument, NULL, 'S'},
 		{"window-batches", required_argument, NULL, 'W'},
+		{"window-batches-max", required_argument, NULL, 'G'},
 		{"ack-interval-us", required_argument, NULL, 'A'},
 		{"linger-us", required_argument, NULL, 'L'},
 		{"drain-quiet-ms", required_argument, NULL, 'D'},
@@ -397,6 +402,7 @@ static int fanout_sub_open(struct fanout_run *r, struct fanout_sub *s, uint64_t 
 	sl_consumer_config_init(&cfg);
 	cfg.router = c->router;
 	cfg.window_batches = c->window_batches;
+	cfg.window_batches_max = c->window_batches_max;
 	cfg.ack_interval_us = c->ack_interval_us;
 	int rc = sl_consumer_create(&cfg, &s->c);
 	if (rc != 0) {

@@ -199,6 +199,13 @@ struct sl_consumer_config {
 	uint32_t queue_batches_max;	    /* DELIVERs held between receive and poll; more
 					  * are dropped (counted) and come back by
 					  * redelivery; default 4096 */
+	uint32_t window_batches_max;	    /* the batch window doubles, up to this, at a
+					  * shard that used it all while this consumer had
+					  * consumed everything and waited: the credit
+					  * round trip, not the consumer, set the pace;
+					  * default 1024. 0 (or at most window_batches):
+					  * fixed, e.g. a window of 1 that keeps a
+					  * partition in order when DELIVERs are lost */
 };
 
 /* One start offset: the first offset delivered from `partition` of the offsets topic. */
@@ -272,6 +279,7 @@ struct sl_consumer_stats {
 	uint64_t datagrams_received;
 	uint64_t datagrams_invalid; /* not a valid frame for this consumer: ignored */
 	uint64_t queued_batches;    /* now: DELIVERs waiting to be polled */
+	uint64_t window_grows;	    /* batch windows doubled (window_batches_max) */
 };
 
 /* Fills `cfg` with the documented defaults. */

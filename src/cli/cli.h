@@ -220,6 +220,7 @@ struct cli_consume_opts {
 	uint32_t timeout_ms; /* --timeout; 0: none */
 	enum cli_consume_format format;
 	uint32_t window_batches;
+	uint32_t window_batches_max;
 	uint64_t window_bytes;
 	enum sl_slow_policy slow;
 	bool json; /* summary object as the last line of stdout */

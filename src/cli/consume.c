@@ -266,6 +266,7 @@ int cli_consume_main(int argc, char **argv)
 	sl_consumer_config_init(&cfg);
 	cfg.router = o.router;
 	cfg.window_batches = o.window_batches;
+	cfg.window_batches_max = o.window_batches_max;
 	cfg.window_bytes = o.window_bytes;
 	rc = sl_consumer_create(&cfg, &r.c);
 	if (rc != 0) {

@@ -28,6 +28,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_FORMAT,
 	OPT_WINDOW_BATCHES,
+	OPT_WINDOW_BATCHES_MAX,
 	OPT_WINDOW_BYTES,
 	OPT_SLOW,
 	OPT_JSON,
@@ -44,6 +45,7 @@ static const struct option consume_options[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"window-batches", required_argument, NULL, OPT_WINDOW_BATCHES},
+	{"window-batches-max", required_argument, NULL, OPT_WINDOW_BATCHES_MAX},
 	{"window-bytes", required_argument, NULL, OPT_WINDOW_BYTES},
 	{"slow", required_argument, NULL, OPT_SLOW},
 	{"json", no_argument, NULL, OPT_JSON},
@@ -72,6 +74,8 @@ void cli_consume_usage(FILE *f)
 	      "  --timeout SECONDS       exit after this long (default: run until interrupted)\n"
 	      "  --format F              text (default), json or hex\n"
 	      "  --window-batches N      credit per shard in batches, 0 for none (default 256)\n"
+	      "  --window-batches-max N  let it grow up to N while the router waits on this\n"
+	      "                          consumer's credit (default 1024, 0: fixed)\n"
 	      "  --window-bytes N        credit per shard in bytes, 0 for none (default 0)\n"
 	      "  --slow POLICY           replay (default) or drop: what the router does when\n"
 	      "                          this consumer falls behind its credit\n"
@@ -95,6 +99,7 @@ static void consume_defaults(struct cli_consume_opts *o)
 	o->start = SL_START_LATEST;
 	o->format = CLI_FORMAT_TEXT;
 	o->window_batches = cfg.window_batches;
+	o->window_batches_max = cfg.window_batches_max;
 	o->window_bytes = cfg.window_bytes;
 	o->slow = SL_SLOW_REPLAY;
 }
@@ -364,6 +369,11 @@ static int consume_flag(int c, const char *arg, struct cli_consume_opts *o, char
 	case OPT_WINDOW_BATCHES:
 		rc = cli_parse_u64("--window-batches", arg, 0, SL_WIRE_WINDOW_BATCHES_MAX, &v, err);
 		o->window_batches = (uint32_t)v;
+		return rc;
+	case OPT_WINDOW_BATCHES_MAX:
+		rc = cli_parse_u64("--window-batches-max", arg, 0, SL_WIRE_WINDOW_BATCHES_MAX, &v,
+				   err);
+		o->window_batches_max = (uint32_t)v;
 		return rc;
 	case OPT_WINDOW_BYTES:
 		return cli_parse_u64("--window-bytes", arg, 0, SL_WIRE_WINDOW_BYTES_MAX,

@@ -35,6 +35,7 @@ void sl_consumer_config_init(struct sl_consumer_config *cfg)
 	cfg->subscribe_timeout_ms = 5000;
 	cfg->retry_timeout_ms = 100;
 	cfg->queue_batches_max = 4096;
+	cfg->window_batches_max = 1024;
 }
 
 void sl_subscribe_options_init(struct sl_subscribe_options *opts)
@@ -53,7 +54,8 @@ static int consumer_config_check(const struct sl_consumer_config *cfg)
 	    wire_window_check(cfg->window_batches, cfg->window_bytes) != SL_SUB_OK ||
 	    (unsigned)cfg->ack_mode > SL_CONSUMER_ACK_MANUAL || cfg->subscribe_timeout_ms == 0 ||
 	    cfg->retry_timeout_ms == 0 || cfg->queue_batches_max == 0 ||
-	    cfg->queue_batches_max > CONSUMER_QUEUE_LIMIT) {
+	    cfg->queue_batches_max > CONSUMER_QUEUE_LIMIT ||
+	    cfg->window_batches_max > SL_WIRE_WINDOW_BATCHES_MAX) {
 		return -EINVAL;
 	}
 	return 0;

@@ -46,6 +46,8 @@ struct consumer_credit {
 	uint64_t reported_batches; /* in the last CREDIT sent */
 	uint64_t reported_bytes;
 	uint64_t due_ns;	  /* no CREDIT before this (batching) */
+	uint32_t window_batches;  /* the batch window now: cfg.window_batches, grown up to
+				   * cfg.window_batches_max (consumer_credit_grow()) */
 	uint64_t epoch;		  /* which start of the totals: queued DELIVERs of an
 				   * earlier one give no credit back */
 	uint32_t next_delivery;	  /* number of the next DELIVER expected */

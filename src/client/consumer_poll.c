@@ -338,7 +338,7 @@ static int consumer_send_credit(struct sl_consumer *c, struct consumer_sub *sub,
 		.consumed_batches = cr->consumed_batches,
 		.consumed_bytes = cr->consumed_bytes,
 		.window_bytes = c->cfg.window_bytes,
-		.window_batches = c->cfg.window_batches,
+		.window_batches = cr->window_batches,
 	};
 	uint32_t len = 0;
 	int rc = wire_credit_encode(c->txbuf, sizeof(c->txbuf), c->id, sub->id, shard, &msg, &len);
@@ -355,12 +355,36 @@ static int consumer_send_credit(struct sl_consumer *c, struct consumer_sub *sub,
 /* Half a window consumed and unreported: the router may be waiting, report at once. */
 static bool consumer_credit_urgent(const struct sl_consumer *c, const struct consumer_credit *cr)
 {
-	uint64_t half = c->cfg.window_batches / 2u;
+	uint64_t half = cr->window_batches / 2u;
 
-	return (c->cfg.window_batches != 0 &&
+	return (cr->window_batches != 0 &&
 		cr->consumed_batches - cr->reported_batches >= (half > 0 ? half : 1)) ||
 	       (c->cfg.window_bytes != 0 &&
 		cr->consumed_bytes - cr->reported_bytes >= c->cfg.window_bytes / 2u);
+}
+
+/*
+ * The shard has sent the whole batch window since the last CREDIT, so it waits for the
+ * next, while this consumer has consumed everything it received: the credit's round trip
+ * (a CREDIT queues behind other datagrams at a busy router), not the consumer, set the
+ * pace. Double the window, up to cfg.window_batches_max, so that it covers the round trip
+ * (the CREDIT about to go carries it). A consumer behind on its own work never grows it.
+ */
+static void consumer_credit_grow(struct sl_consumer *c, const struct consumer_sub *sub,
+				 struct consumer_credit *cr)
+{
+	uint32_t max = c->cfg.window_batches_max;
+	/* The consumer's queue holds every shard's window. */
+	uint32_t room = c->cfg.queue_batches_max / sub->shard_count;
+
+	max = max < room ? max : room;
+	if (cr->window_batches == 0 || cr->window_batches >= max ||
+	    cr->received_batches - cr->reported_batches < cr->window_batches ||
+	    cr->consumed_batches != cr->received_batches) {
+		return;
+	}
+	cr->window_batches = cr->window_batches <= max / 2 ? cr->window_batches * 2 : max;
+	c->stats.window_grows++;
 }
 
 static int consumer_send_credits(struct sl_consumer *c, struct consumer_sub *sub, uint64_t now_ns,
@@ -368,6 +392,7 @@ static int consumer_send_credits(struct sl_consumer *c, struct consumer_sub *sub
 {
 	for (uint16_t s = 0; s < sub->shard_count; s++) {
 		struct consumer_credit *cr = &sub->credit[s];
+		consumer_credit_grow(c, sub, cr);
 		if (cr->dirty && (force || now_ns >= cr->due_ns || consumer_credit_urgent(c, cr))) {
 			int rc = consumer_send_credit(c, sub, s, now_ns);
 			if (rc != 0) {

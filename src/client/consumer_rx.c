@@ -43,6 +43,7 @@ void consumer_credit_restart(struct sl_consumer *c, struct consumer_credit *cr)
 {
 	memset(cr, 0, sizeof(*cr));
 	cr->epoch = ++c->credit_epochs;
+	cr->window_batches = c->cfg.window_batches; /* the SUBSCRIBE's, where totals restart */
 }
 
 /* Takes the router's accepted parameters. The credit totals survive only when the router
@@ -225,7 +226,7 @@ static bool consumer_credit_received(struct sl_consumer *c, struct consumer_sub 
 	cr->next_sent_bytes = d->sent_bytes + len;
 	cr->received_batches++;
 	cr->received_bytes += len;
-	uint32_t wb = sub->accepted.window_batches;
+	uint32_t wb = cr->window_batches; /* the SUBSCRIBE's, or grown since */
 	uint64_t wy = sub->accepted.window_bytes;
 	if ((wb != 0 && cr->received_batches - cr->consumed_batches > wb) ||
 	    (wy != 0 && cr->received_bytes - cr->consumed_bytes > wy)) {

@@ -340,7 +340,8 @@ static void test_cli_consume_parse_all_flags(void **state)
 	assert_int_equal(CPARSE(&o, err, "--router", "10.0.0.1:7900", "orders.*", "--group",
 				"billing", "--weight", "5", "--from", "earliest", "--count", "10",
 				"--timeout", "3", "--format", "json", "--window-batches", "16",
-				"--window-bytes", "65536", "--slow", "drop", "--json"),
+				"--window-bytes", "65536", "--slow", "drop", "--json",
+				"--window-batches-max", "0"),
 			 0);
 	assert_string_equal(o.router, "10.0.0.1:7900");
 	assert_string_equal(o.pattern, "orders.*");
@@ -354,6 +355,7 @@ static void test_cli_consume_parse_all_flags(void **state)
 	assert_int_equal(o.format, CLI_FORMAT_JSON);
 	assert_int_equal(o.window_batches, 16);
 	assert_int_equal(o.window_bytes, 65536);
+	assert_int_equal(o.window_batches_max, 0);
 	assert_int_equal(o.slow, SL_SLOW_DROP);
 	assert_true(o.json);
 	assert_int_equal(CPARSE(&o, err, "t", "--group", "g", "--strategy", "key-affine"), 0);
@@ -413,6 +415,7 @@ static void test_cli_consume_parse_rejects_bad_usage(void **state)
 	EXPECT_CONSUME_ERROR("--format", "a", "--format", "xml");
 	EXPECT_CONSUME_ERROR("--slow", "a", "--slow", "fast");
 	EXPECT_CONSUME_ERROR("--window-batches", "a", "--window-batches", "65537");
+	EXPECT_CONSUME_ERROR("--window-batches-max", "a", "--window-batches-max", "65537");
 	EXPECT_CONSUME_ERROR("--window-bytes", "a", "--window-bytes", "100");
 	EXPECT_CONSUME_ERROR("--window-batches", "a", "--window-batches", "0");
 	EXPECT_CONSUME_ERROR("--router", "a", "--router", "nowhere");

@@ -373,6 +373,91 @@ static void expect_credit(struct fixture *fx, uint64_t batches, uint64_t bytes)
 	assert_int_equal(cr.consumed_bytes, bytes);
 }
 
+/* Sends n one-record DELIVERs of partition 0 from offset `base` and polls until all n
+ * events came back. */
+static void deliver_and_take(struct fixture *fx, uint64_t base, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		(void)fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, base + i, 1, 1, 0);
+	}
+	for (unsigned got = 0; got < n;) {
+		int k = fixture_poll(fx, 1);
+		assert_true(k > 0);
+		got += (unsigned)k;
+	}
+}
+
+/* Releases what was returned and gives the batch window of the last CREDIT sent. */
+static uint32_t credit_window(struct fixture *fx)
+{
+	struct sl_wire_credit cr;
+	struct wire_frame f;
+
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, RECV_MS), 0);
+	wire_credit_read(f.body, &cr);
+	while (fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, 20) == 0) {
+		wire_credit_read(f.body, &cr);
+	}
+	return cr.window_batches;
+}
+
+/* The router sent a whole window while the consumer, idle, had consumed everything: the
+ * credit round trip set the pace, and the window doubles, up to window_batches_max. */
+static void test_sl_consumer_window_grows_when_the_router_waits_on_credit(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+
+	fx->cfg.window_batches = 4;
+	fx->cfg.window_batches_max = 16;
+	fixture_subscribe(fx);
+	deliver_and_take(fx, 0, 4);
+	assert_int_equal(credit_window(fx), 8);
+	deliver_and_take(fx, 4, 8);
+	assert_int_equal(credit_window(fx), 16);
+	deliver_and_take(fx, 12, 16);
+	assert_int_equal(credit_window(fx), 16);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.window_grows, 2);
+	assert_int_equal(st.credit_overruns, 0);
+}
+
+/* A consumer behind on its own work (events received, not yet consumed) keeps its
+ * window: growing it would only queue more in front of it. */
+static void test_sl_consumer_window_kept_while_behind(void **state)
+{
+	struct fixture *fx = *state;
+	struct sl_consumer_stats st;
+	struct sl_wire_credit cr;
+	struct wire_frame f;
+	unsigned got = 0;
+
+	fx->cfg.window_batches = 4;
+	fx->cfg.window_batches_max = 16;
+	fixture_subscribe(fx);
+	for (uint64_t i = 0; i < 4; i++) {
+		(void)fake_router_deliver(&fx->router, fx->sub, TOPIC, 0, i, 1, 1, 0);
+	}
+	/* Two at a time: when half the window is consumed the CREDIT goes, two still queued. */
+	while (got < 2) {
+		int k = sl_consumer_poll(fx->c, fx->ev, 2 - got, RECV_MS);
+		assert_true(k >= 0);
+		got += (unsigned)k;
+	}
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.deliveries, 4); /* the whole window came, two are still queued */
+	/* The next poll releases those two (half the window: the CREDIT goes) and returns
+	 * one of the two still queued. */
+	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 1, 0), 1);
+	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, RECV_MS), 0);
+	wire_credit_read(f.body, &cr);
+	assert_int_equal(cr.consumed_batches, 2);
+	assert_int_equal(cr.window_batches, 4);
+	sl_consumer_stats_get(fx->c, &st);
+	assert_int_equal(st.window_grows, 0);
+}
+
 /* A DELIVER lost on the way would hold its credit for good (a window of one batch would
  * stall): the next one's numbers show the gap, and the CREDIT counts it consumed. A late
  * copy of the lost one is returned but gives no credit twice. */
@@ -760,6 +845,8 @@ int main(void)
 		T(test_sl_consumer_poll_never_skips_a_hole_under_replay),
 		T(test_sl_consumer_poll_counts_gaps_under_drop),
 		T(test_sl_consumer_poll_reports_consumed_credit),
+		T(test_sl_consumer_window_grows_when_the_router_waits_on_credit),
+		T(test_sl_consumer_window_kept_while_behind),
 		T(test_sl_consumer_poll_counts_credit_overrun),
 		T(test_sl_consumer_poll_counts_a_lost_deliver_as_consumed),
 		T(test_sl_consumer_credit_follows_subscribed_flag),
