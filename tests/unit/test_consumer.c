@@ -357,8 +357,8 @@ static void test_sl_consumer_poll_reports_consumed_credit(void **state)
 }
 
 /* Releases what the last poll returned and takes the CREDITs that went out (half the
- * window consumed goes at once): the last must count `batches` and `bytes`. */
-static void expect_credit(struct fixture *fx, uint64_t batches, uint64_t bytes)
+ * window consumed goes at once): the last one. */
+static struct sl_wire_credit last_credit(struct fixture *fx)
 {
 	struct sl_wire_credit cr;
 	struct wire_frame f;
@@ -369,6 +369,14 @@ static void expect_credit(struct fixture *fx, uint64_t batches, uint64_t bytes)
 	while (fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, 20) == 0) {
 		wire_credit_read(f.body, &cr);
 	}
+	return cr;
+}
+
+/* The last CREDIT must count `batches` and `bytes`. */
+static void expect_credit(struct fixture *fx, uint64_t batches, uint64_t bytes)
+{
+	struct sl_wire_credit cr = last_credit(fx);
+
 	assert_int_equal(cr.consumed_batches, batches);
 	assert_int_equal(cr.consumed_bytes, bytes);
 }
@@ -387,19 +395,10 @@ static void deliver_and_take(struct fixture *fx, uint64_t base, unsigned n)
 	}
 }
 
-/* Releases what was returned and gives the batch window of the last CREDIT sent. */
+/* The batch window of the last CREDIT sent. */
 static uint32_t credit_window(struct fixture *fx)
 {
-	struct sl_wire_credit cr;
-	struct wire_frame f;
-
-	assert_int_equal(sl_consumer_poll(fx->c, fx->ev, 64, 0), 0);
-	assert_int_equal(fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, RECV_MS), 0);
-	wire_credit_read(f.body, &cr);
-	while (fake_router_recv_type(&fx->router, &f, SL_WIRE_CREDIT, 20) == 0) {
-		wire_credit_read(f.body, &cr);
-	}
-	return cr.window_batches;
+	return last_credit(fx).window_batches;
 }
 
 /* The router sent a whole window while the consumer, idle, had consumed everything: the
