@@ -233,7 +233,6 @@ struct batch {
 	uint32_t retries;	/* timer-driven retransmits of unanswered copies */
 	uint32_t transmissions; /* datagrams sent for this batch */
 	uint8_t state;		/* enum batch_state */
-	bool windowed;		/* counted in the producer's send window since queued */
 	bool oos; /* last copy answered OUT_OF_SEQUENCE: resend after its predecessor */
 };
 

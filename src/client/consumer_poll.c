@@ -127,6 +127,12 @@ void consumer_mark_returned(struct sl_consumer *c, struct consumer_sub *sub,
 		part->contig = lo;
 		part->end = lo;
 	}
+	if (lo == part->contig && part->range_count == 0) {
+		/* In order with no hole, the common case: no range bookkeeping. */
+		part->contig = hi;
+		part->end = part->end > hi ? part->end : hi;
+		return;
+	}
 	if (lo < part->floor) {
 		consumer_floor_lower(part, lo);
 	}
@@ -253,12 +259,6 @@ static bool consumer_is_before_start(const struct consumer_delivery *q, uint64_t
 	return off < start && q->d.base_offset + q->d.record_count > start;
 }
 
-/* `off` directly follows everything returned from its partition, which has no hole. */
-static inline bool consumer_is_next(const struct consumer_partition *part, uint64_t off)
-{
-	return part->started && off == part->contig && part->range_count == 0;
-}
-
 /* Returns up to n events from the queue, skipping what was already returned. */
 static size_t consumer_take(struct sl_consumer *c, struct sl_event *out, size_t n, uint64_t now_ns)
 {
@@ -274,15 +274,6 @@ static size_t consumer_take(struct sl_consumer *c, struct sl_event *out, size_t 
 		while (k < n && wire_record_next(&q->it, &rec)) {
 			uint64_t off = q->next_offset++;
 			if (consumer_is_before_start(q, off)) {
-				continue;
-			}
-			if (consumer_is_next(q->part, off)) {
-				/* In order with no hole: what consumer_mark_returned()
-				 * would do, without its range bookkeeping. */
-				consumer_event_fill(&out[k++], q, &rec, off);
-				q->part->contig = off + 1;
-				q->part->end = q->part->end > off + 1 ? q->part->end : off + 1;
-				q->part->touched = true;
 				continue;
 			}
 			if (consumer_offset_returned(q->part, off)) {

@@ -40,7 +40,6 @@ static bool producer_window_fits(const struct sl_producer *p, const struct batch
 static void producer_window_take(struct sl_producer *p, struct batch *b)
 {
 	p->stats.window_bytes += b->wb.len;
-	b->windowed = true;
 	b->state = BATCH_QUEUED;
 	batch_list_push(&p->sendq, b, BATCH_LINK_QUEUE);
 }
@@ -56,14 +55,14 @@ void producer_queue_new(struct sl_producer *p, struct batch *b)
 	p->stats.window_holds++;
 }
 
-/* Queues the held batches the window now has room for, oldest first. */
-static void producer_window_release(struct sl_producer *p, struct batch *b)
+/* Gives back finished batch b's room in the window when it was in it (windowed), then
+ * queues the held batches the window has room for, oldest first. */
+static void producer_window_release(struct sl_producer *p, const struct batch *b, bool windowed)
 {
 	struct batch *h;
 
-	if (b->windowed) {
+	if (windowed) {
 		p->stats.window_bytes -= b->wb.len;
-		b->windowed = false;
 	}
 	while ((h = p->held.head) != NULL && producer_window_fits(p, h)) {
 		batch_list_remove(&p->held, h, BATCH_LINK_QUEUE);
@@ -74,6 +73,8 @@ static void producer_window_release(struct sl_producer *p, struct batch *b)
 void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t base_offset)
 {
 	struct stream *s = b->stream;
+	/* Queued (first send or retransmit) or sent: taken into the send window. */
+	bool windowed = b->state == BATCH_QUEUED || b->state == BATCH_INFLIGHT;
 
 	if (b->state == BATCH_QUEUED) {
 		batch_list_remove(&p->sendq, b, BATCH_LINK_QUEUE);
@@ -91,7 +92,7 @@ void producer_finish(struct sl_producer *p, struct batch *b, int error, uint64_t
 	if (was_oldest) {
 		producer_window_advance(p, s);
 	}
-	producer_window_release(p, b);
+	producer_window_release(p, b, windowed);
 	p->stats.inflight_bytes -= b->wb.len;
 	p->stats.inflight_batches--;
 	if (error != 0) {

@@ -54,7 +54,6 @@ void shard_inflight_push(struct shard *s, uint32_t slot, const struct shard_batc
 	};
 }
 
-/* Frees the acknowledged batches at the head of the ring of `slot`. */
 bool shard_inflight_before(const struct shard *s, uint32_t slot, uint64_t position)
 {
 	const struct shard_sub *sub = &s->sub_state[slot];
@@ -64,6 +63,8 @@ bool shard_inflight_before(const struct shard *s, uint32_t slot, uint64_t positi
 	       shard_inflight_at(s, slot, sub->inflight_head)->position < position;
 }
 
+/* Frees the acknowledged batches at the head of the ring of `slot`, and its start offsets
+ * once no batch from before its start's end is left unacknowledged. */
 static void shard_inflight_trim(struct shard *s, uint32_t slot)
 {
 	struct shard_sub *sub = &s->sub_state[slot];

@@ -346,14 +346,23 @@ static void shard_redelivery_pop(struct shard *s)
 	s->redelivery_cursor = SHARD_SLOT_NONE;
 }
 
+/* A queued redelivery for a group that is gone (not a dead letter, which still goes to
+ * the group's dead-letter topic): nobody is left to receive it. */
+static bool shard_redelivery_is_orphan(const struct shard *s, const struct shard_redelivery *r)
+{
+	if (r->is_dead) {
+		return false;
+	}
+	const struct shard_group *grp = &s->groups[r->group];
+	return grp->count == 0 || grp->epoch != r->group_epoch;
+}
+
 /* Sends the batch of the oldest queued redelivery, read as e, to a member of its group
  * that can take it. False when none can now (it is read again next time). */
 static bool shard_redelivery_send(struct shard *s, const struct shard_redelivery *r,
 				  const struct journal_entry *e)
 {
-	const struct shard_group *grp = &s->groups[r->group];
-
-	if (grp->count == 0 || grp->epoch != r->group_epoch) {
+	if (shard_redelivery_is_orphan(s, r)) {
 		shard_count(s, SL_STAT_REDELIVERIES_ORPHANED, 1); /* went while it was read */
 		return true;
 	}
@@ -367,17 +376,6 @@ static bool shard_redelivery_send(struct shard *s, const struct shard_redelivery
 		shard_partition_find(s, e->topic, e->hdr.topic_len, e->hdr.partition, topic_hash);
 	SL_ASSERT_HOT(ppos >= 0); /* entries of this journal: partitions of this shard */
 	return shard_deliver_entry(s, slot, e, (uint32_t)ppos, r->attempt);
-}
-
-/* A queued redelivery for a group that is gone (not a dead letter, which still goes to
- * the group's dead-letter topic): nobody is left to receive it. */
-static bool shard_redelivery_is_orphan(const struct shard *s, const struct shard_redelivery *r)
-{
-	if (r->is_dead) {
-		return false;
-	}
-	const struct shard_group *grp = &s->groups[r->group];
-	return grp->count == 0 || grp->epoch != r->group_epoch;
 }
 
 unsigned shard_redeliveries_poll(struct shard *s)
